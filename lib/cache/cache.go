@@ -1,0 +1,286 @@
+// Package cache is ocm's local content store: a directory laid out as an OCI
+// image layout (oci-layout, index.json, blobs/sha256/...), so standard tools
+// (skopeo inspect oci:DIR:REF) can read it. Blobs are content-addressed and
+// written atomically; index.json is updated under a file lock, so several
+// processes may fill one cache at once.
+package cache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/verify"
+)
+
+// RefAnnotation names an image in index.json (OCI image layout convention).
+const RefAnnotation = "org.opencontainers.image.ref.name"
+
+// Cache is an OCI image layout directory.
+type Cache struct {
+	Dir string
+}
+
+// Descriptor is an OCI content descriptor.
+type Descriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Platform    json.RawMessage   `json:"platform,omitempty"`
+}
+
+type index struct {
+	SchemaVersion int          `json:"schemaVersion"`
+	MediaType     string       `json:"mediaType,omitempty"`
+	Manifests     []Descriptor `json:"manifests"`
+}
+
+// Open opens dir as a cache, creating the layout when the directory is new
+// or empty. A directory holding something else is refused.
+func Open(dir string) (*Cache, error) {
+	c := &Cache{Dir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
+		return nil, fmt.Errorf("cache %s: %w", dir, err)
+	}
+	layout := filepath.Join(dir, "oci-layout")
+	b, err := os.ReadFile(layout)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := atomicfile.WriteFile(layout, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+			return nil, fmt.Errorf("cache %s: %w", dir, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("cache %s: %w", dir, err)
+	default:
+		var l struct {
+			V string `json:"imageLayoutVersion"`
+		}
+		if json.Unmarshal(b, &l) != nil || l.V == "" {
+			return nil, fmt.Errorf("cache %s: oci-layout is not an OCI image layout marker; fix: point --cache at an empty directory or an ocm cache", dir)
+		}
+	}
+	if _, err := os.Stat(c.indexPath()); errors.Is(err, fs.ErrNotExist) {
+		err = c.withLock(func() error {
+			if _, err := os.Stat(c.indexPath()); err == nil {
+				return nil
+			}
+			return c.writeIndex(&index{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []Descriptor{}})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cache %s: %w", dir, err)
+		}
+	}
+	return c, nil
+}
+
+func (c *Cache) indexPath() string { return filepath.Join(c.Dir, "index.json") }
+
+// BlobPath is where a digest lives.
+func (c *Cache) BlobPath(digest string) string {
+	return filepath.Join(c.Dir, "blobs", "sha256", digest[len("sha256:"):])
+}
+
+// Has reports whether the cache holds the blob, and its size.
+func (c *Cache) Has(digest string) (bool, int64) {
+	if !verify.ValidDigest(digest) {
+		return false, 0
+	}
+	fi, err := os.Stat(c.BlobPath(digest))
+	if err != nil {
+		return false, 0
+	}
+	return true, fi.Size()
+}
+
+// Open opens a blob for reading; the reader verifies the digest as it goes.
+func (c *Cache) Open(digest string) (io.ReadCloser, int64, error) {
+	if !verify.ValidDigest(digest) {
+		return nil, 0, fmt.Errorf("bad digest %q", digest)
+	}
+	f, err := os.Open(c.BlobPath(digest))
+	if err != nil {
+		return nil, 0, fmt.Errorf("cache %s: %w", c.Dir, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	r, err := verify.NewReader(f, digest, fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return r, fi.Size(), nil
+}
+
+// ReadBlob reads a small blob (a manifest or config) whole, verified.
+func (c *Cache) ReadBlob(digest string) ([]byte, error) {
+	r, _, err := c.Open(digest)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// Put stores a blob from r, verifying digest and size (size < 0: unknown).
+// It returns the bytes written: 0 when the blob was already there. Nothing
+// appears under the blob's name unless it is complete and verified.
+func (c *Cache) Put(ctx context.Context, digest string, size int64, r io.Reader) (int64, error) {
+	if ok, _ := c.Has(digest); ok {
+		return 0, nil
+	}
+	vr, err := verify.NewReader(io.NopCloser(r), digest, size)
+	if err != nil {
+		return 0, err
+	}
+	final := c.BlobPath(digest)
+	n, err := atomicfile.Write(final, func(w io.Writer) error {
+		_, err := io.Copy(w, readerWithContext{ctx, vr})
+		return err
+	}, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("caching %s: %w", digest, err)
+	}
+	return n, nil
+}
+
+// PutBytes stores a small blob held in memory and returns its digest.
+func (c *Cache) PutBytes(ctx context.Context, b []byte) (string, error) {
+	d := verify.Digest(b)
+	_, err := c.Put(ctx, d, int64(len(b)), bytes.NewReader(b))
+	return d, err
+}
+
+type readerWithContext struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r readerWithContext) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+// Tag records in index.json that ref names the manifest desc (replacing any
+// earlier entry of that name). The cache must hold the manifest already.
+func (c *Cache) Tag(ref string, desc Descriptor) error {
+	if ok, _ := c.Has(desc.Digest); !ok {
+		return fmt.Errorf("cache %s: cannot name %s: manifest %s not in the cache", c.Dir, ref, desc.Digest)
+	}
+	return c.withLock(func() error {
+		idx, err := c.readIndex()
+		if err != nil {
+			return err
+		}
+		d := desc
+		d.Annotations = map[string]string{RefAnnotation: ref}
+		kept := idx.Manifests[:0]
+		for _, m := range idx.Manifests {
+			if m.Annotations[RefAnnotation] == ref {
+				if m.Digest == d.Digest && m.MediaType == d.MediaType {
+					return nil // already so
+				}
+				continue
+			}
+			kept = append(kept, m)
+		}
+		idx.Manifests = append(kept, d)
+		sort.SliceStable(idx.Manifests, func(i, j int) bool {
+			return idx.Manifests[i].Annotations[RefAnnotation] < idx.Manifests[j].Annotations[RefAnnotation]
+		})
+		return c.writeIndex(idx)
+	})
+}
+
+// Untag removes the index.json entries named ref.
+func (c *Cache) Untag(ref string) error {
+	return c.withLock(func() error {
+		idx, err := c.readIndex()
+		if err != nil {
+			return err
+		}
+		kept := idx.Manifests[:0]
+		for _, m := range idx.Manifests {
+			if m.Annotations[RefAnnotation] != ref {
+				kept = append(kept, m)
+			}
+		}
+		idx.Manifests = kept
+		return c.writeIndex(idx)
+	})
+}
+
+// Refs lists the named images of the cache.
+func (c *Cache) Refs() ([]Descriptor, error) {
+	idx, err := c.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	return idx.Manifests, nil
+}
+
+// Lookup finds the manifest named ref.
+func (c *Cache) Lookup(ref string) (Descriptor, bool, error) {
+	refs, err := c.Refs()
+	if err != nil {
+		return Descriptor{}, false, err
+	}
+	for _, d := range refs {
+		if d.Annotations[RefAnnotation] == ref {
+			return d, true, nil
+		}
+	}
+	return Descriptor{}, false, nil
+}
+
+func (c *Cache) readIndex() (*index, error) {
+	b, err := os.ReadFile(c.indexPath())
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: %w", c.Dir, err)
+	}
+	var idx index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("cache %s: index.json: %v; fix: restore it or start a new cache directory", c.Dir, err)
+	}
+	if idx.Manifests == nil {
+		idx.Manifests = []Descriptor{}
+	}
+	return &idx, nil
+}
+
+func (c *Cache) writeIndex(idx *index) error {
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(c.indexPath(), append(b, '\n'), 0o644)
+}
+
+// withLock holds an exclusive flock on DIR/.lock for f: index.json is a
+// read-modify-write shared by every process using the cache.
+func (c *Cache) withLock(f func() error) error {
+	lf, err := os.OpenFile(filepath.Join(c.Dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("cache %s: %w", c.Dir, err)
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("cache %s: locking: %w", c.Dir, err)
+	}
+	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it anyway
+	return f()
+}

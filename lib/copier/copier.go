@@ -1,0 +1,286 @@
+// Package copier copies images (manifests, indexes and their blobs) from a
+// Source to a Dest. One Engine serves a whole run: it bounds how many blobs
+// move at once, moves each blob once per destination even when many images
+// share it (later images wait for it, then mount or reuse it), skips what the
+// destination already holds, retries transient failures and counts it all.
+package copier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/retry"
+)
+
+// Stats count what a run did. All fields are updated atomically.
+type Stats struct {
+	BytesMoved     atomic.Int64 // blob bytes actually transferred
+	BlobsCopied    atomic.Int64 // blobs transferred
+	BlobsMounted   atomic.Int64 // blobs linked from another repository of the destination
+	BlobsExisting  atomic.Int64 // blobs the destination already had
+	BlobsShared    atomic.Int64 // blobs another image of this run had just moved
+	Manifests      atomic.Int64 // manifests written
+	ImagesUpToDate atomic.Int64 // images already complete at the destination
+	Retries        atomic.Int64
+}
+
+// Engine copies images. Create one per run with New.
+type Engine struct {
+	Stats Stats
+
+	retry retry.Policy
+	sem   chan struct{}
+	logf  func(string, ...any)
+
+	mu    sync.Mutex
+	blobs map[string]*blobState // scope + digest
+}
+
+type blobState struct {
+	done chan struct{}
+	err  error
+	repo string // a repository of the scope that holds the blob
+}
+
+// Options for New.
+type Options struct {
+	BlobWorkers int          // blobs in flight at once across all images (default 8)
+	Retry       retry.Policy // per blob transfer (default retry.Default)
+	Logf        func(string, ...any)
+}
+
+// New returns an Engine.
+func New(o Options) *Engine {
+	if o.BlobWorkers <= 0 {
+		o.BlobWorkers = 8
+	}
+	if o.Retry.Attempts == 0 {
+		o.Retry = retry.Default
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	return &Engine{retry: o.Retry, sem: make(chan struct{}, o.BlobWorkers), logf: o.Logf, blobs: map[string]*blobState{}}
+}
+
+// Result describes one copied image.
+type Result struct {
+	Digest    string
+	MediaType string
+	Size      int64
+	Platforms []string
+	UpToDate  bool // nothing needed copying
+}
+
+// Copy copies the image digest (manifest or index, with every child and blob)
+// from src to dst and then names it tag at dst ("" = by digest only).
+func (e *Engine) Copy(ctx context.Context, src Source, digest string, dst Dest, tag string) (*Result, error) {
+	has, err := dst.HasManifest(ctx, digest)
+	if err != nil {
+		return nil, fmt.Errorf("checking %s at %s: %w", digest, dst, err)
+	}
+	if has && tag != "" {
+		if has, err = dst.TagIs(ctx, tag, digest); err != nil {
+			return nil, fmt.Errorf("checking tag %s at %s: %w", tag, dst, err)
+		}
+	}
+	// Manifests are written only after everything they point to, so a
+	// manifest at the destination means the whole image is there.
+	if has {
+		e.Stats.ImagesUpToDate.Add(1)
+		return &Result{Digest: digest, UpToDate: true}, nil
+	}
+	body, mt, err := src.Manifest(ctx, digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s from %s: %w", digest, src, err)
+	}
+	m, mt, err := manifest.Parse(body, mt)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s from %s: %w", digest, src, err)
+	}
+	if err := e.copyManifest(ctx, src, dst, digest, body, mt, m); err != nil {
+		return nil, err
+	}
+	if tag != "" {
+		if err := e.putManifest(ctx, dst, tag, body, mt); err != nil {
+			return nil, fmt.Errorf("tagging %s as %s at %s: %w", digest, tag, dst, err)
+		}
+	}
+	return &Result{Digest: digest, MediaType: mt, Size: int64(len(body)), Platforms: m.Platforms()}, nil
+}
+
+// copyManifest copies what m points to, then m itself (by digest).
+func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest string, body []byte, mt string, m *manifest.Manifest) error {
+	if manifest.IsIndex(mt) {
+		err := parallel(ctx, len(m.Manifests), func(ctx context.Context, i int) error {
+			child := m.Manifests[i]
+			if has, err := dst.HasManifest(ctx, child.Digest); err != nil {
+				return err
+			} else if has {
+				return nil
+			}
+			cb, cmt, err := src.Manifest(ctx, child.Digest)
+			if err != nil {
+				return fmt.Errorf("reading %s manifest %s from %s: %w", child.Platform, child.Digest, src, err)
+			}
+			if child.MediaType != "" {
+				cmt = child.MediaType
+			}
+			cm, cmt, err := manifest.Parse(cb, cmt)
+			if err != nil {
+				return fmt.Errorf("manifest %s: %w", child.Digest, err)
+			}
+			return e.copyManifest(ctx, src, dst, child.Digest, cb, cmt, cm)
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		blobs := m.Blobs()
+		err := parallel(ctx, len(blobs), func(ctx context.Context, i int) error {
+			return e.copyBlob(ctx, src, dst, blobs[i])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := e.putManifest(ctx, dst, digest, body, mt); err != nil {
+		return fmt.Errorf("writing manifest %s to %s: %w", digest, dst, err)
+	}
+	return nil
+}
+
+func (e *Engine) putManifest(ctx context.Context, dst Dest, ref string, body []byte, mt string) error {
+	err := e.retry.Do(ctx, func() error { return dst.PutManifest(ctx, ref, body, mt) }, e.onRetry("manifest "+ref))
+	if err == nil {
+		e.Stats.Manifests.Add(1)
+	}
+	return err
+}
+
+func (e *Engine) onRetry(what string) func(int, time.Duration, error) {
+	return func(n int, wait time.Duration, err error) {
+		e.Stats.Retries.Add(1)
+		e.logf("retry %d in %s: %s: %v", n, wait.Round(time.Millisecond), what, err)
+	}
+}
+
+// copyBlob moves one blob unless the destination scope has it or another
+// image of this run is moving it; in those cases it waits and mounts.
+func (e *Engine) copyBlob(ctx context.Context, src Source, dst Dest, d manifest.Descriptor) error {
+	key := dst.Scope() + " " + d.Digest
+	e.mu.Lock()
+	st, busy := e.blobs[key]
+	if !busy {
+		st = &blobState{done: make(chan struct{})}
+		e.blobs[key] = st
+	}
+	e.mu.Unlock()
+
+	if busy {
+		select {
+		case <-st.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if st.err == nil {
+			if st.repo == dst.Repo() {
+				e.Stats.BlobsShared.Add(1)
+				return nil
+			}
+			ok, err := dst.Mount(ctx, d.Digest, st.repo)
+			if err == nil && ok {
+				e.Stats.BlobsMounted.Add(1)
+				return nil
+			}
+			if err != nil {
+				e.logf("mounting %s from %s into %s: %v (uploading instead)", d.Digest, st.repo, dst, err)
+			}
+		}
+		// The first copy failed or the mount was declined: move it ourselves.
+		_, err := e.transfer(ctx, src, dst, d)
+		return err
+	}
+
+	repo, err := e.transfer(ctx, src, dst, d)
+	st.err, st.repo = err, repo
+	close(st.done)
+	if err != nil {
+		// Forget the failure so a later image may try again.
+		e.mu.Lock()
+		delete(e.blobs, key)
+		e.mu.Unlock()
+	}
+	return err
+}
+
+// transfer copies the blob unless dst has it already; it returns the
+// repository now holding it.
+func (e *Engine) transfer(ctx context.Context, src Source, dst Dest, d manifest.Descriptor) (string, error) {
+	has, err := dst.HasBlob(ctx, d.Digest)
+	if err != nil {
+		return "", fmt.Errorf("checking blob %s at %s: %w", d.Digest, dst, err)
+	}
+	if has {
+		e.Stats.BlobsExisting.Add(1)
+		return dst.Repo(), nil
+	}
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-e.sem }()
+	err = e.retry.Do(ctx, func() error {
+		rc, err := src.Blob(ctx, d.Digest, d.Size)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		n, err := dst.PutBlob(ctx, d.Digest, d.Size, rc)
+		e.Stats.BytesMoved.Add(n)
+		return err
+	}, e.onRetry("blob "+d.Digest))
+	if err != nil {
+		return "", fmt.Errorf("copying blob %s from %s to %s: %w", d.Digest, src, dst, err)
+	}
+	e.Stats.BlobsCopied.Add(1)
+	return dst.Repo(), nil
+}
+
+// parallel runs f(0..n-1) concurrently and returns the first error; the
+// others are cancelled. Concurrency of blob transfers is bounded by the
+// engine's semaphore, not here.
+func parallel(ctx context.Context, n int, f func(context.Context, int) error) error {
+	if n == 1 {
+		return f(ctx, 0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = f(ctx, i); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ io.Reader = (*countReader)(nil)

@@ -1,0 +1,170 @@
+// Package pipeline runs one ocm stage over a stream of image records: it reads
+// records, hands the ones still in play to a bounded pool of workers, writes
+// the results in input order (so reruns give the same output) and keeps the
+// tally for the summary and the exit code.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ocm-mirror/ocm/lib/record"
+)
+
+// Exit codes shared by every ocm command.
+const (
+	ExitOK          = 0
+	ExitImageFailed = 1 // the run finished, some images failed
+	ExitUsage       = 2 // bad flags, configuration or input: nothing was done
+	ExitInterrupted = 130
+)
+
+// Func handles one record in place (sets Status, Error, ...).
+type Func func(ctx context.Context, r *record.Record)
+
+// Tally counts records by outcome.
+type Tally struct {
+	mu       sync.Mutex
+	Total    int
+	ByStatus map[record.Status]int
+	// Failed names records that failed in this stage; Upstream those that
+	// arrived failed.
+	Failed   []string
+	Upstream []string
+}
+
+// Add counts r; passedThrough marks a record this stage did not touch.
+func (t *Tally) Add(r *record.Record, passedThrough bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ByStatus == nil {
+		t.ByStatus = map[record.Status]int{}
+	}
+	t.Total++
+	t.ByStatus[r.Status]++
+	if r.Status == record.StatusFailed {
+		line := fmt.Sprintf("%s: %s", r.Name(), r.Error)
+		if passedThrough {
+			t.Upstream = append(t.Upstream, fmt.Sprintf("%s (failed in %s)", line, r.Stage))
+		} else {
+			t.Failed = append(t.Failed, line)
+		}
+	}
+}
+
+// AnyFailed reports whether any record, here or upstream, failed.
+func (t *Tally) AnyFailed() bool { return len(t.Failed)+len(t.Upstream) > 0 }
+
+// Line is a one-line count by status, e.g. "12 images: 11 pushed, 1 failed".
+func (t *Tally) Line() string {
+	var parts []string
+	keys := make([]string, 0, len(t.ByStatus))
+	for s := range t.ByStatus {
+		keys = append(keys, string(s))
+	}
+	sort.Strings(keys)
+	for _, s := range keys {
+		parts = append(parts, fmt.Sprintf("%d %s", t.ByStatus[record.Status(s)], s))
+	}
+	return fmt.Sprintf("%d images: %s", t.Total, strings.Join(parts, ", "))
+}
+
+// Options for Run.
+type Options struct {
+	Workers int
+	// Pass decides which records skip the worker and go out untouched.
+	// Default: records that are failed or skipped.
+	Pass func(*record.Record) bool
+	// InputName appears in decode errors ("stdin").
+	InputName string
+	// Stage names the command in records it fails.
+	Stage string
+}
+
+// Run streams records from in to out through f. It returns the tally and an
+// error only for unreadable input or unwritable output (a bad record line
+// stops the run: the input is not ocm's).
+func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*Tally, error) {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Pass == nil {
+		o.Pass = func(r *record.Record) bool { return r.Done() }
+	}
+	if o.InputName == "" {
+		o.InputName = "stdin"
+	}
+	type job struct {
+		r    *record.Record
+		pass bool
+		done chan struct{}
+	}
+	tally := &Tally{ByStatus: map[record.Status]int{}}
+	jobs := make(chan *job)
+	ordered := make(chan *job, 4*o.Workers+64) // bounds records held in memory
+	var wg sync.WaitGroup
+	for i := 0; i < o.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				f(ctx, j.r)
+				close(j.done)
+			}
+		}()
+	}
+
+	// Writer: emits records in input order as each finishes.
+	w := record.NewWriter(out)
+	writeErr := make(chan error, 1)
+	go func() {
+		var err error
+		for j := range ordered {
+			<-j.done
+			tally.Add(j.r, j.pass)
+			if err == nil {
+				err = w.Write(j.r)
+			}
+		}
+		writeErr <- err
+	}()
+
+	rd := record.NewReader(in, o.InputName)
+	var readErr error
+	for {
+		r, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		j := &job{r: r, pass: o.Pass(r), done: make(chan struct{})}
+		switch {
+		case j.pass:
+			close(j.done)
+		case ctx.Err() != nil:
+			// Interrupted: what is left goes out failed, so the summary and a
+			// rerun know it was not done.
+			r.Fail(o.Stage, fmt.Errorf("interrupted before this image was processed"))
+			close(j.done)
+		default:
+			ordered <- j
+			jobs <- j
+			continue
+		}
+		ordered <- j
+	}
+	close(jobs)
+	wg.Wait()
+	close(ordered)
+	if err := <-writeErr; err != nil {
+		return tally, fmt.Errorf("writing records: %w", err)
+	}
+	return tally, readErr
+}

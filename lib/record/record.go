@@ -1,0 +1,200 @@
+// Package record defines the image record: the one line of JSON that every ocm
+// command reads on stdin and writes on stdout. It is the project's contract
+// between stages; docs/records.md describes it for users.
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Version is the schema version written in every record ("v").
+// Readers accept records of this version and below.
+const Version = 1
+
+// Origin says why an image is in the image set.
+type Origin string
+
+const (
+	OriginAdditional       Origin = "additional"
+	OriginRelease          Origin = "release"
+	OriginReleaseComponent Origin = "release-component"
+	OriginCatalog          Origin = "operator-catalog"
+	OriginBundle           Origin = "operator-bundle"
+	OriginRelated          Origin = "operator-related"
+	OriginGraph            Origin = "graph"
+)
+
+var origins = map[Origin]bool{
+	OriginAdditional: true, OriginRelease: true, OriginReleaseComponent: true,
+	OriginCatalog: true, OriginBundle: true, OriginRelated: true, OriginGraph: true,
+}
+
+// Status is where an image stands after the last stage that touched it.
+type Status string
+
+const (
+	StatusPlanned Status = "planned"
+	StatusCached  Status = "cached"
+	StatusPushed  Status = "pushed"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped"
+)
+
+var statuses = map[Status]bool{
+	StatusPlanned: true, StatusCached: true, StatusPushed: true, StatusFailed: true, StatusSkipped: true,
+}
+
+// Record is one image of the image set.
+type Record struct {
+	V      int    `json:"v"`
+	Origin Origin `json:"origin"`
+	// Source is the image as the configuration names it (tag and/or digest).
+	Source string `json:"source"`
+	// Digest is the resolved manifest (or index) digest: what is copied.
+	Digest string `json:"digest,omitempty"`
+	// Tag is the source tag, when the source named one.
+	Tag string `json:"tag,omitempty"`
+	// Destination is "repo/path:tag" relative to the mirror root.
+	Destination string `json:"destination,omitempty"`
+	MediaType   string `json:"mediaType,omitempty"`
+	// Size is the manifest size in bytes (the descriptor size).
+	Size int64 `json:"size,omitempty"`
+	// Platforms lists "os/arch[/variant]" of an index's children.
+	Platforms []string `json:"platforms,omitempty"`
+
+	Catalog string `json:"catalog,omitempty"`
+	Package string `json:"package,omitempty"`
+	Bundle  string `json:"bundle,omitempty"`
+	Release string `json:"release,omitempty"`
+
+	Status Status `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Stage names the command that set Status last (plan, fetch, push...).
+	Stage string `json:"stage,omitempty"`
+	// Target is the full pushed reference "host/prefix/repo:tag" (set by push).
+	Target string `json:"target,omitempty"`
+	// PulledFrom names the registry the bytes came from when it was not the
+	// source's own (registries.conf mirrors).
+	PulledFrom string `json:"pulledFrom,omitempty"`
+
+	// extra keeps fields this version does not know, so that a stage passes on
+	// what a later (newer) stage needs.
+	extra map[string]json.RawMessage
+}
+
+// knownFields are the JSON names above; anything else goes to extra.
+var knownFields = map[string]bool{
+	"v": true, "origin": true, "source": true, "digest": true, "tag": true, "destination": true,
+	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
+	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
+	"pulledFrom": true,
+}
+
+type plain Record // no methods: avoids recursion in (Un)MarshalJSON
+
+// UnmarshalJSON decodes a record and keeps unknown fields.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	*r = Record(p)
+	for k, v := range all {
+		if !knownFields[k] {
+			if r.extra == nil {
+				r.extra = map[string]json.RawMessage{}
+			}
+			r.extra[k] = v
+		}
+	}
+	return nil
+}
+
+// MarshalJSON encodes the known fields in a fixed order, then unknown ones sorted by name.
+func (r Record) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(plain(r))
+	if err != nil || len(r.extra) == 0 {
+		return b, err
+	}
+	keys := make([]string, 0, len(r.extra))
+	for k := range r.extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var buf bytes.Buffer
+	buf.Write(b[:len(b)-1]) // drop '}'
+	for _, k := range keys {
+		kb, _ := json.Marshal(k)
+		buf.WriteByte(',')
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(r.extra[k])
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// Extra returns an unknown field's raw JSON, if the record carried one.
+func (r *Record) Extra(name string) (json.RawMessage, bool) {
+	v, ok := r.extra[name]
+	return v, ok
+}
+
+// SetExtra stores a field outside the schema (for experiments); known names are refused.
+func (r *Record) SetExtra(name string, v any) error {
+	if knownFields[name] {
+		return fmt.Errorf("field %q is part of the record schema", name)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if r.extra == nil {
+		r.extra = map[string]json.RawMessage{}
+	}
+	r.extra[name] = b
+	return nil
+}
+
+// Validate checks what every stage relies on.
+func (r *Record) Validate() error {
+	switch {
+	case r.V < 1 || r.V > Version:
+		return fmt.Errorf("schema version %d not supported (this ocm reads 1 to %d); fix: use an ocm of the same release for every stage", r.V, Version)
+	case !origins[r.Origin]:
+		return fmt.Errorf("unknown origin %q", r.Origin)
+	case r.Source == "":
+		return fmt.Errorf("missing source")
+	case !statuses[r.Status]:
+		return fmt.Errorf("unknown status %q", r.Status)
+	case r.Status == StatusFailed && r.Error == "":
+		return fmt.Errorf("status failed without an error text")
+	}
+	return nil
+}
+
+// Failed reports whether an earlier stage gave up on this image (or it was skipped).
+// Stages pass such records through untouched.
+func (r *Record) Done() bool { return r.Status == StatusFailed || r.Status == StatusSkipped }
+
+// Fail marks the record failed by stage with err.
+func (r *Record) Fail(stage string, err error) {
+	r.Status = StatusFailed
+	r.Stage = stage
+	r.Error = err.Error()
+}
+
+// Name is a short human name for summaries: the source, plus the operator bundle if any.
+func (r *Record) Name() string {
+	if r.Bundle != "" {
+		return fmt.Sprintf("%s (%s/%s)", r.Source, r.Package, r.Bundle)
+	}
+	return r.Source
+}

@@ -1,0 +1,213 @@
+// Package registry speaks the OCI distribution protocol to one or more
+// registries: manifests and blobs, streamed, with cross-repository mounts.
+// Authentication and the scheme handshake come from go-containerregistry's
+// transport package; everything else is plain HTTP so that the copy engine
+// sees exactly what moved (bytes read, blobs mounted, blobs skipped).
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ocm-mirror/ocm/lib/retry"
+)
+
+// Options configure a Client.
+type Options struct {
+	Keychain authn.Keychain // nil: anonymous
+	// TLSVerify false allows plain HTTP and unverified certificates. With it
+	// true, plain HTTP is only tried for loopback registries.
+	TLSVerify bool
+	Retry     retry.Policy
+	// MaxConns bounds connections per registry host (blob workers + some).
+	MaxConns int
+	// Base is the innermost transport (tests inject faults here); nil: a tuned default.
+	Base http.RoundTripper
+	// Logf hears about retries; nil: silent.
+	Logf func(format string, args ...any)
+}
+
+// Client talks to registries. It is safe for concurrent use; authenticated
+// transports are made once per repository and access level.
+type Client struct {
+	opts Options
+	base http.RoundTripper
+
+	mu         sync.Mutex
+	transports map[string]*lazyTransport
+}
+
+type lazyTransport struct {
+	once sync.Once
+	rt   http.RoundTripper
+	err  error
+}
+
+// New returns a Client.
+func New(opts Options) *Client {
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = retry.Default
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 16
+	}
+	base := opts.Base
+	if base == nil {
+		base = &http.Transport{
+			Proxy: http.ProxyFromEnvironment,
+			DialContext: (&net.Dialer{
+				Timeout:   30 * time.Second,
+				KeepAlive: 30 * time.Second,
+			}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          opts.MaxConns * 4,
+			MaxIdleConnsPerHost:   opts.MaxConns,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   15 * time.Second,
+			ExpectContinueTimeout: 1 * time.Second,
+			ResponseHeaderTimeout: 5 * time.Minute,
+			TLSClientConfig:       &tls.Config{InsecureSkipVerify: !opts.TLSVerify}, //nolint:gosec // the user's --tls-verify=false
+		}
+	}
+	return &Client{opts: opts, base: base, transports: map[string]*lazyTransport{}}
+}
+
+// Repository parses "host/path" into a repository the client can use,
+// honouring the client's TLS setting.
+func (c *Client) Repository(s string) (name.Repository, error) {
+	var opts []name.Option
+	if !c.opts.TLSVerify {
+		opts = append(opts, name.Insecure)
+	}
+	return name.NewRepository(s, opts...)
+}
+
+// transport returns an authenticated round tripper for repo with the given
+// access ("pull" or "push,pull").
+func (c *Client) transport(ctx context.Context, repo name.Repository, push bool) (http.RoundTripper, error) {
+	scope := repo.Scope(transport.PullScope)
+	if push {
+		scope = repo.Scope(transport.PushScope) + ",pull"
+	}
+	key := repo.RegistryStr() + " " + scope
+	c.mu.Lock()
+	lt, ok := c.transports[key]
+	if !ok {
+		lt = &lazyTransport{}
+		c.transports[key] = lt
+	}
+	c.mu.Unlock()
+	lt.once.Do(func() {
+		var auth authn.Authenticator = authn.Anonymous
+		if c.opts.Keychain != nil {
+			a, err := c.opts.Keychain.Resolve(repo)
+			if err != nil {
+				lt.err = fmt.Errorf("credentials for %s: %w", repo, err)
+				return
+			}
+			auth = a
+		}
+		lt.err = retry.Policy{Attempts: c.opts.Retry.Attempts, Base: c.opts.Retry.Base, Max: c.opts.Retry.Max}.Do(ctx, func() error {
+			rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{scope})
+			if err != nil {
+				return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
+			}
+			lt.rt = rt
+			return nil
+		}, c.logRetry("connecting to "+repo.RegistryStr()))
+	})
+	if lt.err != nil {
+		// Let a later call try again: the registry may come back.
+		c.mu.Lock()
+		if c.transports[key] == lt {
+			delete(c.transports, key)
+		}
+		c.mu.Unlock()
+	}
+	return lt.rt, lt.err
+}
+
+func (c *Client) logRetry(what string) func(int, time.Duration, error) {
+	return func(attempt int, wait time.Duration, err error) {
+		if c.opts.Logf != nil {
+			c.opts.Logf("retry %d after %s: %s: %v", attempt, wait.Round(time.Millisecond), what, err)
+		}
+	}
+}
+
+// explain adds the fix to errors a user can act on.
+func explain(host string, verify bool, err error) error {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "x509:") || strings.Contains(s, "tls: failed to verify"):
+		return fmt.Errorf("%s: TLS certificate not trusted (%v); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(s))
+	case strings.Contains(s, "connection refused") || strings.Contains(s, "no such host") || strings.Contains(s, "i/o timeout"):
+		return fmt.Errorf("%s: registry unreachable (%v); fix: check the host, port and network", host, firstLine(s))
+	case strings.Contains(s, "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("%s: registry speaks plain HTTP; fix: pass --src-tls-verify=false or --dest-tls-verify=false for it", host)
+	}
+	return err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// HTTPError is a registry's non-success answer.
+type HTTPError struct {
+	Method     string
+	URL        string // without query
+	StatusCode int
+	Codes      []string // registry error codes (MANIFEST_UNKNOWN...)
+	Message    string
+	retryAfter time.Duration
+}
+
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	if len(e.Codes) > 0 {
+		msg += " " + strings.Join(e.Codes, ",")
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	switch e.StatusCode {
+	case http.StatusUnauthorized:
+		msg += "; fix: check the credentials for this registry in --authfile (or $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json)"
+	case http.StatusForbidden:
+		msg += "; fix: the account lacks access to this repository"
+	}
+	return msg
+}
+
+// Temporary: the registry may answer differently if asked again.
+func (e *HTTPError) Temporary() bool {
+	switch e.StatusCode {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+func (e *HTTPError) RetryAfter() time.Duration { return e.retryAfter }
+
+// NotFound reports whether err says the manifest, blob or repository is absent.
+func NotFound(err error) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && he.StatusCode == http.StatusNotFound
+}

@@ -1,0 +1,331 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/verify"
+)
+
+// ManifestAccept lists the manifest types ocm copies.
+var ManifestAccept = strings.Join([]string{
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+}, ", ")
+
+// Descriptor is what a HEAD tells of a manifest or blob.
+type Descriptor struct {
+	Digest    string
+	MediaType string
+	Size      int64
+}
+
+func (c *Client) url(repo name.Repository, kind, ref string) string {
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), kind, ref)
+}
+
+// do sends one request built by mk (called again on each retry) and returns
+// the response when its status is one of ok; other answers become *HTTPError.
+func (c *Client) do(ctx context.Context, repo name.Repository, push bool, mk func() (*http.Request, error), ok ...int) (*http.Response, error) {
+	rt, err := c.transport(ctx, repo, push)
+	if err != nil {
+		return nil, err
+	}
+	var resp *http.Response
+	var what string
+	err = c.opts.Retry.Do(ctx, func() error {
+		req, err := mk()
+		if err != nil {
+			return err
+		}
+		what = req.Method + " " + stripQuery(req.URL)
+		resp, err = rt.RoundTrip(req.WithContext(ctx))
+		if err != nil {
+			return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
+		}
+		for _, s := range ok {
+			if resp.StatusCode == s {
+				return nil
+			}
+		}
+		defer resp.Body.Close()
+		return readError(req, resp)
+	}, func(attempt int, wait time.Duration, err error) {
+		c.logRetry(what)(attempt, wait, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func stripQuery(u *url.URL) string {
+	v := *u
+	v.RawQuery = ""
+	return v.String()
+}
+
+func readError(req *http.Request, resp *http.Response) error {
+	e := &HTTPError{Method: req.Method, URL: stripQuery(req.URL), StatusCode: resp.StatusCode}
+	if s := resp.Header.Get("Retry-After"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil {
+			e.retryAfter = time.Duration(n) * time.Second
+		} else if t, err := http.ParseTime(s); err == nil {
+			e.retryAfter = time.Until(t)
+		}
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var env struct {
+		Errors []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &env) == nil && len(env.Errors) > 0 {
+		var msgs []string
+		for _, x := range env.Errors {
+			e.Codes = append(e.Codes, x.Code)
+			if x.Message != "" {
+				msgs = append(msgs, x.Message)
+			}
+		}
+		e.Message = strings.Join(msgs, "; ")
+	} else if req.Method != http.MethodHead {
+		e.Message = strings.TrimSpace(firstLine(string(body)))
+		if len(e.Message) > 200 {
+			e.Message = e.Message[:200]
+		}
+	}
+	return e
+}
+
+// HeadManifest asks for a manifest's descriptor; found is false on 404.
+func (c *Client) HeadManifest(ctx context.Context, repo name.Repository, ref string) (d Descriptor, found bool, err error) {
+	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodHead, c.url(repo, "manifests", ref), nil)
+		if err == nil {
+			req.Header.Set("Accept", ManifestAccept)
+		}
+		return req, err
+	}, http.StatusOK)
+	if NotFound(err) {
+		return d, false, nil
+	}
+	if err != nil {
+		return d, false, err
+	}
+	resp.Body.Close()
+	d = Descriptor{Digest: resp.Header.Get("Docker-Content-Digest"), MediaType: mediaType(resp), Size: resp.ContentLength}
+	return d, true, nil
+}
+
+func mediaType(resp *http.Response) string {
+	mt := resp.Header.Get("Content-Type")
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	return strings.TrimSpace(mt)
+}
+
+// maxManifest bounds a manifest read; real ones are a few KiB.
+const maxManifest = 8 << 20
+
+// Manifest fetches a manifest by tag or digest and returns its bytes, media
+// type and digest. Fetched by digest, the bytes are verified against it.
+func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
+	err = c.opts.Retry.Do(ctx, func() error {
+		resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, c.url(repo, "manifests", ref), nil)
+			if err == nil {
+				req.Header.Set("Accept", ManifestAccept)
+			}
+			return req, err
+		}, http.StatusOK)
+		if err != nil {
+			return final{err} // do() has retried already
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+		if err != nil {
+			return fmt.Errorf("reading manifest %s@%s: %w", repo, ref, err)
+		}
+		if len(body) > maxManifest {
+			return fmt.Errorf("manifest %s@%s is larger than %d bytes", repo, ref, maxManifest)
+		}
+		mt = mediaType(resp)
+		return nil
+	}, nil)
+	if f, ok := err.(final); ok {
+		err = f.error
+	}
+	if err != nil {
+		return nil, "", "", err
+	}
+	sum := sha256.Sum256(body)
+	digest = "sha256:" + hex.EncodeToString(sum[:])
+	if strings.HasPrefix(ref, "sha256:") && ref != digest {
+		return nil, "", "", fmt.Errorf("manifest %s@%s: registry sent content with digest %s (digest mismatch)", repo, ref, digest)
+	}
+	if mt == "" || mt == "application/json" || mt == "text/plain" {
+		mt = manifest.Sniff(body)
+	}
+	return body, mt, digest, nil
+}
+
+// PutManifest uploads a manifest under ref (a tag or its digest).
+func (c *Client) PutManifest(ctx context.Context, repo name.Repository, ref string, body []byte, mt string) error {
+	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPut, c.url(repo, "manifests", ref), bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", mt)
+			req.ContentLength = int64(len(body))
+		}
+		return req, err
+	}, http.StatusCreated, http.StatusOK, http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// DeleteManifest removes a manifest by digest.
+func (c *Client) DeleteManifest(ctx context.Context, repo name.Repository, digest string) error {
+	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
+		return http.NewRequest(http.MethodDelete, c.url(repo, "manifests", digest), nil)
+	}, http.StatusAccepted, http.StatusOK, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// HasBlob reports whether repo holds the blob.
+func (c *Client) HasBlob(ctx context.Context, repo name.Repository, digest string, push bool) (bool, error) {
+	resp, err := c.do(ctx, repo, push, func() (*http.Request, error) {
+		return http.NewRequest(http.MethodHead, c.url(repo, "blobs", digest), nil)
+	}, http.StatusOK)
+	if NotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return true, nil
+}
+
+// Blob opens a blob for streaming. The reader verifies the digest as it is
+// read and fails at EOF on a mismatch, so a corrupt blob never looks complete.
+func (c *Client) Blob(ctx context.Context, repo name.Repository, digest string) (io.ReadCloser, int64, error) {
+	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, c.url(repo, "blobs", digest), nil)
+	}, http.StatusOK)
+	if err != nil {
+		return nil, 0, err
+	}
+	vr, err := verify.NewReader(resp.Body, digest, resp.ContentLength)
+	if err != nil {
+		resp.Body.Close()
+		return nil, 0, err
+	}
+	return vr, resp.ContentLength, nil
+}
+
+// Mount asks the registry to link a blob from another repository of the same
+// registry into repo. mounted is false when the registry declined (the blob
+// must then be uploaded); location is the upload session it opened instead.
+func (c *Client) Mount(ctx context.Context, repo name.Repository, digest, from string) (mounted bool, location string, err error) {
+	q := url.Values{}
+	q.Set("mount", digest)
+	q.Set("from", from)
+	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
+		return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/?%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), q.Encode()), nil)
+	}, http.StatusCreated, http.StatusAccepted)
+	if err != nil {
+		return false, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		return true, "", nil
+	}
+	loc, err := location2(repo, resp)
+	return false, loc, err
+}
+
+func location2(repo name.Repository, resp *http.Response) (string, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", fmt.Errorf("registry %s opened an upload without a Location header", repo.RegistryStr())
+	}
+	u, err := resp.Request.URL.Parse(loc)
+	if err != nil {
+		return "", fmt.Errorf("registry %s sent a bad upload Location %q: %w", repo.RegistryStr(), loc, err)
+	}
+	return u.String(), nil
+}
+
+// Upload streams a blob of known digest and size into repo in one request.
+// location is an upload session from Mount, or "" to open one. The reader is
+// consumed once: the caller retries with a fresh reader.
+func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string, size int64, r io.Reader, location string) error {
+	if location == "" {
+		resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
+			return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()), nil)
+		}, http.StatusAccepted)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if location, err = location2(repo, resp); err != nil {
+			return err
+		}
+	}
+	u, err := url.Parse(location)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("digest", digest)
+	u.RawQuery = q.Encode()
+	rt, err := c.transport(ctx, repo, true)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), io.NopCloser(r))
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return readError(req, resp)
+	}
+	return nil
+}
+
+// final marks an error that must not be retried again by an outer loop.
+type final struct{ error }
+
+func (final) Temporary() bool { return false }

@@ -1,0 +1,92 @@
+// Package retry runs an operation again after transient failures, with
+// exponential backoff and jitter.
+package retry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"syscall"
+	"time"
+)
+
+// Policy bounds the retries of one operation.
+type Policy struct {
+	Attempts int           // total tries, including the first
+	Base     time.Duration // first wait
+	Max      time.Duration // cap on one wait
+}
+
+// Default suits registries: 5 tries, waits of about 0.25s, 0.5s, 1s, 2s.
+var Default = Policy{Attempts: 5, Base: 250 * time.Millisecond, Max: 20 * time.Second}
+
+// Temporary is implemented by errors that know whether a retry may help, and
+// optionally how long the server asked us to wait.
+type Temporary interface {
+	Temporary() bool
+}
+
+type retryAfter interface {
+	RetryAfter() time.Duration
+}
+
+// Retryable reports whether err looks transient: a server asking us to slow
+// down or failing inside, a connection reset or cut short, a timeout.
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var t Temporary
+	if errors.As(err, &t) {
+		return t.Temporary()
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return false
+}
+
+// Do calls f until it succeeds, fails for good, the attempts run out or ctx ends.
+// onRetry (may be nil) hears about each retry before the wait.
+func (p Policy) Do(ctx context.Context, f func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
+	attempts := max(p.Attempts, 1)
+	var err error
+	for i := 1; ; i++ {
+		if err = f(); err == nil || !Retryable(err) || i >= attempts {
+			return err
+		}
+		wait := p.backoff(i)
+		var ra retryAfter
+		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+			wait = min(ra.RetryAfter(), max(p.Max, time.Second))
+		}
+		if onRetry != nil {
+			onRetry(i, wait, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is Base*2^(attempt-1), capped, with +-25% jitter so that many
+// workers hitting the same busy registry do not retry in lockstep.
+func (p Policy) backoff(attempt int) time.Duration {
+	d := p.Base << (attempt - 1)
+	if p.Max > 0 && (d > p.Max || d <= 0) {
+		d = p.Max
+	}
+	j := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return d + j
+}
