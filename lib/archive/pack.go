@@ -1,0 +1,285 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/record"
+)
+
+// Packer writes archive sets from the cache.
+type Packer struct {
+	Cache   *cache.Cache
+	OutDir  string
+	MaxSize int64 // bytes per archive file; 0: one archive
+	// Strict fails when one blob alone is larger than MaxSize; otherwise
+	// such a blob gets an archive of its own, with a warning.
+	Strict bool
+	// Full ignores the history of earlier sets and packs every blob.
+	Full bool
+	// Since, when set, packs the blobs first cached on or after it (instead of
+	// those no earlier set carried).
+	Since time.Time
+	Log   *logging.Logger
+	now   func() time.Time
+}
+
+// Result of a pack.
+type Result struct {
+	TOC     *TOC
+	Files   []string // archive paths written
+	Packed  int64    // blob bytes packed
+	Skipped int      // blobs left out because earlier sets carried them
+}
+
+// Pack writes the archives for recs. Records whose image is not complete in
+// the cache are marked failed (and their blobs left out); the error is for
+// problems that stop the whole pack.
+func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, error) {
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("archive directory: %w", err)
+	}
+	hist, err := LoadHistory(p.OutDir)
+	if err != nil {
+		return nil, err
+	}
+
+	// Every blob of every image, in record order, once.
+	var blobs []Member
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r.Done() {
+			continue
+		}
+		members, err := ImageBlobs(p.Cache, r.Digest, r.MediaType)
+		if err == nil {
+			for _, m := range members {
+				if ok, _ := p.Cache.Has(m.Digest); !ok {
+					err = fmt.Errorf("blob %s is not in the cache", m.Digest)
+					break
+				}
+			}
+		}
+		if err != nil {
+			r.Fail("pack", fmt.Errorf("%v; fix: run ocm-fetch for this image first", err))
+			continue
+		}
+		r.Stage = "pack"
+		for _, m := range members {
+			if !seen[m.Digest] {
+				seen[m.Digest] = true
+				blobs = append(blobs, m)
+			}
+		}
+	}
+
+	res := &Result{}
+	var chosen []Member
+	for _, b := range blobs {
+		switch {
+		case !p.Since.IsZero():
+			fi, err := os.Stat(p.Cache.BlobPath(b.Digest))
+			if err != nil {
+				return nil, err
+			}
+			if fi.ModTime().Before(p.Since) {
+				res.Skipped++
+				continue
+			}
+		case !p.Full && hist.Has(b.Digest):
+			res.Skipped++
+			continue
+		}
+		chosen = append(chosen, b)
+	}
+
+	var recBuf bytes.Buffer
+	w := record.NewWriter(&recBuf)
+	for _, r := range recs {
+		if err := w.Write(r); err != nil {
+			return nil, err
+		}
+	}
+	toc := &TOC{Version: FormatVersion, SetID: newID(), Created: p.now().UTC().Truncate(time.Second), Incremental: res.Skipped > 0}
+	if !p.Since.IsZero() {
+		toc.Since = p.Since.Format("2006-01-02")
+	}
+	if err := p.split(toc, chosen, int64(recBuf.Len())); err != nil {
+		return nil, err
+	}
+	index, err := layoutIndex(recs)
+	if err != nil {
+		return nil, err
+	}
+	tocBytes, err := toc.marshal()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range toc.Archives {
+		path := filepath.Join(p.OutDir, a.Name)
+		n, err := atomicfile.Write(path, func(w io.Writer) error {
+			return p.writeTar(ctx, w, a, tocBytes, recBuf.Bytes(), index)
+		}, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", path, err)
+		}
+		if p.MaxSize > 0 && n > p.MaxSize && !(len(a.Blobs) == 1 && a.Blobs[0].Size+overhead >= p.MaxSize) {
+			return nil, fmt.Errorf("%s is %d bytes, over the %d limit (ocm bug: metadata estimate)", path, n, p.MaxSize)
+		}
+		res.Files = append(res.Files, path)
+		res.Packed += a.Size
+		p.Log.Infof("wrote %s: %d blobs, %d bytes", path, len(a.Blobs), n)
+	}
+	for _, b := range chosen {
+		hist.Add(b.Digest, toc.SetID, p.now())
+	}
+	if err := hist.Save(); err != nil {
+		return nil, err
+	}
+	res.TOC = toc
+	return res, nil
+}
+
+// overhead is what an archive needs beyond its blobs' tar entries: the end
+// of archive, the small layout files and their headers.
+const overhead = 8 << 10
+
+// tarSize is a member's size inside a tar: header plus padded content.
+func tarSize(n int64) int64 { return 512 + (n+511)/512*512 }
+
+// split assigns blobs to archives, in order, each within MaxSize.
+func (p *Packer) split(toc *TOC, blobs []Member, recordsSize int64) error {
+	// Every archive repeats the records and the table of contents; the TOC
+	// grows with the blob count, ~120 bytes per blob.
+	meta := tarSize(recordsSize) + tarSize(int64(len(blobs))*130+4096) + tarSize(int64(len(blobs))*200+4096) + overhead
+	if p.MaxSize > 0 && meta >= p.MaxSize {
+		return fmt.Errorf("archive size %d bytes cannot even hold the set's metadata (%d bytes); fix: raise --archive-size", p.MaxSize, meta)
+	}
+	cur := Archive{}
+	used := meta
+	flush := func() {
+		if len(cur.Blobs) > 0 {
+			cur.Name = Name(len(toc.Archives) + 1)
+			toc.Archives = append(toc.Archives, cur)
+		}
+		cur, used = Archive{}, meta
+	}
+	for _, b := range blobs {
+		need := tarSize(b.Size)
+		if p.MaxSize > 0 && meta+need > p.MaxSize {
+			if p.Strict {
+				return fmt.Errorf("blob %s (%d bytes) does not fit in an archive of %d bytes (--strict-archive); fix: raise archiveSize or drop --strict-archive", b.Digest, b.Size, p.MaxSize)
+			}
+			p.Log.Warnf("blob %s (%d bytes) is larger than the archive size: it gets an archive of its own", b.Digest, b.Size)
+			flush()
+			cur.Blobs, cur.Size = []Member{b}, b.Size
+			flush()
+			continue
+		}
+		if p.MaxSize > 0 && used+need > p.MaxSize {
+			flush()
+		}
+		cur.Blobs = append(cur.Blobs, b)
+		cur.Size += b.Size
+		used += need
+	}
+	flush()
+	if len(toc.Archives) == 0 {
+		// Nothing new: still one archive, so the far side gets the records.
+		toc.Archives = []Archive{{Name: Name(1), Blobs: []Member{}}}
+	}
+	return nil
+}
+
+// layoutIndex is an OCI index.json naming each record's image by its source,
+// so the extracted set is a layout skopeo can read.
+func layoutIndex(recs []*record.Record) ([]byte, error) {
+	type desc struct {
+		MediaType   string            `json:"mediaType"`
+		Digest      string            `json:"digest"`
+		Size        int64             `json:"size"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	idx := struct {
+		SchemaVersion int    `json:"schemaVersion"`
+		MediaType     string `json:"mediaType"`
+		Manifests     []desc `json:"manifests"`
+	}{2, "application/vnd.oci.image.index.v1+json", []desc{}}
+	for _, r := range recs {
+		if r.Done() || r.Digest == "" {
+			continue
+		}
+		idx.Manifests = append(idx.Manifests, desc{r.MediaType, r.Digest, r.Size, map[string]string{cache.RefAnnotation: r.Source}})
+	}
+	return json.MarshalIndent(idx, "", " ")
+}
+
+// writeTar writes one archive: metadata first (so unpack learns the set
+// before the blobs), then the blobs, then the layout files.
+func (p *Packer) writeTar(ctx context.Context, w io.Writer, a Archive, toc, recs, index []byte) error {
+	tw := tar.NewWriter(w)
+	mtime := p.now().UTC().Truncate(time.Second)
+	small := func(name string, b []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := tw.Write(b)
+		return err
+	}
+	if err := small(TOCMember, toc); err != nil {
+		return err
+	}
+	if err := small(RecordsMember, recs); err != nil {
+		return err
+	}
+	for _, b := range a.Blobs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rc, size, err := p.Cache.Open(b.Digest)
+		if err != nil {
+			return err
+		}
+		if size != b.Size {
+			rc.Close()
+			return fmt.Errorf("blob %s: cached size %d, expected %d", b.Digest, size, b.Size)
+		}
+		err = tw.WriteHeader(&tar.Header{Name: "blobs/sha256/" + b.Digest[7:], Mode: 0o644, Size: size, ModTime: mtime, Typeflag: tar.TypeReg})
+		if err == nil {
+			// The cache reader verifies the digest as it streams.
+			_, err = io.Copy(tw, rc)
+		}
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("packing blob %s: %w", b.Digest, err)
+		}
+	}
+	if err := small(LayoutMember, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return err
+	}
+	if err := small(IndexMember, index); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

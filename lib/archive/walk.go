@@ -1,0 +1,56 @@
+package archive
+
+import (
+	"fmt"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/manifest"
+)
+
+// ImageBlobs lists every blob an image needs, manifests included, walking
+// the image's manifests as stored in the cache. Layers and configs need not
+// be cached (the caller decides what a missing one means); manifests must be.
+func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
+	var out []Member
+	seen := map[string]bool{}
+	var walk func(d, mt string) error
+	walk = func(d, mt string) error {
+		if seen[d] {
+			return nil
+		}
+		seen[d] = true
+		ok, size := c.Has(d)
+		if !ok {
+			return fmt.Errorf("manifest %s is not in the cache", d)
+		}
+		out = append(out, Member{Digest: d, Size: size})
+		body, err := c.ReadBlob(d)
+		if err != nil {
+			return err
+		}
+		m, mt, err := manifest.Parse(body, mt)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", d, err)
+		}
+		if manifest.IsIndex(mt) {
+			for _, child := range m.Manifests {
+				if err := walk(child.Digest, child.MediaType); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		for _, b := range m.Blobs() {
+			if seen[b.Digest] {
+				continue
+			}
+			seen[b.Digest] = true
+			out = append(out, Member{Digest: b.Digest, Size: b.Size})
+		}
+		return nil
+	}
+	if err := walk(digest, mediaType); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
