@@ -1,0 +1,306 @@
+// Package resources generates the cluster resources that point an OpenShift
+// cluster at the mirror: ImageDigestMirrorSet, ImageTagMirrorSet,
+// CatalogSource and UpdateService, from the records of what was pushed.
+package resources
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ocm-mirror/ocm/lib/record"
+)
+
+// File names, kept from the reference tool so existing runbooks work.
+const (
+	IDMSFile          = "idms-oc-mirror.yaml"
+	ITMSFile          = "itms-oc-mirror.yaml"
+	UpdateServiceFile = "updateService.yaml"
+)
+
+// File is one generated file.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Options for Generate.
+type Options struct {
+	// CatalogSourceTemplate, when set, is a CatalogSource whose fields the
+	// generated ones keep (name, namespace and image are replaced).
+	CatalogSourceTemplate map[string]any
+}
+
+// category splits mirror sets the way the reference tool names them.
+func category(o record.Origin) string {
+	switch o {
+	case record.OriginRelease, record.OriginReleaseComponent:
+		return "release"
+	case record.OriginBundle, record.OriginRelated, record.OriginCatalog:
+		return "operator"
+	case record.OriginGraph:
+		return ""
+	default:
+		return "generic"
+	}
+}
+
+type mirrorEntry struct {
+	Source  string   `json:"source"`
+	Mirrors []string `json:"mirrors"`
+}
+
+// Generate builds the files for the pushed records. Only records with status
+// pushed count; the order of the input does not matter.
+func Generate(recs []*record.Record, o Options) ([]File, error) {
+	digestSets := map[string]map[string]map[string]bool{} // category -> source repo -> mirror repos
+	tagSets := map[string]map[string]map[string]bool{}
+	var catalogs []*record.Record
+	var graph *record.Record
+	releaseMirrors := map[string]bool{}
+	for _, r := range recs {
+		if r.Status != record.StatusPushed || r.Target == "" {
+			continue
+		}
+		srcRepo, byDigest, err := sourceRepo(r.Source)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", r.Source, err)
+		}
+		dstRepo, err := targetRepo(r.Target)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: target %s: %w", r.Source, r.Target, err)
+		}
+		switch r.Origin {
+		case record.OriginCatalog:
+			// The CatalogSource names the mirror directly: no mirror set needed.
+			catalogs = append(catalogs, r)
+			continue
+		case record.OriginGraph:
+			graph = r
+			continue
+		case record.OriginRelease:
+			releaseMirrors[dstRepo] = true
+		}
+		cat := category(r.Origin)
+		sets := tagSets
+		if byDigest {
+			sets = digestSets
+		}
+		if sets[cat] == nil {
+			sets[cat] = map[string]map[string]bool{}
+		}
+		if sets[cat][srcRepo] == nil {
+			sets[cat][srcRepo] = map[string]bool{}
+		}
+		sets[cat][srcRepo][dstRepo] = true
+	}
+	var files []File
+	if b := mirrorSets("ImageDigestMirrorSet", "idms", "imageDigestMirrors", digestSets); b != nil {
+		files = append(files, File{IDMSFile, b})
+	}
+	if b := mirrorSets("ImageTagMirrorSet", "itms", "imageTagMirrors", tagSets); b != nil {
+		files = append(files, File{ITMSFile, b})
+	}
+	cs, err := catalogSources(catalogs, o)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, cs...)
+	if graph != nil && len(releaseMirrors) > 0 {
+		f, err := updateService(graph, releaseMirrors)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	return files, nil
+}
+
+// sourceRepo returns the repository of a source reference and whether the
+// source pins a digest (IDMS) rather than a tag (ITMS).
+func sourceRepo(s string) (string, bool, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return "", false, err
+	}
+	_, byDigest := ref.(name.Digest)
+	return displayRepo(ref.Context()), byDigest, nil
+}
+
+func targetRepo(s string) (string, error) {
+	ref, err := name.ParseReference(s, name.Insecure)
+	if err != nil {
+		return "", err
+	}
+	return displayRepo(ref.Context()), nil
+}
+
+// displayRepo writes docker.io repositories the way clusters match them.
+func displayRepo(r name.Repository) string {
+	host := r.RegistryStr()
+	if host == name.DefaultRegistry {
+		host = "docker.io"
+	}
+	return host + "/" + r.RepositoryStr()
+}
+
+func mirrorSets(kind, prefix, field string, sets map[string]map[string]map[string]bool) []byte {
+	cats := make([]string, 0, len(sets))
+	for c := range sets {
+		cats = append(cats, c)
+	}
+	sort.Strings(cats)
+	var docs [][]byte
+	for _, c := range cats {
+		srcs := make([]string, 0, len(sets[c]))
+		for s := range sets[c] {
+			srcs = append(srcs, s)
+		}
+		sort.Strings(srcs)
+		var entries []mirrorEntry
+		for _, s := range srcs {
+			var ms []string
+			for m := range sets[c][s] {
+				ms = append(ms, m)
+			}
+			sort.Strings(ms)
+			entries = append(entries, mirrorEntry{Source: s, Mirrors: ms})
+		}
+		obj := map[string]any{
+			"apiVersion": "config.openshift.io/v1",
+			"kind":       kind,
+			"metadata":   map[string]any{"name": fmt.Sprintf("%s-%s-0", prefix, c)},
+			"spec":       map[string]any{field: entries},
+		}
+		b, _ := yaml.Marshal(obj)
+		docs = append(docs, b)
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	return bytes.Join(docs, []byte("---\n"))
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// dnsName turns s into a lowercase DNS-1123 label.
+func dnsName(s string) string {
+	s = nonName.ReplaceAllString(strings.ToLower(s), "-")
+	s = strings.Trim(s, "-")
+	if len(s) > 63 {
+		s = strings.TrimRight(s[:63], "-")
+	}
+	return s
+}
+
+func catalogSources(cats []*record.Record, o Options) ([]File, error) {
+	var files []File
+	used := map[string]bool{}
+	sort.Slice(cats, func(i, j int) bool { return cats[i].Target < cats[j].Target })
+	for _, r := range cats {
+		ref, err := name.ParseReference(r.Target, name.Insecure)
+		if err != nil {
+			return nil, err
+		}
+		repo := ref.Context().RepositoryStr()
+		base := repo[strings.LastIndexByte(repo, '/')+1:]
+		tag := ""
+		if t, ok := ref.(name.Tag); ok {
+			tag = t.TagStr()
+		}
+		nm := dnsName("cs-" + base + "-" + tag)
+		for i := 1; used[nm]; i++ {
+			nm = dnsName(fmt.Sprintf("cs-%s-%s-%d", base, tag, i))
+		}
+		used[nm] = true
+		obj := map[string]any{}
+		if o.CatalogSourceTemplate != nil {
+			obj = deepCopy(o.CatalogSourceTemplate)
+		}
+		obj["apiVersion"] = "operators.coreos.com/v1alpha1"
+		obj["kind"] = "CatalogSource"
+		md, _ := obj["metadata"].(map[string]any)
+		if md == nil {
+			md = map[string]any{}
+		}
+		md["name"] = nm
+		if _, ok := md["namespace"]; !ok || o.CatalogSourceTemplate == nil {
+			md["namespace"] = "openshift-marketplace"
+		}
+		obj["metadata"] = md
+		spec, _ := obj["spec"].(map[string]any)
+		if spec == nil {
+			spec = map[string]any{}
+		}
+		spec["image"] = displayRepo(ref.Context()) + "@" + r.Digest
+		if _, ok := spec["sourceType"]; !ok {
+			spec["sourceType"] = "grpc"
+		}
+		obj["spec"] = spec
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{nm + ".yaml", b})
+	}
+	return files, nil
+}
+
+func updateService(graph *record.Record, releases map[string]bool) (File, error) {
+	ref, err := name.ParseReference(graph.Target, name.Insecure)
+	if err != nil {
+		return File{}, err
+	}
+	var rs []string
+	for r := range releases {
+		rs = append(rs, r)
+	}
+	sort.Strings(rs)
+	obj := map[string]any{
+		"apiVersion": "updateservice.operator.openshift.io/v1",
+		"kind":       "UpdateService",
+		"metadata":   map[string]any{"name": "update-service-oc-mirror"},
+		"spec": map[string]any{
+			"graphDataImage": displayRepo(ref.Context()) + "@" + graph.Digest,
+			"releases":       rs[0],
+			"replicas":       2,
+		},
+	}
+	b, err := yaml.Marshal(obj)
+	return File{UpdateServiceFile, b}, err
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if mm, ok := v.(map[string]any); ok {
+			out[k] = deepCopy(mm)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// LoadTemplate reads a CatalogSource template (targetCatalogSourceTemplate).
+func LoadTemplate(path string) (map[string]any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("catalog source template: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("catalog source template %s: %v", path, err)
+	}
+	if m["kind"] != "CatalogSource" || m["apiVersion"] != "operators.coreos.com/v1alpha1" {
+		return nil, fmt.Errorf("catalog source template %s: kind %v, apiVersion %v; fix: the template must be an operators.coreos.com/v1alpha1 CatalogSource", path, m["kind"], m["apiVersion"])
+	}
+	return m, nil
+}
