@@ -1,0 +1,212 @@
+// Package imagefs reads files out of an image's layers without unpacking the
+// image: layers are streamed top-down, and a file found in an upper layer,
+// or deleted there (whiteouts), hides the lower layers' copies.
+package imagefs
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/ocm-mirror/ocm/lib/manifest"
+)
+
+// Source gives an image's manifests and blobs (copier.Source fits).
+type Source interface {
+	Manifest(ctx context.Context, digest string) ([]byte, string, error)
+	Blob(ctx context.Context, digest string, size int64) (io.ReadCloser, error)
+}
+
+// Image is an image manifest with its config, resolved for one platform.
+type Image struct {
+	Digest   string
+	Manifest *manifest.Manifest
+	Config   Config
+}
+
+// Config holds the parts of an image config ocm reads.
+type Config struct {
+	Architecture string `json:"architecture"`
+	OS           string `json:"os"`
+	Config       struct {
+		Labels     map[string]string `json:"Labels"`
+		Entrypoint []string          `json:"Entrypoint"`
+		Cmd        []string          `json:"Cmd"`
+	} `json:"config"`
+}
+
+// Resolve reads the image digest; an index resolves to its entry for
+// platform ("linux/amd64"), or the first entry when platform is "".
+func Resolve(ctx context.Context, src Source, digest, platform string) (*Image, error) {
+	body, mt, err := src.Manifest(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	m, mt, err := manifest.Parse(body, mt)
+	if err != nil {
+		return nil, err
+	}
+	if manifest.IsIndex(mt) {
+		var pick *manifest.Descriptor
+		for i, d := range m.Manifests {
+			if platform == "" || d.Platform.String() == platform {
+				pick = &m.Manifests[i]
+				break
+			}
+		}
+		if pick == nil {
+			return nil, fmt.Errorf("index %s has no %s image (it has %s)", digest, platform, strings.Join(m.Platforms(), ", "))
+		}
+		return Resolve(ctx, src, pick.Digest, "")
+	}
+	rc, err := src.Blob(ctx, m.Config.Digest, m.Config.Size)
+	if err != nil {
+		return nil, fmt.Errorf("image config %s: %w", m.Config.Digest, err)
+	}
+	defer rc.Close()
+	cb, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("image config %s: %w", m.Config.Digest, err)
+	}
+	img := &Image{Digest: digest, Manifest: m}
+	if err := json.Unmarshal(cb, &img.Config); err != nil {
+		return nil, fmt.Errorf("image config %s: %v", m.Config.Digest, err)
+	}
+	return img, nil
+}
+
+// ReadFiles returns the files under any of dirs (or named exactly) as the
+// image's final filesystem has them, up to maxBytes in total.
+func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBytes int64) (map[string][]byte, error) {
+	for i, d := range dirs {
+		dirs[i] = strings.Trim(path.Clean("/"+d), "/")
+	}
+	want := func(p string) bool {
+		for _, d := range dirs {
+			if p == d || strings.HasPrefix(p, d+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	files := map[string][]byte{}
+	decided := map[string]bool{} // paths an upper layer already settled
+	gone := map[string]bool{}    // paths an upper layer deleted, with all below
+	var opaque []string          // dirs whose lower-layer contents are hidden
+	hidden := func(p string) bool {
+		if decided[p] {
+			return true
+		}
+		for q := path.Dir(p); q != "." && q != "/"; q = path.Dir(q) {
+			if gone[q] {
+				return true
+			}
+		}
+		for _, o := range opaque {
+			if strings.HasPrefix(p, o+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	var total int64
+	layers := img.Manifest.Layers
+	for i := len(layers) - 1; i >= 0; i-- {
+		l := layers[i]
+		if l.Foreign() {
+			continue
+		}
+		var newOpaque []string
+		err := eachEntry(ctx, src, l, func(h *tar.Header, r io.Reader) error {
+			p := strings.Trim(path.Clean("/"+h.Name), "/")
+			dir, base := path.Dir(p), path.Base(p)
+			if base == ".wh..wh..opq" {
+				newOpaque = append(newOpaque, dir)
+				return nil
+			}
+			if strings.HasPrefix(base, ".wh.") {
+				g := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+				decided[g], gone[g] = true, true
+				return nil
+			}
+			if h.Typeflag == tar.TypeDir || !want(p) || hidden(p) {
+				return nil
+			}
+			decided[p] = true
+			if h.Typeflag != tar.TypeReg {
+				return nil
+			}
+			if total+h.Size > maxBytes {
+				return fmt.Errorf("files under %s exceed %d bytes", strings.Join(dirs, ", "), maxBytes)
+			}
+			b, err := io.ReadAll(r)
+			if err != nil {
+				return err
+			}
+			total += int64(len(b))
+			files[p] = b
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		// Opaque markers hide lower layers only, not the layer holding them.
+		opaque = append(opaque, newOpaque...)
+	}
+	return files, nil
+}
+
+// eachEntry streams a layer's tar entries, whatever its compression.
+func eachEntry(ctx context.Context, src Source, l manifest.Descriptor, f func(*tar.Header, io.Reader) error) error {
+	rc, err := src.Blob(ctx, l.Digest, l.Size)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	magic, _ := br.Peek(4)
+	var r io.Reader = br
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		r = zr
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		r = zr
+	}
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			// Drain so the blob's digest is verified at EOF.
+			_, err = io.Copy(io.Discard, rc)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if err := f(h, tr); err != nil {
+			return err
+		}
+	}
+}
