@@ -1,0 +1,283 @@
+package catalog
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+// Filter is what mirror.operators[] asks of one catalog.
+type Filter struct {
+	Full     bool
+	Packages []PackageFilter
+}
+
+// PackageFilter is one packages[] entry.
+type PackageFilter struct {
+	Name       string
+	MinVersion string
+	MaxVersion string
+	Channels   []ChannelFilter
+	Bundles    []string
+}
+
+// ChannelFilter is one channels[] entry.
+type ChannelFilter struct {
+	Name       string
+	MinVersion string
+	MaxVersion string
+}
+
+// Selection is what a filter keeps: per package, per channel, bundle names.
+type Selection struct {
+	Packages map[string]*PackageSelection
+}
+
+// PackageSelection of one package.
+type PackageSelection struct {
+	Channels map[string][]string // channel -> kept bundle names (sorted by version)
+	Bundles  map[string]bool     // every kept bundle
+}
+
+// Select applies f to the catalog (the reference's table of scenarios):
+// a catalog alone keeps each package's default-channel head; full keeps
+// everything; package-level versions act on the default channel; channel
+// filters act on their channel; bundles keep exactly those bundles.
+func (cat *FBC) Select(f Filter) (*Selection, error) {
+	s := &Selection{Packages: map[string]*PackageSelection{}}
+	if len(f.Packages) == 0 {
+		for _, name := range cat.SortedPackages() {
+			p := cat.Packages[name]
+			if f.Full {
+				for cn := range p.Channels {
+					if err := s.keepRange(p, cn, nil, nil); err != nil {
+						return nil, err
+					}
+				}
+				continue
+			}
+			if err := s.keepHead(p, p.DefaultChannel); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
+	}
+	for _, pf := range f.Packages {
+		p := cat.Packages[pf.Name]
+		if p == nil {
+			return nil, fmt.Errorf("package %s is not in the catalog; %s", pf.Name, suggest(pf.Name, cat.SortedPackages()))
+		}
+		if err := s.selectPackage(p, pf, f.Full); err != nil {
+			return nil, fmt.Errorf("package %s: %w", pf.Name, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error {
+	hasPkgRange := pf.MinVersion != "" || pf.MaxVersion != ""
+	switch {
+	case len(pf.Channels) > 0 && len(pf.Bundles) > 0:
+		return fmt.Errorf("channels and bundles cannot be combined; fix: list either channels or bundles")
+	case len(pf.Channels) > 0 && hasPkgRange:
+		return fmt.Errorf("package-level minVersion/maxVersion cannot be combined with channels; fix: put the versions on the channels")
+	case full && hasPkgRange:
+		return fmt.Errorf("full: true cannot be combined with minVersion/maxVersion; fix: drop one")
+	case len(pf.Bundles) > 0 && hasPkgRange:
+		return fmt.Errorf("bundles cannot be combined with minVersion/maxVersion; fix: drop one")
+	}
+	if len(pf.Bundles) > 0 {
+		for _, b := range pf.Bundles {
+			if p.Bundles[b] == nil {
+				return fmt.Errorf("bundle %s is not in the package; %s", b, suggest(b, keys(p.Bundles)))
+			}
+			// A bundle is kept in every channel that lists it.
+			found := false
+			for _, cn := range sortedChannels(p) {
+				for _, e := range p.Channels[cn].Entries {
+					if e.Name == b {
+						s.keep(p.Name, cn, b)
+						found = true
+					}
+				}
+			}
+			if !found {
+				return fmt.Errorf("bundle %s is in no channel", b)
+			}
+		}
+		return nil
+	}
+	if len(pf.Channels) > 0 {
+		for _, cf := range pf.Channels {
+			if p.Channels[cf.Name] == nil {
+				return fmt.Errorf("channel %s is not in the package; %s", cf.Name, suggest(cf.Name, keys(p.Channels)))
+			}
+			if full && (cf.MinVersion != "" || cf.MaxVersion != "") {
+				return fmt.Errorf("full: true cannot be combined with channel minVersion/maxVersion; fix: drop one")
+			}
+			min, max, err := versions(cf.MinVersion, cf.MaxVersion)
+			if err != nil {
+				return fmt.Errorf("channel %s: %w", cf.Name, err)
+			}
+			switch {
+			case full:
+				err = s.keepRange(p, cf.Name, nil, nil)
+			case min == nil && max == nil:
+				err = s.keepHead(p, cf.Name)
+			default:
+				err = s.keepRange(p, cf.Name, min, max)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if full {
+		for _, cn := range sortedChannels(p) {
+			if err := s.keepRange(p, cn, nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if p.Channels[p.DefaultChannel] == nil {
+		return fmt.Errorf("default channel %q is not in the package", p.DefaultChannel)
+	}
+	min, max, err := versions(pf.MinVersion, pf.MaxVersion)
+	if err != nil {
+		return err
+	}
+	if min == nil && max == nil {
+		return s.keepHead(p, p.DefaultChannel)
+	}
+	return s.keepRange(p, p.DefaultChannel, min, max)
+}
+
+func versions(minS, maxS string) (min, max *semver.Version, err error) {
+	if minS != "" {
+		if min, err = semver.NewVersion(minS); err != nil {
+			return nil, nil, fmt.Errorf("minVersion %q: %v", minS, err)
+		}
+	}
+	if maxS != "" {
+		if max, err = semver.NewVersion(maxS); err != nil {
+			return nil, nil, fmt.Errorf("maxVersion %q: %v", maxS, err)
+		}
+	}
+	if min != nil && max != nil && max.LessThan(min) {
+		return nil, nil, fmt.Errorf("minVersion %s is above maxVersion %s", min, max)
+	}
+	return min, max, nil
+}
+
+func (s *Selection) keep(pkg, ch, bundle string) {
+	ps := s.Packages[pkg]
+	if ps == nil {
+		ps = &PackageSelection{Channels: map[string][]string{}, Bundles: map[string]bool{}}
+		s.Packages[pkg] = ps
+	}
+	for _, b := range ps.Channels[ch] {
+		if b == bundle {
+			return
+		}
+	}
+	ps.Channels[ch] = append(ps.Channels[ch], bundle)
+	ps.Bundles[bundle] = true
+}
+
+func (s *Selection) keepHead(p *Package, ch string) error {
+	c := p.Channels[ch]
+	if c == nil {
+		return fmt.Errorf("package %s: channel %q is not in the package", p.Name, ch)
+	}
+	h, err := c.Head()
+	if err != nil {
+		return fmt.Errorf("package %s: %w", p.Name, err)
+	}
+	s.keep(p.Name, ch, h)
+	return nil
+}
+
+// keepRange keeps the channel's bundles within [min, max] (nil: open).
+func (s *Selection) keepRange(p *Package, ch string, min, max *semver.Version) error {
+	c := p.Channels[ch]
+	n := 0
+	for _, e := range c.Entries {
+		v := p.Bundles[e.Name].Version
+		if (min == nil || !v.LessThan(min)) && (max == nil || !v.GreaterThan(max)) {
+			s.keep(p.Name, ch, e.Name)
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("channel %s has no bundle between %v and %v (it has %s)", ch, orAny(min), orAny(max), versionSpan(p, c))
+	}
+	return nil
+}
+
+func orAny(v *semver.Version) string {
+	if v == nil {
+		return "any"
+	}
+	return v.Original()
+}
+
+func versionSpan(p *Package, c *Channel) string {
+	var vs []*semver.Version
+	for _, e := range c.Entries {
+		vs = append(vs, p.Bundles[e.Name].Version)
+	}
+	sort.Sort(semver.Collection(vs))
+	if len(vs) == 0 {
+		return "no bundles"
+	}
+	return vs[0].Original() + " to " + vs[len(vs)-1].Original()
+}
+
+func sortedChannels(p *Package) []string { return keys(p.Channels) }
+
+func keys[T any](m map[string]T) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// suggest names the closest known names first.
+func suggest(name string, known []string) string {
+	if len(known) == 0 {
+		return "there are none"
+	}
+	sorted := append([]string(nil), known...)
+	sort.SliceStable(sorted, func(i, j int) bool { return distance(name, sorted[i]) < distance(name, sorted[j]) })
+	if len(sorted) > 5 {
+		sorted = append(sorted[:5], "...")
+	}
+	return "known: " + strings.Join(sorted, ", ")
+}
+
+// distance is the Levenshtein distance.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,148 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/cincinnati"
+	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/release"
+)
+
+// Where releases land under the mirror root (the reference tool's layout).
+const (
+	ReleaseImagesRepo = "openshift/release-images"
+	ReleaseRepo       = "openshift/release"
+)
+
+// Releases plans mirror.platform: the payload of every selected release for
+// every architecture, and every component image of each payload. Any release
+// problem is an error: releases are all-or-nothing.
+func (p *Planner) Releases(ctx context.Context, pl *config.Platform) ([]*record.Record, error) {
+	if pl == nil || len(pl.Channels) == 0 {
+		return nil, nil
+	}
+	archs := pl.Architectures
+	if len(archs) == 0 {
+		archs = []string{"amd64"}
+	}
+	cc := p.Cincinnati
+	if cc == nil {
+		cc = &cincinnati.Client{}
+	}
+	var recs []*record.Record
+	for _, arch := range archs {
+		garch := cincinnati.GraphArch(arch)
+		graphs := map[string]*cincinnati.Graph{}
+		var specs []cincinnati.ChannelSpec
+		for _, ch := range pl.Channels {
+			if _, ok := graphs[ch.Name]; !ok {
+				g, err := cc.Fetch(ctx, ch.Type, ch.Name, garch)
+				if err != nil {
+					return nil, err
+				}
+				graphs[ch.Name] = g
+			}
+			specs = append(specs, cincinnati.ChannelSpec{Name: ch.Name, MinVersion: ch.MinVersion, MaxVersion: ch.MaxVersion, Full: ch.Full, ShortestPath: ch.ShortestPath})
+		}
+		sel, err := cincinnati.Select(graphs, specs)
+		if err != nil {
+			return nil, fmt.Errorf("architecture %s: %w", arch, err)
+		}
+		p.Log.Infof("releases for %s: %d selected", arch, len(sel))
+		rs, err := p.releaseRecords(ctx, sel, cincinnati.PayloadArch(garch))
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	return recs, nil
+}
+
+// releaseRecords reads each payload and plans it with its components.
+func (p *Planner) releaseRecords(ctx context.Context, sel []cincinnati.Selected, parch string) ([]*record.Record, error) {
+	out := make([][]*record.Record, len(sel))
+	errs := make([]error, len(sel))
+	sem := make(chan struct{}, max(p.Workers, 1))
+	var wg sync.WaitGroup
+	for i, s := range sel {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = p.releaseRecord(ctx, s, parch)
+		}()
+	}
+	wg.Wait()
+	var recs []*record.Record
+	for i := range sel {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		recs = append(recs, out[i]...)
+	}
+	return recs, nil
+}
+
+func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parch string) ([]*record.Record, error) {
+	ref, err := name.NewDigest(s.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("release %s: payload %q is not a digest reference: %v", s.Version, s.Payload, err)
+	}
+	repo, err := p.Client.Repository(ref.Context().Name())
+	if err != nil {
+		return nil, err
+	}
+	src := &copier.RemoteSource{Client: p.Client, Repo: repo}
+	pay, err := release.Read(ctx, src, ref.DigestStr(), s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	tag := s.Version + "-" + parch
+	payRec := &record.Record{V: record.Version, Origin: record.OriginRelease, Source: s.Payload, Digest: ref.DigestStr(),
+		Destination: ReleaseImagesRepo + ":" + tag, Release: s.Version, Status: record.StatusPlanned, Stage: "plan"}
+	if err := p.describe(ctx, payRec); err != nil {
+		return nil, fmt.Errorf("release %s: %w", s.Version, err)
+	}
+	recs := []*record.Record{payRec}
+	for _, c := range pay.Components {
+		d, _ := name.NewDigest(c.Image)
+		rec := &record.Record{V: record.Version, Origin: record.OriginReleaseComponent, Source: c.Image, Digest: d.DigestStr(),
+			Destination: ReleaseRepo + ":" + tag + "-" + c.Name, Release: s.Version, Status: record.StatusPlanned, Stage: "plan"}
+		if err := p.describe(ctx, rec); err != nil {
+			return nil, fmt.Errorf("release %s: component %s (%s): %w", s.Version, c.Name, c.Image, err)
+		}
+		recs = append(recs, rec)
+	}
+	sort.SliceStable(recs[1:], func(i, j int) bool { return recs[1+i].Destination < recs[1+j].Destination })
+	return recs, nil
+}
+
+// describe fills media type, size and platforms of a record known by digest.
+func (p *Planner) describe(ctx context.Context, r *record.Record) error {
+	ref, err := name.ParseReference(r.Source)
+	if err != nil {
+		return err
+	}
+	repo, err := p.Client.Repository(ref.Context().Name())
+	if err != nil {
+		return err
+	}
+	body, mt, _, err := p.Client.Manifest(ctx, repo, r.Digest)
+	if err != nil {
+		return err
+	}
+	m, mt, err := manifest.Parse(body, mt)
+	if err != nil {
+		return err
+	}
+	r.MediaType, r.Size, r.Platforms = mt, int64(len(body)), m.Platforms()
+	return nil
+}
