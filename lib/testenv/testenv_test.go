@@ -1,0 +1,59 @@
+package testenv
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestPlainRegistryRestartKeepsData(t *testing.T) {
+	r := Start(t, RegistryOptions{})
+	resp, err := r.Client().Get(r.URL() + "/v2/")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v2/: %v %v", resp, err)
+	}
+	marker := filepath.Join(r.Dir, "data", "marker")
+	os.WriteFile(marker, []byte("x"), 0o644)
+	host := r.Host
+	if err := r.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r.Host != host {
+		t.Fatalf("restart moved from %s to %s", host, r.Host)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("data lost on restart")
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatal("second Stop failed")
+	}
+	if _, err := r.Client().Get(r.URL() + "/v2/"); err == nil {
+		t.Fatal("registry still answers after Stop")
+	}
+}
+
+func TestAuthTLSRegistry(t *testing.T) {
+	r := Start(t, RegistryOptions{Auth: true, TLS: true})
+	resp, err := r.Client().Get(r.URL() + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, r.URL()+"/v2/", nil)
+	req.SetBasicAuth(r.User, r.Pass)
+	resp, err = r.Client().Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("with credentials: %v %v", resp, err)
+	}
+	// Without the CA, TLS verification fails.
+	if _, err := http.Get(r.URL() + "/v2/"); err == nil {
+		t.Fatal("self-signed certificate accepted without its CA")
+	}
+}
