@@ -38,8 +38,15 @@ type Engine struct {
 	sem   chan struct{}
 	logf  func(string, ...any)
 
-	mu    sync.Mutex
-	blobs map[string]*blobState // scope + digest
+	mu      sync.Mutex
+	blobs   map[string]*blobState // scope + digest: the first transfer
+	placing map[string]*flight    // scope + repo + digest: making it present there
+}
+
+// flight is one in-progress operation others wait for.
+type flight struct {
+	done chan struct{}
+	err  error
 }
 
 type blobState struct {
@@ -66,7 +73,7 @@ func New(o Options) *Engine {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	return &Engine{retry: o.Retry, sem: make(chan struct{}, o.BlobWorkers), logf: o.Logf, blobs: map[string]*blobState{}}
+	return &Engine{retry: o.Retry, sem: make(chan struct{}, o.BlobWorkers), logf: o.Logf, blobs: map[string]*blobState{}, placing: map[string]*flight{}}
 }
 
 // Result describes one copied image.
@@ -171,9 +178,44 @@ func (e *Engine) onRetry(what string) func(int, time.Duration, error) {
 	}
 }
 
-// copyBlob moves one blob unless the destination scope has it or another
-// image of this run is moving it; in those cases it waits and mounts.
+// copyBlob makes the blob present in dst's repository, once per run: images
+// and index children sharing a blob in one repository wait for the first
+// (concurrent mounts of one blob into one repository race inside some
+// registries, which rewrite the link non-atomically).
 func (e *Engine) copyBlob(ctx context.Context, src Source, dst Dest, d manifest.Descriptor) error {
+	key := dst.Scope() + " " + dst.Repo() + " " + d.Digest
+	e.mu.Lock()
+	fl, busy := e.placing[key]
+	if !busy {
+		fl = &flight{done: make(chan struct{})}
+		e.placing[key] = fl
+	}
+	e.mu.Unlock()
+	if busy {
+		select {
+		case <-fl.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if fl.err == nil {
+			e.Stats.BlobsShared.Add(1)
+			return nil
+		}
+		return e.placeBlob(ctx, src, dst, d) // the first try failed: try ourselves
+	}
+	fl.err = e.placeBlob(ctx, src, dst, d)
+	close(fl.done)
+	if fl.err != nil {
+		e.mu.Lock()
+		delete(e.placing, key)
+		e.mu.Unlock()
+	}
+	return fl.err
+}
+
+// placeBlob moves one blob unless the destination scope has it or another
+// image of this run is moving it; in those cases it waits and mounts.
+func (e *Engine) placeBlob(ctx context.Context, src Source, dst Dest, d manifest.Descriptor) error {
 	key := dst.Scope() + " " + d.Digest
 	e.mu.Lock()
 	st, busy := e.blobs[key]

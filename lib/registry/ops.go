@@ -92,16 +92,22 @@ func readError(req *http.Request, resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var env struct {
 		Errors []struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Code    string          `json:"code"`
+			Message string          `json:"message"`
+			Detail  json.RawMessage `json:"detail"`
 		} `json:"errors"`
 	}
 	if json.Unmarshal(body, &env) == nil && len(env.Errors) > 0 {
 		var msgs []string
 		for _, x := range env.Errors {
 			e.Codes = append(e.Codes, x.Code)
-			if x.Message != "" {
-				msgs = append(msgs, x.Message)
+			m := x.Message
+			var d string
+			if json.Unmarshal(x.Detail, &d) == nil && d != "" && len(d) < 200 {
+				m += " (" + d + ")"
+			}
+			if m != "" {
+				msgs = append(msgs, m)
 			}
 		}
 		e.Message = strings.Join(msgs, "; ")

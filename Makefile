@@ -1,0 +1,44 @@
+# ocm: mirror OpenShift content into disconnected networks.
+GO      ?= go
+BIN     := bin
+CMDS    := ocm-plan ocm-fetch ocm-push
+PKGS    := ./...
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all build test unit lint demo bench deps clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+# Installs what the tests and the demo need on a Debian machine (root);
+# does nothing when all is there.
+deps:
+	@bash .ci/deps.sh
+
+# Runs every test, including those against real registries (docker-registry,
+# skopeo and htpasswd must be installed: `make deps`).
+test: deps build
+	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
+
+# Fast tests only (no real registry).
+unit:
+	$(GO) test -short $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Starts two local registries, fills the source, mirrors it, prints where the
+# result is.
+demo: deps build
+	$(GO) run ./test/demo
+
+# Benchmarks against skopeo on the same data (ratios matter, not seconds).
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,62 @@
+// Command ocm-fetch copies the images named by records on stdin into a local
+// cache (an OCI image layout) and writes the records, now cached, to stdout.
+package main
+
+import (
+	"os"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/cli"
+	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/fetch"
+	"github.com/ocm-mirror/ocm/lib/pipeline"
+)
+
+const usage = `usage: ocm-plan -c isc.yaml | ocm-fetch --cache DIR [flags] > fetched.jsonl
+
+Copies every image of the input records (all platforms of an index) into the
+cache directory, skipping blobs the cache already holds. Records that arrive
+failed or skipped pass through untouched. Exit 0: all cached; 1: some image
+failed (named in the summary); 2: bad flags or input; 130: interrupted.`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	c := cli.Common{Name: "ocm-fetch"}
+	fs := cli.NewFlagSet(c.Name, usage)
+	cacheDir := fs.String("cache", "", "cache directory (OCI image layout; created if missing)")
+	var dry cli.DryRun
+	dry.Register(fs)
+	c.Register(fs, cli.FlagSource|cli.FlagWorkers)
+	if code := c.Parse(fs, args); code >= 0 {
+		return code
+	}
+	if *cacheDir == "" || fs.NArg() > 0 {
+		return c.Fatalf(pipeline.ExitUsage, "--cache DIR is required and no arguments are taken; fix: ocm-fetch --cache DIR < records")
+	}
+	cch, err := cache.Open(*cacheDir)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	src, err := c.SourceClient()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	ctx, interrupted, cancel := cli.Context()
+	defer cancel()
+	eng := c.Engine()
+	st := &fetch.Stage{Engine: eng, Source: src, Cache: cch, Log: c.Log}
+	if dry.On {
+		st.DryRun = &dryrun.Report{}
+	}
+	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if dry.On {
+		if err := dry.Finish(&c, st.DryRun, "the cache"); err != nil {
+			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+		}
+	}
+	return cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+}

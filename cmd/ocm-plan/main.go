@@ -1,0 +1,68 @@
+// Command ocm-plan reads an ImageSetConfiguration (or a
+// DeleteImageSetConfiguration) and writes one image record per image of the
+// set to stdout, every tag resolved to its digest.
+package main
+
+import (
+	"os"
+
+	"github.com/ocm-mirror/ocm/lib/cli"
+	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/plan"
+	"github.com/ocm-mirror/ocm/lib/record"
+)
+
+const usage = `usage: ocm-plan -c isc.yaml [flags] > plan.jsonl
+
+Reads an image set configuration (mirror.openshift.io/v2alpha1) and writes the
+image records of the set: each image's source, the digest its tag resolves to
+now, and its destination under the mirror root. Plan never copies anything.
+Exit 0: every image planned; 1: some image could not be resolved (its record
+says why, the summary names it); 2: bad flags or configuration.`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	c := cli.Common{Name: "ocm-plan"}
+	fs := cli.NewFlagSet(c.Name, usage)
+	cfgPath := fs.StringP("config", "c", "", "image set configuration file")
+	workers := fs.Int("workers", 8, "images resolved at once")
+	c.Register(fs, cli.FlagSource)
+	if code := c.Parse(fs, args); code >= 0 {
+		return code
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		return c.Fatalf(pipeline.ExitUsage, "-c isc.yaml is required and no arguments are taken; fix: ocm-plan -c isc.yaml")
+	}
+	if *workers < 1 {
+		return c.Fatalf(pipeline.ExitUsage, "--workers must be at least 1")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	client, err := c.SourceClient()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	ctx, interrupted, cancel := cli.Context()
+	defer cancel()
+	p := &plan.Planner{Client: client, Log: c.Log, Workers: *workers}
+	recs, err := p.Plan(ctx, cfg)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	w := record.NewWriter(os.Stdout)
+	tally := &pipeline.Tally{}
+	for _, r := range recs {
+		if err := w.Write(r); err != nil {
+			return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", err)
+		}
+		tally.Add(r, false)
+		if r.Status == record.StatusSkipped {
+			c.Log.Infof("%s: %s", r.Source, r.Error)
+		}
+	}
+	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
+}

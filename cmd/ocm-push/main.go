@@ -1,0 +1,80 @@
+// Command ocm-push copies the images named by records on stdin to a mirror
+// registry, from the cache when it holds them, else from their source
+// registry, and writes the records, now pushed, to stdout.
+package main
+
+import (
+	"os"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/cli"
+	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/push"
+	"github.com/ocm-mirror/ocm/lib/refs"
+)
+
+const usage = `usage: ocm-push docker://HOST[:PORT][/PREFIX] [--cache DIR] [flags] < records > pushed.jsonl
+
+Pushes every image of the input records to the mirror: by digest first, then
+its tag. Blobs the mirror already has are skipped, blobs pushed to another
+repository of the mirror in this run are mounted. With --cache, images the
+cache holds are read from it (disk to mirror); the others come straight from
+their source (mirror to mirror). Exit 0: all pushed; 1: some image failed
+(named in the summary); 2: bad flags or input; 130: interrupted.`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	c := cli.Common{Name: "ocm-push"}
+	fs := cli.NewFlagSet(c.Name, usage)
+	cacheDir := fs.String("cache", "", "read images from this cache when it holds them")
+	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
+	var dry cli.DryRun
+	dry.Register(fs)
+	c.Register(fs, cli.FlagSource|cli.FlagDest|cli.FlagWorkers)
+	if code := c.Parse(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return c.Fatalf(pipeline.ExitUsage, "one destination is required; fix: ocm-push docker://HOST[:PORT][/PREFIX] < records")
+	}
+	mirror, err := refs.ParseMirror(fs.Arg(0))
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if *maxNested < 0 {
+		return c.Fatalf(pipeline.ExitUsage, "--max-nested-paths must be 0 or more")
+	}
+	var cch *cache.Cache
+	if *cacheDir != "" {
+		if cch, err = cache.Open(*cacheDir); err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+	}
+	src, err := c.SourceClient()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	dst, err := c.DestClient()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	ctx, interrupted, cancel := cli.Context()
+	defer cancel()
+	eng := c.Engine()
+	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log}
+	if dry.On {
+		st.DryRun = &dryrun.Report{}
+	}
+	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Workers: c.ImageWorkers, Stage: "push"}, st.Process)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if dry.On {
+		if err := dry.Finish(&c, st.DryRun, "the mirror"); err != nil {
+			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+		}
+	}
+	return cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+}

@@ -1,0 +1,84 @@
+// Command ocm-resources writes the cluster resources (IDMS, ITMS,
+// CatalogSource, UpdateService) for the pushed records on stdin.
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/cli"
+	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/resources"
+)
+
+const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records.jsonl
+
+Writes into DIR (default working-dir/cluster-resources) idms-oc-mirror.yaml,
+itms-oc-mirror.yaml, one cs-<catalog>-<tag>.yaml per mirrored catalog and
+updateService.yaml, covering every pushed record of the input (the whole image
+set, not only what was new). Records pass through to stdout unless
+--no-passthrough. Exit 0: written, no failed image; 1: written, some image
+failed (left out of the resources and named); 2: bad flags or input.`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	c := cli.Common{Name: "ocm-resources"}
+	fs := cli.NewFlagSet(c.Name, usage)
+	out := fs.String("out", filepath.Join("working-dir", "cluster-resources"), "directory for the resource files")
+	noPass := fs.Bool("no-passthrough", false, "do not copy the input records to stdout")
+	tmpl := fs.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
+	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
+	c.Retries = 1
+	if code := c.Parse(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return c.Fatalf(pipeline.ExitUsage, "no arguments are taken; fix: ocm-resources --out DIR < records")
+	}
+	var o resources.Options
+	if *tmpl != "" {
+		t, err := resources.LoadTemplate(*tmpl)
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		o.CatalogSourceTemplate = t
+	}
+	recs, err := record.ReadAll(os.Stdin, "stdin")
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	files, err := resources.Generate(recs, o)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+	}
+	for _, f := range files {
+		p := filepath.Join(*out, f.Name)
+		if err := atomicfile.WriteFile(p, f.Data, 0o644); err != nil {
+			return c.Fatalf(pipeline.ExitImageFailed, "writing %s: %v", p, err)
+		}
+		c.Log.Infof("wrote %s", p)
+	}
+	if len(files) == 0 {
+		c.Log.Warnf("no pushed image in the input: no resource written")
+	}
+	tally := &pipeline.Tally{}
+	w := record.NewWriter(os.Stdout)
+	for _, r := range recs {
+		tally.Add(r, true)
+		if !*noPass {
+			if err := w.Write(r); err != nil {
+				return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", err)
+			}
+		}
+	}
+	if n := len(tally.Upstream); n > 0 {
+		c.Log.Warnf("%d failed images are left out of the resources", n)
+	}
+	return cli.Summary(os.Stderr, c.Name, tally, nil, false)
+}

@@ -1,0 +1,179 @@
+// Package cli holds what every ocm command shares: common flags, signal
+// handling, the stderr summary and exit codes. Commands stay thin mains.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/pipeline"
+)
+
+// Common is the flag set shared by commands that talk to registries.
+type Common struct {
+	Name         string
+	AuthFile     string
+	SrcTLSVerify bool
+	DstTLSVerify bool
+	LogLevel     string
+	ImageWorkers int
+	BlobWorkers  int
+	Retries      int
+
+	Log *logging.Logger
+}
+
+// Flags bits select which common flags a command takes.
+type Flags int
+
+const (
+	FlagSource Flags = 1 << iota
+	FlagDest
+	FlagWorkers
+)
+
+// NewFlagSet makes a pflag set whose usage goes to stderr and which does not
+// exit by itself (the command decides the exit code).
+func NewFlagSet(name, usage string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "%s\n\nFlags:\n%s", strings.TrimSpace(usage), fs.FlagUsages())
+	}
+	return fs
+}
+
+// Register adds the common flags to fs.
+func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
+	fs.StringVar(&c.AuthFile, "authfile", "", "registry credentials file (default: $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json)")
+	if which&FlagSource != 0 {
+		fs.BoolVar(&c.SrcTLSVerify, "src-tls-verify", true, "require HTTPS and verify certificates of source registries (plain HTTP is tried only for loopback)")
+	}
+	if which&FlagDest != 0 {
+		fs.BoolVar(&c.DstTLSVerify, "dest-tls-verify", true, "require HTTPS and verify certificates of the destination registry (plain HTTP is tried only for loopback)")
+	}
+	if which&FlagWorkers != 0 {
+		fs.IntVar(&c.ImageWorkers, "image-workers", 4, "images copied at once")
+		fs.IntVar(&c.BlobWorkers, "blob-workers", 8, "blobs transferred at once, across all images")
+	}
+	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request or blob on transient errors (429, 5xx, resets), with exponential backoff")
+	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
+}
+
+// Parse parses args and sets up logging. It returns an exit code >= 0 when
+// the command must stop now (help asked, bad flag).
+func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return pipeline.ExitOK
+		}
+		fmt.Fprintf(os.Stderr, "%s: %v; fix: see %s --help\n", c.Name, err, c.Name)
+		return pipeline.ExitUsage
+	}
+	lv, err := logging.ParseLevel(c.LogLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
+		return pipeline.ExitUsage
+	}
+	c.Log = logging.New(c.Name, lv, os.Stderr)
+	if c.ImageWorkers < 0 || c.BlobWorkers < 0 || (fs.Lookup("image-workers") != nil && (c.ImageWorkers == 0 || c.BlobWorkers == 0)) {
+		fmt.Fprintf(os.Stderr, "%s: --image-workers and --blob-workers must be at least 1\n", c.Name)
+		return pipeline.ExitUsage
+	}
+	if c.Retries < 1 {
+		fmt.Fprintf(os.Stderr, "%s: --retries must be at least 1\n", c.Name)
+		return pipeline.ExitUsage
+	}
+	return -1
+}
+
+// Fatalf prints a one-line error and returns the usage exit code.
+func (c *Common) Fatalf(code int, format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "%s: %s\n", c.Name, fmt.Sprintf(format, args...))
+	return code
+}
+
+// Context is cancelled by SIGINT or SIGTERM; Interrupted tells afterwards.
+func Context() (context.Context, func() bool, context.CancelFunc) {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return ctx, func() bool { return ctx.Err() != nil }, cancel
+}
+
+// Summary prints the stage's outcome to w and returns the exit code.
+func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, interrupted bool) int {
+	fmt.Fprintf(w, "%s: %s\n", name, t.Line())
+	if st != nil {
+		fmt.Fprintf(w, "%s: moved %s in %d blobs; %d blobs already there, %d mounted, %d shared within the run; %d manifests written, %d images already complete, %d retries\n",
+			name, HumanBytes(st.BytesMoved.Load()), st.BlobsCopied.Load(), st.BlobsExisting.Load(), st.BlobsMounted.Load(),
+			st.BlobsShared.Load(), st.Manifests.Load(), st.ImagesUpToDate.Load(), st.Retries.Load())
+	}
+	for _, f := range t.Failed {
+		fmt.Fprintf(w, "%s: FAILED %s\n", name, f)
+	}
+	for _, f := range t.Upstream {
+		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, f)
+	}
+	switch {
+	case interrupted:
+		fmt.Fprintf(w, "%s: interrupted; rerun the same command to finish\n", name)
+		return pipeline.ExitInterrupted
+	case t.AnyFailed():
+		return pipeline.ExitImageFailed
+	}
+	return pipeline.ExitOK
+}
+
+// HumanBytes formats n as B, KiB, MiB or GiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
+}
+
+// DryRun is --dry-run with --workspace.
+type DryRun struct {
+	On        bool
+	Workspace string
+}
+
+// Register adds --dry-run and --workspace to fs.
+func (d *DryRun) Register(fs *pflag.FlagSet) {
+	fs.BoolVar(&d.On, "dry-run", false, "copy nothing: write WORKSPACE/dry-run/mapping.txt (every image) and missing.txt (images not yet at the destination)")
+	fs.StringVar(&d.Workspace, "workspace", "working-dir", "folder for dry-run files")
+}
+
+// Finish writes the dry-run files and says what is missing, as the reference
+// tool does.
+func (d *DryRun) Finish(c *Common, r *dryrun.Report, where string) error {
+	mapping, missing, err := r.Write(d.Workspace)
+	if err != nil {
+		return err
+	}
+	all, miss := r.Counts()
+	if miss > 0 {
+		c.Log.Warnf("%d/%d images necessary for mirroring are not available in %s", miss, all, where)
+		c.Log.Warnf("list of missing images in: %s", missing)
+	} else {
+		c.Log.Infof("all %d images are already in %s", all, where)
+	}
+	c.Log.Infof("list of all images for mirroring in: %s", mapping)
+	return nil
+}

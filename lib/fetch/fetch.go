@@ -1,0 +1,77 @@
+// Package fetch is the ocm-fetch stage: it copies each planned image from its
+// source registry into the local cache.
+package fetch
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/registry"
+)
+
+// Stage copies records' images into Cache.
+type Stage struct {
+	Engine *copier.Engine
+	Source *registry.Client
+	Cache  *cache.Cache
+	Log    *logging.Logger
+	// DryRun, when set, copies nothing: it notes each image and whether the
+	// cache lacks it.
+	DryRun *dryrun.Report
+}
+
+// Process fetches one record's image and sets its status.
+func (s *Stage) Process(ctx context.Context, r *record.Record) {
+	if err := s.process(ctx, r); err != nil {
+		r.Fail("fetch", err)
+		s.Log.Errorf("%s: %v", r.Name(), err)
+		return
+	}
+	if s.DryRun == nil {
+		r.Status, r.Stage, r.Error = record.StatusCached, "fetch", ""
+	}
+}
+
+func (s *Stage) process(ctx context.Context, r *record.Record) error {
+	if r.Digest == "" {
+		return fmt.Errorf("record has no digest; fix: feed ocm-fetch the output of ocm-plan")
+	}
+	repo, err := SourceRepo(s.Source, r.Source)
+	if err != nil {
+		return err
+	}
+	src := &copier.RemoteSource{Client: s.Source, Repo: repo}
+	dst := &copier.CacheDest{Cache: s.Cache, Ref: r.Source}
+	if s.DryRun != nil {
+		// Manifests are cached last, so a cached manifest means a whole image.
+		has, _ := s.Cache.Has(r.Digest)
+		s.DryRun.Add("docker://"+r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
+		return nil
+	}
+	res, err := s.Engine.Copy(ctx, src, r.Digest, dst, r.Source)
+	if err != nil {
+		return err
+	}
+	if res.UpToDate {
+		s.Log.Debugf("%s: already in the cache", r.Name())
+	} else {
+		s.Log.Infof("%s: cached %s", r.Name(), r.Digest)
+	}
+	return nil
+}
+
+// SourceRepo is the repository of a source reference, as c reaches it.
+func SourceRepo(c *registry.Client, source string) (name.Repository, error) {
+	ref, err := name.ParseReference(source)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("bad source reference %q: %w", source, err)
+	}
+	return c.Repository(ref.Context().Name())
+}

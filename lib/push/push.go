@@ -1,0 +1,96 @@
+// Package push is the ocm-push stage: it copies each image to the mirror
+// registry, from the local cache when the cache holds it, otherwise straight
+// from its source registry (mirror to mirror).
+package push
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/fetch"
+	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/registry"
+)
+
+// Stage pushes records' images to Mirror.
+type Stage struct {
+	Engine    *copier.Engine
+	Source    *registry.Client // source registries (mirror to mirror)
+	Dest      *registry.Client // the mirror registry
+	Cache     *cache.Cache     // nil: no cache
+	Mirror    refs.Mirror
+	MaxNested int
+	Log       *logging.Logger
+	// DryRun, when set, copies nothing: it notes each image and whether the
+	// mirror lacks it.
+	DryRun *dryrun.Report
+}
+
+// Process pushes one record's image and sets its status and target.
+func (s *Stage) Process(ctx context.Context, r *record.Record) {
+	if err := s.process(ctx, r); err != nil {
+		r.Fail("push", err)
+		s.Log.Errorf("%s: %v", r.Name(), err)
+		return
+	}
+	if s.DryRun == nil {
+		r.Status, r.Stage, r.Error = record.StatusPushed, "push", ""
+	}
+}
+
+func (s *Stage) process(ctx context.Context, r *record.Record) error {
+	if r.Digest == "" || r.Destination == "" {
+		return fmt.Errorf("record has no digest or destination; fix: feed ocm-push the output of ocm-plan, ocm-fetch or ocm-unpack")
+	}
+	path, tag, err := refs.SplitDestination(r.Destination)
+	if err != nil {
+		return err
+	}
+	repoName := s.Mirror.Repo(path, s.MaxNested)
+	dstRepo, err := s.Dest.Repository(s.Mirror.Registry + "/" + repoName)
+	if err != nil {
+		return fmt.Errorf("destination %s/%s: %w", s.Mirror.Registry, repoName, err)
+	}
+	var src copier.Source
+	if s.Cache != nil {
+		if ok, _ := s.Cache.Has(r.Digest); ok {
+			src = &copier.CacheSource{Cache: s.Cache}
+		}
+	}
+	if src == nil {
+		repo, err := fetch.SourceRepo(s.Source, r.Source)
+		if err != nil {
+			return err
+		}
+		src = &copier.RemoteSource{Client: s.Source, Repo: repo}
+	}
+	dst := &copier.RemoteDest{Client: s.Dest, R: dstRepo}
+	target := fmt.Sprintf("%s/%s:%s", s.Mirror.Registry, repoName, tag)
+	if s.DryRun != nil {
+		has, err := dst.HasManifest(ctx, r.Digest)
+		if err == nil && has {
+			has, err = dst.TagIs(ctx, tag, r.Digest)
+		}
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", target, err)
+		}
+		s.DryRun.Add("docker://"+r.Source, "docker://"+target, !has)
+		return nil
+	}
+	res, err := s.Engine.Copy(ctx, src, r.Digest, dst, tag)
+	if err != nil {
+		return err
+	}
+	r.Target = target
+	if res.UpToDate {
+		s.Log.Debugf("%s: already at %s", r.Name(), r.Target)
+	} else {
+		s.Log.Infof("%s: pushed to %s", r.Name(), r.Target)
+	}
+	return nil
+}
