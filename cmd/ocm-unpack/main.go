@@ -8,7 +8,9 @@ import (
 	"github.com/ocm-mirror/ocm/lib/archive"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
+	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/plan"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -26,6 +28,7 @@ func run(args []string) int {
 	c := cli.Common{Name: "ocm-unpack"}
 	fs := cli.NewFlagSet(c.Name, usage)
 	cacheDir := fs.String("cache", "", "cache directory to load into (created if missing)")
+	cfgPath := fs.StringP("config", "c", "", "keep only the records this image set configuration selects (no network needed)")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
 	c.Retries = 1
 	if code := c.Parse(fs, args); code >= 0 {
@@ -33,6 +36,13 @@ func run(args []string) int {
 	}
 	if *cacheDir == "" || fs.NArg() == 0 {
 		return c.Fatalf(pipeline.ExitUsage, "archives and --cache DIR are required; fix: ocm-unpack ARCHIVE_DIR --cache DIR")
+	}
+	var cfg *config.Config
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
 	}
 	files, err := archive.Expand(fs.Args())
 	if err != nil {
@@ -47,6 +57,13 @@ func run(args []string) int {
 	res, err := (&archive.Unpacker{Cache: cch, Log: c.Log}).Unpack(ctx, files)
 	if err != nil && res == nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+	}
+	if cfg != nil {
+		all := len(res.Records)
+		if res.Records, err = plan.Select(cfg, res.Records); err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		c.Log.Infof("%s selects %d of the %d images in the archives", *cfgPath, len(res.Records), all)
 	}
 	w := record.NewWriter(os.Stdout)
 	tally := &pipeline.Tally{}

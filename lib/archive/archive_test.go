@@ -201,6 +201,32 @@ func TestIncrementalPack(t *testing.T) {
 	}
 }
 
+func TestIncrementalSetsShareOneDirectory(t *testing.T) {
+	cch, recs, add := fill(t, 2)
+	out := t.TempDir()
+	if _, err := (&Packer{Cache: cch, OutDir: out, Log: quiet}).Pack(context.Background(), clone(recs)); err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, add(2))
+	second, err := (&Packer{Cache: cch, OutDir: out, Log: quiet}).Pack(context.Background(), clone(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(second.Files[0]) != Name(2) {
+		t.Fatalf("second set starts at %s, want %s", second.Files[0], Name(2))
+	}
+	files, _ := Expand([]string{out})
+	_, ur := unpackInto(t, files)
+	if len(ur.Records) != 3 || len(ur.Problems) > 0 {
+		t.Fatalf("%d records, problems %v", len(ur.Records), ur.Problems)
+	}
+	for _, r := range ur.Records {
+		if r.Status != record.StatusCached {
+			t.Fatalf("%s: %s", r.Source, r.Error)
+		}
+	}
+}
+
 func TestCorruptArchives(t *testing.T) {
 	cch, recs, _ := fill(t, 4)
 	out := t.TempDir()

@@ -119,7 +119,11 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 	if !p.Since.IsZero() {
 		toc.Since = p.Since.Format("2006-01-02")
 	}
-	if err := p.split(toc, chosen, int64(recBuf.Len())); err != nil {
+	first, err := nextNumber(p.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.split(toc, chosen, int64(recBuf.Len()), first); err != nil {
 		return nil, err
 	}
 	index, err := layoutIndex(recs)
@@ -163,7 +167,7 @@ const overhead = 8 << 10
 func tarSize(n int64) int64 { return 512 + (n+511)/512*512 }
 
 // split assigns blobs to archives, in order, each within MaxSize.
-func (p *Packer) split(toc *TOC, blobs []Member, recordsSize int64) error {
+func (p *Packer) split(toc *TOC, blobs []Member, recordsSize int64, first int) error {
 	// Every archive repeats the records and the table of contents; the TOC
 	// grows with the blob count, ~120 bytes per blob.
 	meta := tarSize(recordsSize) + tarSize(int64(len(blobs))*130+4096) + tarSize(int64(len(blobs))*200+4096) + overhead
@@ -174,7 +178,7 @@ func (p *Packer) split(toc *TOC, blobs []Member, recordsSize int64) error {
 	used := meta
 	flush := func() {
 		if len(cur.Blobs) > 0 {
-			cur.Name = Name(len(toc.Archives) + 1)
+			cur.Name = Name(first + len(toc.Archives))
 			toc.Archives = append(toc.Archives, cur)
 		}
 		cur, used = Archive{}, meta
@@ -201,7 +205,7 @@ func (p *Packer) split(toc *TOC, blobs []Member, recordsSize int64) error {
 	flush()
 	if len(toc.Archives) == 0 {
 		// Nothing new: still one archive, so the far side gets the records.
-		toc.Archives = []Archive{{Name: Name(1), Blobs: []Member{}}}
+		toc.Archives = []Archive{{Name: Name(first), Blobs: []Member{}}}
 	}
 	return nil
 }
@@ -282,4 +286,22 @@ func newID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// nextNumber is the archive number after the highest in dir, so a new
+// (incremental) set never overwrites an earlier one.
+func nextNumber(dir string) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		if m := archiveName.FindStringSubmatch(e.Name()); m != nil {
+			var k int
+			fmt.Sscan(m[1], &k)
+			n = max(n, k)
+		}
+	}
+	return n + 1, nil
 }

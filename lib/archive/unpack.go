@@ -64,44 +64,49 @@ func Expand(args []string) ([]string, error) {
 	return out, nil
 }
 
-// Unpack verifies and loads the archives (all of one set) into the cache.
-// Every blob is checked against its digest and size as it streams; a bad one
-// never reaches the cache. Records whose images lack a blob afterwards come
-// back failed, naming the blob and the archive that should have carried it.
+// Unpack verifies and loads archives into the cache. The files may hold
+// several sets (an ARCHIVE_DIR after incremental packs): sets are loaded
+// oldest first, and the records are those of the newest set, which describe
+// the whole image set. Every blob is checked against its digest and size as
+// it streams; a bad one never reaches the cache. Records whose images lack a
+// blob afterwards come back failed, naming the blob and the archive that
+// should have carried it.
 func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no archives given")
 	}
-	toc, recs, err := readMeta(files[0])
-	if err != nil {
-		return nil, err
+	type set struct {
+		toc   *TOC
+		recs  []*record.Record
+		files []string
 	}
-	res := &UnpackResult{Records: recs}
-	given := map[string]string{}
+	var sets []*set
+	byID := map[string]*set{}
 	for _, f := range files {
-		given[filepath.Base(f)] = f
-	}
-	expected := map[string]Archive{}
-	for _, a := range toc.Archives {
-		expected[a.Name] = a
-		if _, ok := given[a.Name]; !ok {
-			res.Problems = append(res.Problems, fmt.Sprintf("archive %s of set %s is missing (%d blobs); fix: copy every mirror_*.tar of the set", a.Name, toc.SetID, len(a.Blobs)))
+		toc, recs, err := readMeta(f)
+		if err != nil {
+			return nil, err
 		}
-	}
-	for _, f := range files {
-		a, ok := expected[filepath.Base(f)]
-		if !ok {
-			return nil, fmt.Errorf("%s is not part of set %s (read from %s); fix: unpack one set at a time", f, toc.SetID, files[0])
+		s := byID[toc.SetID]
+		if s == nil {
+			s = &set{toc: toc, recs: recs}
+			byID[toc.SetID] = s
+			sets = append(sets, s) // files are sorted, so sets come oldest first
 		}
-		n, problems := u.load(ctx, f, toc.SetID, a)
-		res.Loaded += n
-		res.Problems = append(res.Problems, problems...)
-		if err := ctx.Err(); err != nil {
+		s.files = append(s.files, f)
+	}
+	res := &UnpackResult{}
+	where := map[string]string{}
+	for _, s := range sets {
+		if err := u.loadSet(ctx, s.toc, s.files, res); err != nil {
 			return res, err
 		}
+		for d, a := range s.toc.Locate() {
+			where[d] = a
+		}
+		res.Records = s.recs
 	}
 	// Check each image is whole in the cache now.
-	where := toc.Locate()
 	for _, r := range res.Records {
 		if r.Done() {
 			continue
@@ -116,6 +121,27 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 		}
 	}
 	return res, nil
+}
+
+// loadSet loads one set's archives, noting missing or damaged ones.
+func (u *Unpacker) loadSet(ctx context.Context, toc *TOC, files []string, res *UnpackResult) error {
+	given := map[string]string{}
+	for _, f := range files {
+		given[filepath.Base(f)] = f
+	}
+	for _, a := range toc.Archives {
+		if _, ok := given[a.Name]; !ok {
+			res.Problems = append(res.Problems, fmt.Sprintf("archive %s of set %s is missing (%d blobs); fix: copy every mirror_*.tar of the set", a.Name, toc.SetID, len(a.Blobs)))
+			continue
+		}
+		n, problems := u.load(ctx, given[a.Name], toc.SetID, a)
+		res.Loaded += n
+		res.Problems = append(res.Problems, problems...)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // complete checks r's image is entirely in the cache.

@@ -1,0 +1,98 @@
+package plan
+
+import (
+	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/record"
+)
+
+// Select keeps the records cfg asks for, without any network: one archive
+// set can then feed several enclaves, each with its own configuration.
+//   - additional images: named in additionalImages and not blocked;
+//   - operator images: their catalog is listed, and their package is listed
+//     (or the catalog lists no packages); version filters are not applied;
+//   - release images: a listed channel's version range holds the release
+//     (no range: every release of the set).
+//
+// Records that are not selected are dropped, not marked.
+func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error) {
+	blocked, err := newBlocklist(cfg.Spec.BlockedImages)
+	if err != nil {
+		return nil, err
+	}
+	wantAdd := map[string]bool{}
+	for _, img := range cfg.Spec.AdditionalImages {
+		wantAdd[canonical(img.Name)] = true
+	}
+	var out []*record.Record
+	for _, r := range recs {
+		keep := false
+		switch r.Origin {
+		case record.OriginAdditional:
+			keep = wantAdd[canonical(r.Source)] && blocked.match(r.Source, r.Digest) == ""
+		case record.OriginCatalog, record.OriginBundle, record.OriginRelated:
+			keep = operatorSelected(cfg.Spec.Operators, r)
+		case record.OriginRelease, record.OriginReleaseComponent:
+			keep = releaseSelected(cfg.Spec.Platform, r.Release)
+		case record.OriginGraph:
+			keep = cfg.Spec.Platform != nil && cfg.Spec.Platform.Graph
+		}
+		if keep {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// canonical spells a reference the way name.ParseReference resolves it.
+func canonical(s string) string {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return s
+	}
+	if tag := tagOf(s); tag != "" {
+		if d, ok := digestOf(s); ok {
+			return ref.Context().Name() + ":" + tag + "@" + d
+		}
+	}
+	return ref.Name()
+}
+
+func operatorSelected(ops []config.Operator, r *record.Record) bool {
+	for _, op := range ops {
+		if canonical(op.Catalog) != canonical(r.Catalog) {
+			continue
+		}
+		if r.Origin == record.OriginCatalog || len(op.Packages) == 0 {
+			return true
+		}
+		for _, p := range op.Packages {
+			if p.Name == r.Package {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func releaseSelected(pl *config.Platform, version string) bool {
+	if pl == nil {
+		return false
+	}
+	v, err := semver.NewVersion(version)
+	if err != nil {
+		return false
+	}
+	for _, ch := range pl.Channels {
+		if ch.MinVersion != "" && v.LessThan(semver.MustParse(ch.MinVersion)) {
+			continue
+		}
+		if ch.MaxVersion != "" && v.GreaterThan(semver.MustParse(ch.MaxVersion)) {
+			continue
+		}
+		return true
+	}
+	return false
+}
