@@ -34,8 +34,12 @@ func additionalISC(src string, set *fixture.Set, extra ...string) string {
 }
 
 func populate(t *testing.T, src *testenv.Registry) *fixture.Set {
+	return populateSized(t, src, 0)
+}
+
+func populateSized(t *testing.T, src *testenv.Registry, layerSize int) *fixture.Set {
 	t.Helper()
-	set, err := fixture.Additional(context.Background(), fixture.Options{Host: src.Host})
+	set, err := fixture.Additional(context.Background(), fixture.Options{Host: src.Host, LayerSize: layerSize})
 	if err != nil {
 		t.Fatalf("building fixture images: %v", err)
 	}
