@@ -3,9 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/fixture"
@@ -211,5 +215,78 @@ func TestMirrorToDiskCache(t *testing.T) {
 		if got := skopeoDigest(t, "docker://"+rec.Target, "--tls-verify=false"); got != rec.Digest {
 			t.Errorf("%s: %s, want %s", rec.Target, got, rec.Digest)
 		}
+	}
+}
+
+// TestResourcesPointAtTheMirror: plan | push | resources; every mirror
+// named in the IDMS/ITMS serves the source's digest.
+func TestResourcesPointAtTheMirror(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	r := sh(t, dir, nil, fmt.Sprintf("ocm-plan -c isc.yaml | ocm-push docker://%s/ocp | ocm-resources --out res > pushed.jsonl", dst.Host))
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	type entry struct {
+		Source  string   `json:"source"`
+		Mirrors []string `json:"mirrors"`
+	}
+	mirrors := map[string][]string{} // source repo -> mirror repos
+	tagged := map[string]bool{}
+	for _, f := range []string{"idms-oc-mirror.yaml", "itms-oc-mirror.yaml"} {
+		b, err := os.ReadFile(filepath.Join(dir, "res", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range strings.Split(string(b), "---\n") {
+			var o struct {
+				Spec struct {
+					IDMS []entry `json:"imageDigestMirrors"`
+					ITMS []entry `json:"imageTagMirrors"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal([]byte(d), &o); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			for _, e := range append(o.Spec.IDMS, o.Spec.ITMS...) {
+				mirrors[e.Source] = append(mirrors[e.Source], e.Mirrors...)
+			}
+			for _, e := range o.Spec.ITMS {
+				tagged[e.Source] = true
+			}
+		}
+	}
+	n := 0
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if rec.Status != record.StatusPushed {
+			continue
+		}
+		ref, _ := name.ParseReference(rec.Source)
+		repo := ref.Context().Name()
+		ms := mirrors[repo]
+		if len(ms) == 0 {
+			t.Errorf("%s: no mirror set names %s", rec.Source, repo)
+			continue
+		}
+		if tagged[repo] != (rec.Tag != "") {
+			t.Errorf("%s: in ITMS = %v, but tag = %q", rec.Source, tagged[repo], rec.Tag)
+		}
+		for _, m := range ms {
+			// Pull through the mirror reference as a cluster would.
+			pull := "docker://" + m + "@" + rec.Digest
+			if rec.Tag != "" {
+				pull = "docker://" + m + ":" + rec.Tag
+			}
+			if got := skopeoDigest(t, pull, "--tls-verify=false"); got != rec.Digest {
+				t.Errorf("%s via %s: %s, want %s", rec.Source, pull, got, rec.Digest)
+			}
+			n++
+		}
+	}
+	if n < len(set.Images)-2 {
+		t.Fatalf("checked %d mirrors", n)
 	}
 }
