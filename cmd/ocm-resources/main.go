@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
 	"github.com/ocm-mirror/ocm/lib/cli"
+	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/resources"
@@ -30,6 +31,7 @@ func run(args []string) int {
 	out := fs.String("out", filepath.Join("working-dir", "cluster-resources"), "directory for the resource files")
 	noPass := fs.Bool("no-passthrough", false, "do not copy the input records to stdout")
 	tmpl := fs.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
+	cfgPath := fs.StringP("config", "c", "", "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
 	c.Retries = 1
 	if code := c.Parse(fs, args); code >= 0 {
@@ -45,6 +47,23 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
 		o.CatalogSourceTemplate = t
+	}
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		o.Templates = map[string]map[string]any{}
+		for _, op := range cfg.Spec.Operators {
+			if op.TargetCatalogSourceTemplate == "" {
+				continue
+			}
+			t, err := resources.LoadTemplate(op.TargetCatalogSourceTemplate)
+			if err != nil {
+				return c.Fatalf(pipeline.ExitUsage, "%s: operators catalog %s: %v", *cfgPath, op.Catalog, err)
+			}
+			o.Templates[op.Catalog] = t
+		}
 	}
 	recs, err := record.ReadAll(os.Stdin, "stdin")
 	if err != nil {

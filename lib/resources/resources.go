@@ -35,6 +35,9 @@ type Options struct {
 	// CatalogSourceTemplate, when set, is a CatalogSource whose fields the
 	// generated ones keep (name, namespace and image are replaced).
 	CatalogSourceTemplate map[string]any
+	// Templates are per-catalog templates (targetCatalogSourceTemplate),
+	// keyed by the catalog's source reference; they win over the global one.
+	Templates map[string]map[string]any
 }
 
 // category splits mirror sets the way the reference tool names them.
@@ -220,9 +223,13 @@ func catalogSources(cats []*record.Record, o Options) ([]File, error) {
 			nm = dnsName(fmt.Sprintf("cs-%s-%s-%d", base, tag, i))
 		}
 		used[nm] = true
+		tmpl := o.CatalogSourceTemplate
+		if t, ok := o.Templates[r.Source]; ok {
+			tmpl = t
+		}
 		obj := map[string]any{}
-		if o.CatalogSourceTemplate != nil {
-			obj = deepCopy(o.CatalogSourceTemplate)
+		if tmpl != nil {
+			obj = deepCopy(tmpl)
 		}
 		obj["apiVersion"] = "operators.coreos.com/v1alpha1"
 		obj["kind"] = "CatalogSource"
@@ -231,7 +238,7 @@ func catalogSources(cats []*record.Record, o Options) ([]File, error) {
 			md = map[string]any{}
 		}
 		md["name"] = nm
-		if _, ok := md["namespace"]; !ok || o.CatalogSourceTemplate == nil {
+		if _, ok := md["namespace"]; !ok || tmpl == nil {
 			md["namespace"] = "openshift-marketplace"
 		}
 		obj["metadata"] = md

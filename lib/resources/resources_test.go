@@ -106,6 +106,13 @@ func TestTemplate(t *testing.T) {
 	if bytes.Contains(cs, []byte("discarded")) {
 		t.Errorf("template's name/image kept:\n%s", cs)
 	}
+	// Per catalog (targetCatalogSourceTemplate), keyed by the catalog source.
+	files, _ = Generate(fixture(), Options{Templates: map[string]map[string]any{"registry.redhat.io/redhat/redhat-operator-index:v4.15": tm}})
+	for _, f := range files {
+		if strings.HasPrefix(f.Name, "cs-") && !bytes.Contains(f.Data, []byte("interval: 30m0s")) {
+			t.Errorf("per-catalog template not applied:\n%s", f.Data)
+		}
+	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("apiVersion: v1\nkind: ConfigMap\n"), 0o644)
 	if _, err := LoadTemplate(bad); err == nil || !strings.Contains(err.Error(), "must be an operators.coreos.com/v1alpha1 CatalogSource") {
