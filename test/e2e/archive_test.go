@@ -204,3 +204,87 @@ func TestCorruptArchivesThroughThePipe(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleMakefile: the example Makefile runs the stages once, then
+// considers everything up to date, and reruns only from the stage whose
+// input changed.
+func TestExampleMakefile(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	mk := fmt.Sprintf("make -f %s OCM=ocm- MIRROR=docker://%s/mk ", filepath.Join(repoRoot(t), "examples", "Makefile"), dst.Host)
+	if r := sh(t, dir, nil, mk+"archives && "+mk+"resources"); r.code != 0 {
+		t.Fatalf("make: exit %d", r.code)
+	}
+	if r := sh(t, dir, nil, mk+"-q archives && "+mk+"-q resources"); r.code != 0 {
+		t.Fatal("second make is not up to date")
+	}
+	// Only the far side changes when only the archives change.
+	sh(t, dir, nil, "touch archives/mirror_000001.tar")
+	r := sh(t, dir, nil, mk+"resources")
+	if r.code != 0 || strings.Contains(r.stdout, "ocm-plan") || !strings.Contains(r.stdout, "ocm-unpack") {
+		t.Fatalf("make after touching an archive ran:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cluster-resources", "itms-oc-mirror.yaml")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "..", "..")
+}
+
+// TestDryRun: nothing is copied; mapping.txt lists every image and
+// missing.txt those not yet at the destination.
+func TestDryRun(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	want := len(set.Images) - 2
+	lines := func(f string) int {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "\n")
+	}
+	r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl && ocm-fetch --dry-run --cache cache --workspace ws < plan.jsonl > out.jsonl")
+	if r.code != 0 || !strings.Contains(r.stderr, fmt.Sprintf("%d/%d images necessary for mirroring are not available in the cache", want, want)) {
+		t.Fatalf("exit %d", r.code)
+	}
+	if lines("ws/dry-run/mapping.txt") != want || lines("ws/dry-run/missing.txt") != want {
+		t.Fatalf("mapping %d, missing %d lines, want %d", lines("ws/dry-run/mapping.txt"), lines("ws/dry-run/missing.txt"), want)
+	}
+	if blobsMoved(t, r.stderr) != 0 {
+		t.Fatal("dry run moved blobs")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "cache", "blobs", "sha256")); len(ents) != 0 {
+		t.Fatalf("dry run wrote %d blobs", len(ents))
+	}
+	for _, rec := range records(t, sh(t, dir, nil, "cat out.jsonl").stdout) {
+		if rec.Status == record.StatusCached {
+			t.Fatal("dry run marked an image cached")
+		}
+	}
+	// After a real fetch, nothing is missing.
+	sh(t, dir, nil, "ocm-fetch --cache cache < plan.jsonl > /dev/null")
+	r = sh(t, dir, nil, "ocm-fetch --dry-run --cache cache --workspace ws < plan.jsonl > /dev/null")
+	if r.code != 0 || lines("ws/dry-run/missing.txt") != 0 || lines("ws/dry-run/mapping.txt") != want {
+		t.Fatalf("after fetch: exit %d, missing %d", r.code, lines("ws/dry-run/missing.txt"))
+	}
+	// Push dry run against the mirror.
+	r = sh(t, dir, nil, fmt.Sprintf("ocm-push --dry-run --workspace ws2 docker://%s < plan.jsonl > /dev/null", dst.Host))
+	if r.code != 0 || lines("ws2/dry-run/missing.txt") != want {
+		t.Fatalf("push dry run: exit %d, missing %d", r.code, lines("ws2/dry-run/missing.txt"))
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "ws2", "dry-run", "mapping.txt"))
+	if !strings.Contains(string(b), "docker://"+src.Host+"/ubi9/ubi:latest=docker://"+dst.Host+"/ubi9/ubi:latest") {
+		t.Fatalf("mapping.txt:\n%s", b)
+	}
+}
