@@ -18,8 +18,11 @@ const usage = `usage: ocm-plan -c isc.yaml [flags] > plan.jsonl
 Reads an image set configuration (mirror.openshift.io/v2alpha1) and writes the
 image records of the set: each image's source, the digest its tag resolves to
 now, and its destination under the mirror root. Plan never copies anything.
-Exit 0: every image planned; 1: some image could not be resolved (its record
-says why, the summary names it); 2: bad flags or configuration.`
+Release payloads are read from their registry and every component image is
+planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Exit 0:
+every image planned; 1: some image could not be resolved (its record says
+why, the summary names it), or a release could not be planned (nothing is
+written then: releases are all or nothing); 2: bad flags or configuration.`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -51,7 +54,8 @@ func run(args []string) int {
 	p := &plan.Planner{Client: client, Log: c.Log, Workers: *workers}
 	recs, err := p.Plan(ctx, cfg)
 	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		// Release problems stop the plan: a partial release is useless.
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	w := record.NewWriter(os.Stdout)
 	tally := &pipeline.Tally{}

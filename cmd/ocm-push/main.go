@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
@@ -60,10 +61,12 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
-	ctx, interrupted, cancel := cli.Context()
+	sigCtx, interrupted, cancel := cli.Context()
 	defer cancel()
+	ctx, abort := context.WithCancelCause(sigCtx)
+	defer abort(nil)
 	eng := c.Engine()
-	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log}
+	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Abort: abort}
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}
@@ -76,5 +79,10 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 		}
 	}
-	return cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+	if cause := context.Cause(ctx); cause != nil && !interrupted() {
+		c.Log.Errorf("%v", cause)
+		return pipeline.ExitImageFailed
+	}
+	return code
 }

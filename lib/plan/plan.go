@@ -121,12 +121,14 @@ func digestOf(s string) (string, bool) {
 	return "", false
 }
 
-// dedupe drops later records with the same source (the same image listed twice).
+// dedupe drops later records with the same source and destination (the same
+// image listed twice). A component shared by several releases keeps one
+// record per release: each release's tag names it in the mirror.
 func dedupe(recs []*record.Record) []*record.Record {
 	seen := map[string]bool{}
 	out := recs[:0]
 	for _, r := range recs {
-		key := string(r.Origin) + " " + r.Source
+		key := string(r.Origin) + " " + r.Source + " " + r.Destination
 		if seen[key] {
 			continue
 		}

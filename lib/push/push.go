@@ -29,6 +29,9 @@ type Stage struct {
 	// DryRun, when set, copies nothing: it notes each image and whether the
 	// mirror lacks it.
 	DryRun *dryrun.Report
+	// Abort, when set, is called when a release image fails: releases are
+	// all or nothing, so the run stops.
+	Abort func(error)
 }
 
 // Process pushes one record's image and sets its status and target.
@@ -36,6 +39,9 @@ func (s *Stage) Process(ctx context.Context, r *record.Record) {
 	if err := s.process(ctx, r); err != nil {
 		r.Fail("push", err)
 		s.Log.Errorf("%s: %v", r.Name(), err)
+		if s.Abort != nil && (r.Origin == record.OriginRelease || r.Origin == record.OriginReleaseComponent) && ctx.Err() == nil {
+			s.Abort(fmt.Errorf("release %s image %s failed; stopping (release images are all or nothing): %w", r.Release, r.Source, err))
+		}
 		return
 	}
 	if s.DryRun == nil {

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/testenv"
+)
+
+func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, string) {
+	t.Helper()
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	rs, err := fixture.ReleaseSet(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096}, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rs)
+	t.Cleanup(srv.Close)
+	return src, rs, srv.URL
+}
+
+// TestReleasesShortestPathMirrorToMirror: the shortest upgrade path across
+// two chained channels, for amd64 and the multi-arch payload, mirrored with
+// every component; skopeo confirms the digests.
+func TestReleasesShortestPathMirrorToMirror(t *testing.T) {
+	_, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+`mirror:
+  platform:
+    architectures: [amd64, multi]
+    channels:
+    - name: stable-4.14
+      minVersion: 4.14.0
+      shortestPath: true
+    - name: stable-4.15
+      maxVersion: 4.15.3
+      shortestPath: true
+`)
+	r := sh(t, dir, []string{"UPDATE_URL_OVERRIDE=" + graphURL}, fmt.Sprintf("ocm-plan -c isc.yaml | ocm-push docker://%s > pushed.jsonl", dst.Host))
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	recs := records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout)
+	payloads := map[string]bool{}
+	components := 0
+	for _, rec := range recs {
+		if rec.Status != record.StatusPushed {
+			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
+		}
+		switch rec.Origin {
+		case record.OriginRelease:
+			payloads[rec.Destination] = true
+			if got := skopeoDigest(t, "docker://"+rec.Target, "--tls-verify=false"); got != rec.Digest {
+				t.Errorf("%s: %s, want %s", rec.Target, got, rec.Digest)
+			}
+		case record.OriginReleaseComponent:
+			components++
+			if !strings.HasPrefix(rec.Destination, "openshift/release:"+rec.Release+"-") {
+				t.Errorf("component destination %s", rec.Destination)
+			}
+		}
+	}
+	var got []string
+	for p := range payloads {
+		got = append(got, p)
+	}
+	sort.Strings(got)
+	var want []string
+	for _, v := range []string{"4.14.0", "4.14.3", "4.14.5", "4.15.2", "4.15.3"} {
+		want = append(want, "openshift/release-images:"+v+"-multi", "openshift/release-images:"+v+"-x86_64")
+	}
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("payloads\n got %v\nwant %v", got, want)
+	}
+	if components != 10*20 {
+		t.Fatalf("%d component records, want 200", components)
+	}
+	// Every component of 4.15.3 is in the mirror by digest.
+	for _, c := range rs.Components["4.15.3"] {
+		ref := fmt.Sprintf("docker://%s/openshift/release@%s", dst.Host, c.Digest)
+		if got := skopeoDigest(t, ref, "--tls-verify=false"); got != c.Digest {
+			t.Errorf("%s: %s", c.Name, got)
+		}
+	}
+	if mp := rs.Payloads["4.15.3/multi"]; mp != "" {
+		raw, err := testenv.Skopeo(context.Background(), "inspect", "--raw", "--tls-verify=false", "docker://"+dst.Host+"/openshift/release-images:4.15.3-multi")
+		if err != nil || !strings.Contains(string(raw), "arm64") {
+			t.Fatalf("multi payload: %v %s", err, raw)
+		}
+	}
+}
+
+// TestBrokenReleaseComponentStopsThePlan: a payload naming a component that
+// does not exist stops ocm-plan with exit 1, naming release and component.
+func TestBrokenReleaseComponentStopsThePlan(t *testing.T) {
+	_, _, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 3, Broken: "4.15.3"})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  platform:\n    channels:\n    - name: stable-4.15\n")
+	r := sh(t, dir, []string{"UPDATE_URL_OVERRIDE=" + graphURL}, "ocm-plan -c isc.yaml > plan.jsonl")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stderr, "release 4.15.3: component missing-component") {
+		t.Fatalf("stderr does not name the release and component:\n%s", r.stderr)
+	}
+	if out := sh(t, dir, nil, "cat plan.jsonl").stdout; out != "" {
+		t.Fatalf("a failed release plan wrote records:\n%s", out)
+	}
+}
+
+func TestUnknownReleaseVersion(t *testing.T) {
+	_, _, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  platform:\n    channels:\n    - name: stable-4.15\n      minVersion: 4.15.9\n")
+	r := sh(t, dir, []string{"UPDATE_URL_OVERRIDE=" + graphURL + "/api/upgrades_info/v1/graph"}, "ocm-plan -c isc.yaml > /dev/null")
+	if r.code != 1 || !strings.Contains(r.stderr, "channel stable-4.15: minVersion 4.15.9 is not a release of this channel") {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+}
