@@ -6,8 +6,10 @@ package main
 import (
 	"os"
 
+	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/graphimage"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/plan"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -31,6 +33,9 @@ func run(args []string) int {
 	fs := cli.NewFlagSet(c.Name, usage)
 	cfgPath := fs.StringP("config", "c", "", "image set configuration file")
 	workers := fs.Int("workers", 8, "images resolved at once")
+	cacheDir := fs.String("cache", "", "cache to build the update graph image in (needed with mirror.platform.graph: true)")
+	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
+	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	c.Register(fs, cli.FlagSource)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -52,6 +57,13 @@ func run(args []string) int {
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
 	p := &plan.Planner{Client: client, Log: c.Log, Workers: *workers}
+	if *cacheDir != "" {
+		cch, err := cache.Open(*cacheDir)
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		p.Graph = &graphimage.Builder{Client: client, Engine: c.Engine(), Cache: cch, DataURL: *graphURL, BaseImage: *graphBase}
+	}
 	recs, err := p.Plan(ctx, cfg)
 	if err != nil {
 		// Release problems stop the plan: a partial release is useless.

@@ -26,6 +26,11 @@ type Planner struct {
 	Cincinnati *cincinnati.Client // nil: the default update service
 	Log        *logging.Logger
 	Workers    int // resolutions at once (default 8)
+	// Graph builds the update graph image (mirror.platform.graph); nil when
+	// no cache was given to build it in.
+	Graph interface {
+		Build(context.Context) (*record.Record, error)
+	}
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot
@@ -39,6 +44,16 @@ func (p *Planner) Plan(ctx context.Context, cfg *config.Config) ([]*record.Recor
 	recs, err := p.Releases(ctx, cfg.Spec.Platform)
 	if err != nil {
 		return nil, err
+	}
+	if pl := cfg.Spec.Platform; pl != nil && pl.Graph && cfg.Kind == config.KindImageSet {
+		if p.Graph == nil {
+			return nil, fmt.Errorf("%s: mirror.platform.graph: the graph image is built into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push", cfg.Path)
+		}
+		g, err := p.Graph.Build(ctx)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, g)
 	}
 	for _, img := range cfg.Spec.AdditionalImages {
 		recs = append(recs, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})

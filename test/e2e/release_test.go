@@ -126,3 +126,45 @@ func TestUnknownReleaseVersion(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestGraphImage: graph: true builds the update graph image into the cache;
+// push takes it from there; resources name it in the UpdateService.
+func TestGraphImage(t *testing.T) {
+	src, _, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	if _, err := fixture.Additional(context.Background(), fixture.Options{Host: src.Host}); err != nil {
+		t.Fatal(err)
+	}
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  platform:\n    graph: true\n    channels:\n    - name: stable-4.15\n")
+	env := []string{"UPDATE_URL_OVERRIDE=" + graphURL, "GRAPH_DATA_URL_OVERRIDE=" + graphURL + "/graph-data"}
+	// Without a cache, the error says what to do.
+	if r := sh(t, dir, env, "ocm-plan -c isc.yaml > /dev/null"); r.code != 1 || !strings.Contains(r.stderr, "fix: pass --cache DIR") {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	r := sh(t, dir, env, fmt.Sprintf("ocm-plan -c isc.yaml --cache cache --graph-base-image %s/ubi9/ubi:latest | ocm-push --cache cache docker://%s | ocm-resources --out res > pushed.jsonl", src.Host, dst.Host))
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	var graph *record.Record
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if rec.Origin == record.OriginGraph {
+			graph = rec
+		}
+	}
+	if graph == nil || graph.Status != record.StatusPushed {
+		t.Fatalf("graph record: %+v", graph)
+	}
+	target := "docker://" + dst.Host + "/openshift/graph-image:latest"
+	if got := skopeoDigest(t, target, "--tls-verify=false"); got != graph.Digest {
+		t.Fatalf("graph image digest %s, want %s", got, graph.Digest)
+	}
+	cfg, err := testenv.Skopeo(context.Background(), "inspect", "--config", "--tls-verify=false", target)
+	if err != nil || !strings.Contains(string(cfg), "cincinnati-graph-data") {
+		t.Fatalf("graph image config: %v\n%s", err, cfg)
+	}
+	us := sh(t, dir, nil, "cat res/updateService.yaml")
+	if !strings.Contains(us.stdout, "graphDataImage: "+dst.Host+"/openshift/graph-image@"+graph.Digest) || !strings.Contains(us.stdout, "releases: "+dst.Host+"/openshift/release-images") {
+		t.Fatalf("updateService.yaml:\n%s", us.stdout)
+	}
+}
