@@ -33,7 +33,7 @@ func run(args []string) int {
 	fs := cli.NewFlagSet(c.Name, usage)
 	cfgPath := fs.StringP("config", "c", "", "image set configuration file")
 	workers := fs.Int("workers", 8, "images resolved at once")
-	cacheDir := fs.String("cache", "", "cache to build the update graph image in (needed with mirror.platform.graph: true)")
+	cacheDir := fs.String("cache", "", "cache to build filtered catalogs and the update graph image in (needed for operators unless full, and for graph: true)")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	c.Register(fs, cli.FlagSource)
@@ -62,7 +62,8 @@ func run(args []string) int {
 		if err != nil {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
-		p.Graph = &graphimage.Builder{Client: client, Engine: c.Engine(), Cache: cch, DataURL: *graphURL, BaseImage: *graphBase}
+		p.Cache, p.Engine = cch, c.Engine()
+		p.Graph = &graphimage.Builder{Client: client, Engine: p.Engine, Cache: cch, DataURL: *graphURL, BaseImage: *graphBase}
 	}
 	recs, err := p.Plan(ctx, cfg)
 	if err != nil {

@@ -124,6 +124,9 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 	for _, f := range t.Upstream {
 		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, f)
 	}
+	if inc := t.IncompleteLine(); inc != "" {
+		fmt.Fprintf(w, "%s: incomplete operators: %s\n", name, inc)
+	}
 	switch {
 	case interrupted:
 		fmt.Fprintf(w, "%s: interrupted; rerun the same command to finish\n", name)

@@ -35,6 +35,8 @@ type Tally struct {
 	// arrived failed.
 	Failed   []string
 	Upstream []string
+	// Incomplete lists, per operator package, the bundles with a failed image.
+	Incomplete map[string]map[string]bool
 }
 
 // Add counts r; passedThrough marks a record this stage did not touch.
@@ -46,6 +48,15 @@ func (t *Tally) Add(r *record.Record, passedThrough bool) {
 	}
 	t.Total++
 	t.ByStatus[r.Status]++
+	if r.Status == record.StatusFailed && r.Bundle != "" {
+		if t.Incomplete == nil {
+			t.Incomplete = map[string]map[string]bool{}
+		}
+		if t.Incomplete[r.Package] == nil {
+			t.Incomplete[r.Package] = map[string]bool{}
+		}
+		t.Incomplete[r.Package][r.Bundle] = true
+	}
 	if r.Status == record.StatusFailed {
 		line := fmt.Sprintf("%s: %s", r.Name(), r.Error)
 		if passedThrough {
@@ -54,6 +65,26 @@ func (t *Tally) Add(r *record.Record, passedThrough bool) {
 			t.Failed = append(t.Failed, line)
 		}
 	}
+}
+
+// IncompleteLine names the operators and bundles that lack an image, as
+// "pkg (b1, b2); pkg2 (b3)", or "".
+func (t *Tally) IncompleteLine() string {
+	var parts []string
+	pkgs := make([]string, 0, len(t.Incomplete))
+	for p := range t.Incomplete {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	for _, p := range pkgs {
+		var bs []string
+		for b := range t.Incomplete[p] {
+			bs = append(bs, b)
+		}
+		sort.Strings(bs)
+		parts = append(parts, fmt.Sprintf("%s (%s)", p, strings.Join(bs, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // AnyFailed reports whether any record, here or upstream, failed.

@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cincinnati"
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -31,6 +33,11 @@ type Planner struct {
 	Graph interface {
 		Build(context.Context) (*record.Record, error)
 	}
+	// Cache and Engine rebuild filtered catalogs (nil: only whole catalogs).
+	Cache  *cache.Cache
+	Engine *copier.Engine
+
+	described sync.Map // digest -> description
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot
@@ -55,10 +62,13 @@ func (p *Planner) Plan(ctx context.Context, cfg *config.Config) ([]*record.Recor
 		}
 		recs = append(recs, g)
 	}
+	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators)...)
+	var add []*record.Record
 	for _, img := range cfg.Spec.AdditionalImages {
-		recs = append(recs, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})
+		add = append(add, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})
 	}
-	p.resolveAll(ctx, recs[len(recs)-len(cfg.Spec.AdditionalImages):], blocked)
+	p.resolveAll(ctx, add, blocked)
+	recs = append(recs, add...)
 	return dedupe(recs), nil
 }
 

@@ -125,8 +125,20 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	return recs, nil
 }
 
-// describe fills media type, size and platforms of a record known by digest.
+type description struct {
+	mt        string
+	size      int64
+	platforms []string
+}
+
+// describe fills media type, size and platforms of a record known by digest
+// (remembered: releases share most components).
 func (p *Planner) describe(ctx context.Context, r *record.Record) error {
+	if v, ok := p.described.Load(r.Digest); ok {
+		d := v.(description)
+		r.MediaType, r.Size, r.Platforms = d.mt, d.size, d.platforms
+		return nil
+	}
 	ref, err := name.ParseReference(r.Source)
 	if err != nil {
 		return err
@@ -144,5 +156,6 @@ func (p *Planner) describe(ctx context.Context, r *record.Record) error {
 		return err
 	}
 	r.MediaType, r.Size, r.Platforms = mt, int64(len(body)), m.Platforms()
+	p.described.Store(r.Digest, description{r.MediaType, r.Size, r.Platforms})
 	return nil
 }

@@ -1,0 +1,179 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/catalog"
+	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/imagefs"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
+)
+
+// maxCatalogBytes bounds the declarative config read from a catalog.
+const maxCatalogBytes = 1 << 30
+
+// Operators plans mirror.operators: for each catalog, the selected bundles,
+// their related images, and the catalog itself, rebuilt into the cache with
+// only the selection (unless the whole catalog is mirrored). A catalog that
+// cannot be read or filtered gives a failed record; the others go on.
+func (p *Planner) Operators(ctx context.Context, ops []config.Operator) []*record.Record {
+	var out []*record.Record
+	for _, op := range ops {
+		recs, err := p.operator(ctx, op)
+		if err != nil {
+			r := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Catalog: op.Catalog}
+			r.Fail("plan", fmt.Errorf("catalog %s: %w", op.Catalog, err))
+			p.Log.Errorf("%s", r.Error)
+			out = append(out, r)
+			continue
+		}
+		out = append(out, recs...)
+	}
+	return out
+}
+
+func filterOf(op config.Operator) catalog.Filter {
+	f := catalog.Filter{Full: op.Full}
+	for _, pk := range op.Packages {
+		pf := catalog.PackageFilter{Name: pk.Name, MinVersion: pk.MinVersion, MaxVersion: pk.MaxVersion}
+		for _, c := range pk.Channels {
+			pf.Channels = append(pf.Channels, catalog.ChannelFilter{Name: c.Name, MinVersion: c.MinVersion, MaxVersion: c.MaxVersion})
+		}
+		for _, b := range pk.Bundles {
+			pf.Bundles = append(pf.Bundles, b.Name)
+		}
+		f.Packages = append(f.Packages, pf)
+	}
+	return f
+}
+
+func (p *Planner) operator(ctx context.Context, op config.Operator) ([]*record.Record, error) {
+	if strings.HasPrefix(op.Catalog, "oci://") {
+		return nil, fmt.Errorf("catalogs in local OCI layouts are not supported yet; fix: push the catalog to a registry and name it there")
+	}
+	ref, err := name.ParseReference(op.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := p.Client.Repository(ref.Context().Name())
+	if err != nil {
+		return nil, err
+	}
+	want := ref.Identifier()
+	if d, ok := digestOf(op.Catalog); ok {
+		want = d
+	}
+	_, mt, digest, err := p.Client.Manifest(ctx, repo, want)
+	if err != nil {
+		return nil, err
+	}
+	src := &copier.RemoteSource{Client: p.Client, Repo: repo}
+	img, err := imagefs.Resolve(ctx, src, digest, "linux/amd64")
+	if err != nil {
+		if img, err = imagefs.Resolve(ctx, src, digest, ""); err != nil {
+			return nil, err
+		}
+	}
+	dir := catalog.ConfigsDir(img)
+	files, err := imagefs.ReadFiles(ctx, src, img, []string{dir}, maxCatalogBytes)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no declarative config under /%s (label %s); fix: is this a file-based catalog image?", dir, catalog.ConfigsLabel)
+	}
+	fbc, err := catalog.Parse(files)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := fbc.Select(filterOf(op))
+	if err != nil {
+		return nil, err
+	}
+
+	// The catalog record: the original when mirrored whole, else rebuilt.
+	dest, err := refs.Destination(op.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	if op.TargetCatalog != "" {
+		dest.Path = op.TargetCatalog
+	}
+	if op.TargetTag != "" {
+		dest.Tag = op.TargetTag
+	}
+	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: tagOf(op.Catalog),
+		Destination: dest.String(), MediaType: mt, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
+	if !(op.Full && len(op.Packages) == 0) {
+		if err := p.rebuildCatalog(ctx, src, cat, img, dir, fbc, sel); err != nil {
+			return nil, err
+		}
+	}
+
+	// Bundles and related images, in a stable order.
+	var recs []*record.Record
+	seen := map[string]bool{}
+	for _, pkg := range sortedKeys(sel.Packages) {
+		ps := sel.Packages[pkg]
+		for _, bn := range sortedKeys(ps.Bundles) {
+			b := fbc.Packages[pkg].Bundles[bn]
+			add := func(origin record.Origin, image string) {
+				if image == "" || seen[image] {
+					return
+				}
+				seen[image] = true
+				recs = append(recs, &record.Record{V: record.Version, Origin: origin, Source: image, Catalog: op.Catalog,
+					Package: pkg, Bundle: bn, Status: record.StatusPlanned, Stage: "plan"})
+			}
+			add(record.OriginBundle, b.Image)
+			for _, ri := range b.Related {
+				add(record.OriginRelated, ri.Image)
+			}
+		}
+	}
+	p.resolveAll(ctx, recs, &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}})
+	p.Log.Infof("catalog %s: %d packages, %d bundle and related images", op.Catalog, len(sel.Packages), len(recs))
+	return append(recs, cat), nil
+}
+
+// rebuildCatalog copies the catalog into the cache and adds the layer with
+// the filtered config; cat then names the rebuilt image.
+func (p *Planner) rebuildCatalog(ctx context.Context, src copier.Source, cat *record.Record, img *imagefs.Image, dir string, fbc *catalog.FBC, sel *catalog.Selection) error {
+	if p.Cache == nil || p.Engine == nil {
+		return fmt.Errorf("a filtered catalog is rebuilt into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push")
+	}
+	files, err := fbc.Render(sel, dir)
+	if err != nil {
+		return err
+	}
+	layer, diffID, err := catalog.Layer(dir, catalog.ServeCacheDir(img), files)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Engine.Copy(ctx, src, cat.Digest, &copier.CacheDest{Cache: p.Cache}, ""); err != nil {
+		return fmt.Errorf("caching the catalog image: %w", err)
+	}
+	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer, diffID)
+	if err != nil {
+		return fmt.Errorf("rebuilding the catalog: %w", err)
+	}
+	cat.Digest, cat.MediaType, cat.Size = d, mt, size
+	return p.Cache.Tag(cat.Source, cache.Descriptor{MediaType: mt, Digest: d, Size: size})
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
