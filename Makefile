@@ -1,7 +1,7 @@
 # ocm: mirror OpenShift content into disconnected networks.
 GO      ?= go
 BIN     := bin
-CMDS    := ocm-plan ocm-fetch ocm-push ocm-pack ocm-unpack ocm-resources
+CMDS    := ocm-plan ocm-fetch ocm-push ocm-pack ocm-unpack ocm-resources ocm-delete
 PKGS    := ./...
 TEST_TIMEOUT ?= 30m
 

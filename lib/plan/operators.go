@@ -24,10 +24,14 @@ const maxCatalogBytes = 1 << 30
 // their related images, and the catalog itself, rebuilt into the cache with
 // only the selection (unless the whole catalog is mirrored). A catalog that
 // cannot be read or filtered gives a failed record; the others go on.
-func (p *Planner) Operators(ctx context.Context, ops []config.Operator) []*record.Record {
+//
+// For a DeleteImageSetConfiguration (deleting): nothing is rebuilt; a
+// catalog listed with packages plans those operators' images only, a catalog
+// without packages plans every operator in it and the catalog image itself.
+func (p *Planner) Operators(ctx context.Context, ops []config.Operator, deleting bool) []*record.Record {
 	var out []*record.Record
 	for _, op := range ops {
-		recs, err := p.operator(ctx, op)
+		recs, err := p.operator(ctx, op, deleting)
 		if err != nil {
 			r := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Catalog: op.Catalog}
 			r.Fail("plan", fmt.Errorf("catalog %s: %w", op.Catalog, err))
@@ -55,7 +59,7 @@ func filterOf(op config.Operator) catalog.Filter {
 	return f
 }
 
-func (p *Planner) operator(ctx context.Context, op config.Operator) ([]*record.Record, error) {
+func (p *Planner) operator(ctx context.Context, op config.Operator, deleting bool) ([]*record.Record, error) {
 	if strings.HasPrefix(op.Catalog, "oci://") {
 		return nil, fmt.Errorf("catalogs in local OCI layouts are not supported yet; fix: push the catalog to a registry and name it there")
 	}
@@ -94,7 +98,11 @@ func (p *Planner) operator(ctx context.Context, op config.Operator) ([]*record.R
 	if err != nil {
 		return nil, err
 	}
-	sel, err := fbc.Select(filterOf(op))
+	f := filterOf(op)
+	if deleting && len(op.Packages) == 0 {
+		f.Full = true // every operator of the catalog goes
+	}
+	sel, err := fbc.Select(f)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +120,7 @@ func (p *Planner) operator(ctx context.Context, op config.Operator) ([]*record.R
 	}
 	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: tagOf(op.Catalog),
 		Destination: dest.String(), MediaType: mt, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
-	if !(op.Full && len(op.Packages) == 0) {
+	if !deleting && !(op.Full && len(op.Packages) == 0) {
 		if err := p.rebuildCatalog(ctx, src, cat, img, dir, fbc, sel); err != nil {
 			return nil, err
 		}
@@ -141,6 +149,9 @@ func (p *Planner) operator(ctx context.Context, op config.Operator) ([]*record.R
 	}
 	p.resolveAll(ctx, recs, &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}})
 	p.Log.Infof("catalog %s: %d packages, %d bundle and related images", op.Catalog, len(sel.Packages), len(recs))
+	if deleting && len(op.Packages) > 0 {
+		return recs, nil // the catalog stays: only these operators go
+	}
 	return append(recs, cat), nil
 }
 

@@ -62,7 +62,7 @@ func (p *Planner) Plan(ctx context.Context, cfg *config.Config) ([]*record.Recor
 		}
 		recs = append(recs, g)
 	}
-	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators)...)
+	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators, cfg.Kind == config.KindDelete)...)
 	var add []*record.Record
 	for _, img := range cfg.Spec.AdditionalImages {
 		add = append(add, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})

@@ -335,3 +335,40 @@ func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string
 type final struct{ error }
 
 func (final) Temporary() bool { return false }
+
+// Tags lists a repository's tags (all pages); a missing repository has none.
+func (c *Client) Tags(ctx context.Context, repo name.Repository) ([]string, error) {
+	var all []string
+	next := fmt.Sprintf("%s://%s/v2/%s/tags/list?n=1000", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr())
+	for next != "" {
+		u := next
+		resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
+			return http.NewRequest(http.MethodGet, u, nil)
+		}, http.StatusOK)
+		if NotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Tags []string `json:"tags"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("tags of %s: %w", repo, err)
+		}
+		all = append(all, page.Tags...)
+		next = ""
+		if l := resp.Header.Get("Link"); l != "" {
+			// <url>; rel="next"
+			if i, j := strings.IndexByte(l, '<'), strings.IndexByte(l, '>'); i >= 0 && j > i {
+				if nu, err := resp.Request.URL.Parse(l[i+1 : j]); err == nil {
+					next = nu.String()
+				}
+			}
+		}
+	}
+	return all, nil
+}

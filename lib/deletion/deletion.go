@@ -1,0 +1,283 @@
+// Package deletion removes images from a mirror registry in two steps, as an
+// administrator wants it: generate a reviewable list of exactly which
+// manifests would go (delete-images.yaml), then delete exactly those.
+package deletion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/registry"
+)
+
+// Kind and APIVersion of delete-images.yaml.
+const (
+	Kind       = "DeleteImageList"
+	APIVersion = "mirror.openshift.io/v2alpha1"
+)
+
+// List is delete-images.yaml.
+type List struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Registry is the mirror the list was generated against.
+	Registry string `json:"registry"`
+	Items    []Item `json:"items"`
+}
+
+// Item is one manifest to delete.
+type Item struct {
+	Source      string `json:"source,omitempty"` // the image as mirrored from
+	Destination string `json:"destination"`      // host/repo:tag it was found at
+	Repository  string `json:"repository"`
+	Digest      string `json:"digest"`
+	// Parent is the index this manifest belongs to (a platform image).
+	Parent string `json:"parent,omitempty"`
+	// SharedWith names tags outside this list that point at the same
+	// manifest: deleting it removes them too. Review before deleting.
+	SharedWith []string `json:"sharedWith,omitempty"`
+}
+
+// Generator builds a List from records.
+type Generator struct {
+	Client    *registry.Client
+	Mirror    refs.Mirror
+	MaxNested int
+	Log       *logging.Logger
+	// Keep, when set, is the image set that must stay: manifests it needs
+	// are left out of the list.
+	Keep []*record.Record
+}
+
+type key struct{ repo, digest string }
+
+// Generate resolves each record against the mirror and lists what is there.
+func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List, error) {
+	l := &List{APIVersion: APIVersion, Kind: Kind, Registry: g.Mirror.Registry}
+	keep, err := g.keepSet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[key]bool{}
+	listed := map[string]map[string]bool{} // repo -> tags being deleted
+	for _, r := range recs {
+		if r.Done() || r.Destination == "" {
+			continue
+		}
+		path, tag, err := refs.SplitDestination(r.Destination)
+		if err != nil {
+			return nil, err
+		}
+		repoName := g.Mirror.Repo(path, g.MaxNested)
+		repo, err := g.Client.Repository(g.Mirror.Registry + "/" + repoName)
+		if err != nil {
+			return nil, err
+		}
+		desc, found, err := g.Client.HeadManifest(ctx, repo, tag)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Destination, err)
+		}
+		if !found && r.Digest != "" {
+			desc, found, err = g.Client.HeadManifest(ctx, repo, r.Digest)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if !found {
+			g.Log.Infof("%s: not in the mirror, nothing to delete", r.Destination)
+			continue
+		}
+		if listed[repoName] == nil {
+			listed[repoName] = map[string]bool{}
+		}
+		listed[repoName][tag] = true
+		k := key{repoName, desc.Digest}
+		if keep[k] {
+			g.Log.Infof("%s: kept, the image set to keep still uses %s", r.Destination, desc.Digest)
+			continue
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		dest := g.Mirror.Registry + "/" + repoName + ":" + tag
+		// Platform images of an index go too, after it.
+		body, mt, _, err := g.Client.Manifest(ctx, repo, desc.Digest)
+		if err != nil {
+			return nil, err
+		}
+		l.Items = append(l.Items, Item{Source: r.Source, Destination: dest, Repository: repoName, Digest: desc.Digest})
+		if manifest.IsIndex(mt) {
+			m, _, err := manifest.Parse(body, mt)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range m.Manifests {
+				ck := key{repoName, c.Digest}
+				if keep[ck] || seen[ck] {
+					continue
+				}
+				seen[ck] = true
+				l.Items = append(l.Items, Item{Destination: dest, Repository: repoName, Digest: c.Digest, Parent: desc.Digest})
+			}
+		}
+	}
+	if err := g.markShared(ctx, l, listed); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// keepSet resolves the image set to keep to the manifests it needs.
+func (g *Generator) keepSet(ctx context.Context) (map[key]bool, error) {
+	keep := map[key]bool{}
+	for _, r := range g.Keep {
+		if r.Done() || r.Destination == "" {
+			continue
+		}
+		path, tag, err := refs.SplitDestination(r.Destination)
+		if err != nil {
+			return nil, err
+		}
+		repoName := g.Mirror.Repo(path, g.MaxNested)
+		repo, err := g.Client.Repository(g.Mirror.Registry + "/" + repoName)
+		if err != nil {
+			return nil, err
+		}
+		d := r.Digest
+		if desc, found, err := g.Client.HeadManifest(ctx, repo, tag); err == nil && found {
+			d = desc.Digest
+		}
+		keep[key{repoName, d}] = true
+		if body, mt, _, err := g.Client.Manifest(ctx, repo, d); err == nil && manifest.IsIndex(mt) {
+			if m, _, err := manifest.Parse(body, mt); err == nil {
+				for _, c := range m.Manifests {
+					keep[key{repoName, c.Digest}] = true
+				}
+			}
+		}
+	}
+	return keep, nil
+}
+
+// markShared notes, for each listed manifest, other tags of its repository
+// (not being deleted) that point at it.
+func (g *Generator) markShared(ctx context.Context, l *List, listed map[string]map[string]bool) error {
+	byKey := map[key]*Item{}
+	for i := range l.Items {
+		byKey[key{l.Items[i].Repository, l.Items[i].Digest}] = &l.Items[i]
+	}
+	for repoName, deleting := range listed {
+		repo, err := g.Client.Repository(g.Mirror.Registry + "/" + repoName)
+		if err != nil {
+			return err
+		}
+		tags, err := g.Client.Tags(ctx, repo)
+		if err != nil {
+			return fmt.Errorf("listing tags of %s: %w", repoName, err)
+		}
+		sort.Strings(tags)
+		for _, t := range tags {
+			if deleting[t] {
+				continue
+			}
+			desc, found, err := g.Client.HeadManifest(ctx, repo, t)
+			if err != nil || !found {
+				continue
+			}
+			if it := byKey[key{repoName, desc.Digest}]; it != nil {
+				it.SharedWith = append(it.SharedWith, g.Mirror.Registry+"/"+repoName+":"+t)
+			}
+		}
+	}
+	return nil
+}
+
+// Write saves the list atomically.
+func Write(path string, l *List) error {
+	b, err := yaml.Marshal(l)
+	if err != nil {
+		return err
+	}
+	header := "# Manifests ocm-delete --delete-yaml-file will delete from " + l.Registry + ".\n" +
+		"# Review it: entries with sharedWith are also named by tags outside this list.\n" +
+		"# Deleting manifests frees no storage until the registry's garbage collector runs.\n"
+	return atomicfile.WriteFile(path, append([]byte(header), b...), 0o644)
+}
+
+// Read loads and checks a list.
+func Read(path string) (*List, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var l List
+	if err := yaml.UnmarshalStrict(b, &l); err != nil {
+		return nil, fmt.Errorf("%s: %v; fix: use a file written by ocm-delete --generate", path, err)
+	}
+	if l.Kind != Kind || l.APIVersion != APIVersion {
+		return nil, fmt.Errorf("%s: kind %q apiVersion %q; fix: use a file written by ocm-delete --generate", path, l.Kind, l.APIVersion)
+	}
+	for i, it := range l.Items {
+		if it.Repository == "" || !strings.HasPrefix(it.Digest, "sha256:") {
+			return nil, fmt.Errorf("%s: items[%d]: needs repository and a sha256 digest", path, i)
+		}
+	}
+	return &l, nil
+}
+
+// ErrDeletesDisabled: the registry refuses DELETE.
+var ErrDeletesDisabled = errors.New("the registry refuses deletes (HTTP 405); fix: enable them, e.g. storage.delete.enabled: true in the distribution registry's config.yml or REGISTRY_STORAGE_DELETE_ENABLED=true, then run this again")
+
+// Result of a delete run.
+type Result struct {
+	Deleted []Item
+	Gone    []Item // already absent: reported, not an error
+}
+
+// Delete deletes exactly the list's manifests from the mirror, platform
+// images after their index. It stops at the first refusal.
+func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, l *List, dryRun bool, log *logging.Logger) (*Result, error) {
+	if l.Registry != mirror.Registry {
+		return nil, fmt.Errorf("the list was generated for %s, not %s; fix: generate it against this registry", l.Registry, mirror.Registry)
+	}
+	res := &Result{}
+	for _, it := range l.Items {
+		repo, err := c.Repository(mirror.Registry + "/" + it.Repository)
+		if err != nil {
+			return res, err
+		}
+		if dryRun {
+			log.Infof("would delete %s@%s (%s)", it.Repository, it.Digest, it.Destination)
+			res.Deleted = append(res.Deleted, it)
+			continue
+		}
+		err = c.DeleteManifest(ctx, repo, it.Digest)
+		var he *registry.HTTPError
+		switch {
+		case err == nil:
+			log.Infof("deleted %s@%s", it.Repository, it.Digest)
+			res.Deleted = append(res.Deleted, it)
+		case registry.NotFound(err):
+			log.Infof("%s@%s is already gone, skipped", it.Repository, it.Digest)
+			res.Gone = append(res.Gone, it)
+		case errors.As(err, &he) && he.StatusCode == http.StatusMethodNotAllowed:
+			return res, ErrDeletesDisabled
+		default:
+			return res, fmt.Errorf("deleting %s@%s: %w", it.Repository, it.Digest, err)
+		}
+	}
+	return res, nil
+}
