@@ -30,6 +30,7 @@ type Common struct {
 	ImageWorkers int
 	BlobWorkers  int
 	Retries      int
+	RegConf      string
 
 	Log *logging.Logger
 }
@@ -58,6 +59,7 @@ func NewFlagSet(name, usage string) *pflag.FlagSet {
 func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 	fs.StringVar(&c.AuthFile, "authfile", "", "registry credentials file (default: $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json)")
 	if which&FlagSource != 0 {
+		fs.StringVar(&c.RegConf, "registries-conf", "", "containers-registries.conf(5) whose mirrors serve the sources (default: ~/.config/containers/registries.conf, else /etc/containers/registries.conf, with their .d drop-ins)")
 		fs.BoolVar(&c.SrcTLSVerify, "src-tls-verify", true, "require HTTPS and verify certificates of source registries (plain HTTP is tried only for loopback)")
 	}
 	if which&FlagDest != 0 {

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/ocm-mirror/ocm/lib/auth"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/registriesconf"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/retry"
 )
@@ -13,12 +14,24 @@ func (c *Common) retry() retry.Policy {
 	return p
 }
 
-func (c *Common) client(verify bool) (*registry.Client, error) {
+func (c *Common) client(verify, source bool) (*registry.Client, error) {
 	kc, err := auth.NewKeychain(c.AuthFile)
 	if err != nil {
 		return nil, err
 	}
+	var mirrors *registriesconf.Config
+	if source {
+		if mirrors, err = registriesconf.Load(c.RegConf); err != nil {
+			return nil, err
+		}
+		if len(mirrors.Registries) == 0 {
+			mirrors = nil
+		} else {
+			c.Log.Debugf("registries.conf: %v", mirrors.Files)
+		}
+	}
 	return registry.New(registry.Options{
+		Mirrors:   mirrors,
 		Keychain:  kc,
 		TLSVerify: verify,
 		Retry:     c.retry(),
@@ -28,10 +41,10 @@ func (c *Common) client(verify bool) (*registry.Client, error) {
 }
 
 // SourceClient reaches source registries (--src-tls-verify).
-func (c *Common) SourceClient() (*registry.Client, error) { return c.client(c.SrcTLSVerify) }
+func (c *Common) SourceClient() (*registry.Client, error) { return c.client(c.SrcTLSVerify, true) }
 
 // DestClient reaches the mirror registry (--dest-tls-verify).
-func (c *Common) DestClient() (*registry.Client, error) { return c.client(c.DstTLSVerify) }
+func (c *Common) DestClient() (*registry.Client, error) { return c.client(c.DstTLSVerify, false) }
 
 // Engine is the copy engine sized by --blob-workers.
 func (c *Common) Engine() *copier.Engine {

@@ -59,6 +59,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
+	if r.PulledFrom == "" && !res.UpToDate {
+		r.PulledFrom = s.Source.ServedFrom(repo.Name())
+	}
 	if res.UpToDate {
 		s.Log.Debugf("%s: already in the cache", r.Name())
 	} else {

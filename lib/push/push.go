@@ -63,6 +63,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		return fmt.Errorf("destination %s/%s: %w", s.Mirror.Registry, repoName, err)
 	}
 	var src copier.Source
+	srcRepo := ""
 	if s.Cache != nil {
 		if ok, _ := s.Cache.Has(r.Digest); ok {
 			src = &copier.CacheSource{Cache: s.Cache}
@@ -74,6 +75,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			return err
 		}
 		src = &copier.RemoteSource{Client: s.Source, Repo: repo}
+		srcRepo = repo.Name()
 	}
 	dst := &copier.RemoteDest{Client: s.Dest, R: dstRepo}
 	target := fmt.Sprintf("%s/%s:%s", s.Mirror.Registry, repoName, tag)
@@ -93,6 +95,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		return err
 	}
 	r.Target = target
+	if r.PulledFrom == "" && !res.UpToDate && srcRepo != "" {
+		r.PulledFrom = s.Source.ServedFrom(srcRepo)
+	}
 	if res.UpToDate {
 		s.Log.Debugf("%s: already at %s", r.Name(), r.Target)
 	} else {

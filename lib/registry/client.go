@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/ocm-mirror/ocm/lib/registriesconf"
 	"github.com/ocm-mirror/ocm/lib/retry"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	Base http.RoundTripper
 	// Logf hears about retries; nil: silent.
 	Logf func(format string, args ...any)
+	// Mirrors, when set, redirect reads (manifests and blobs) to the
+	// registries.conf mirrors of the source, tried in order before it.
+	Mirrors *registriesconf.Config
 }
 
 // Client talks to registries. It is safe for concurrent use; authenticated
@@ -46,6 +50,7 @@ type Client struct {
 
 	mu         sync.Mutex
 	transports map[string]*lazyTransport
+	served     sync.Map // repository name -> mirror registry that served it
 }
 
 type lazyTransport struct {
@@ -210,4 +215,85 @@ func (e *HTTPError) RetryAfter() time.Duration { return e.retryAfter }
 func NotFound(err error) bool {
 	var he *HTTPError
 	return errors.As(err, &he) && he.StatusCode == http.StatusNotFound
+}
+
+// sources lists the repositories to read repo's ref from: its mirrors in
+// registries.conf order, then repo itself unless blocked.
+func (c *Client) sources(repo name.Repository, ref string) ([]name.Repository, error) {
+	if c.opts.Mirrors == nil {
+		return []name.Repository{repo}, nil
+	}
+	host := repo.RegistryStr()
+	if host == name.DefaultRegistry {
+		host = "docker.io"
+	}
+	sep := ":"
+	byDigest := strings.HasPrefix(ref, "sha256:")
+	if byDigest {
+		sep = "@"
+	}
+	eps, err := c.opts.Mirrors.Endpoints(host+"/"+repo.RepositoryStr()+sep+ref, byDigest)
+	if err != nil {
+		return nil, err
+	}
+	var out []name.Repository
+	for _, ep := range eps {
+		s := ep.Reference
+		if i := strings.LastIndex(s, sep+ref); i >= 0 {
+			s = s[:i]
+		}
+		var opts []name.Option
+		if ep.Insecure || !c.opts.TLSVerify {
+			opts = append(opts, name.Insecure)
+		}
+		r, err := name.NewRepository(s, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("registries.conf rewrote %s to %q: %w", repo, ep.Reference, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fromSources runs f against each source of repo until one answers; the
+// errors of all are reported when none does.
+func (c *Client) fromSources(ctx context.Context, repo name.Repository, ref string, f func(name.Repository) error) error {
+	srcs, err := c.sources(repo, ref)
+	if err != nil {
+		return err
+	}
+	var errs []string
+	allNotFound := true
+	var last error
+	for _, r := range srcs {
+		err := f(r)
+		last = err
+		if err == nil {
+			if r.Name() != repo.Name() {
+				c.served.Store(repo.Name(), r.RegistryStr())
+			}
+			return nil
+		}
+		if ctx.Err() != nil || len(srcs) == 1 {
+			return err
+		}
+		if c.opts.Logf != nil {
+			c.opts.Logf("%s: %v (trying the next source)", r, err)
+		}
+		errs = append(errs, fmt.Sprintf("%s: %v", r, err))
+		allNotFound = allNotFound && NotFound(err)
+	}
+	if allNotFound {
+		return last // absent everywhere: callers see a plain not-found
+	}
+	return fmt.Errorf("no source served %s:%s: %s", repo, ref, strings.Join(errs, "; "))
+}
+
+// ServedFrom names the mirror registry that last served repo ("" when the
+// source itself did, or no read happened).
+func (c *Client) ServedFrom(repo string) string {
+	if v, ok := c.served.Load(repo); ok {
+		return v.(string)
+	}
+	return ""
 }

@@ -122,6 +122,24 @@ func readError(req *http.Request, resp *http.Response) error {
 
 // HeadManifest asks for a manifest's descriptor; found is false on 404.
 func (c *Client) HeadManifest(ctx context.Context, repo name.Repository, ref string) (d Descriptor, found bool, err error) {
+	if c.opts.Mirrors == nil {
+		return c.headManifest(ctx, repo, ref)
+	}
+	err = c.fromSources(ctx, repo, ref, func(r name.Repository) error {
+		var e error
+		d, found, e = c.headManifest(ctx, r, ref)
+		if e == nil && !found {
+			e = &HTTPError{Method: http.MethodHead, URL: r.String(), StatusCode: http.StatusNotFound}
+		}
+		return e
+	})
+	if NotFound(err) {
+		return d, false, nil
+	}
+	return d, found, err
+}
+
+func (c *Client) headManifest(ctx context.Context, repo name.Repository, ref string) (d Descriptor, found bool, err error) {
 	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodHead, c.url(repo, "manifests", ref), nil)
 		if err == nil {
@@ -154,6 +172,18 @@ const maxManifest = 8 << 20
 // Manifest fetches a manifest by tag or digest and returns its bytes, media
 // type and digest. Fetched by digest, the bytes are verified against it.
 func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
+	if c.opts.Mirrors == nil {
+		return c.manifest(ctx, repo, ref)
+	}
+	err = c.fromSources(ctx, repo, ref, func(r name.Repository) error {
+		var e error
+		body, mt, digest, e = c.manifest(ctx, r, ref)
+		return e
+	})
+	return body, mt, digest, err
+}
+
+func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
 	err = c.opts.Retry.Do(ctx, func() error {
 		resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodGet, c.url(repo, "manifests", ref), nil)
@@ -239,7 +269,19 @@ func (c *Client) HasBlob(ctx context.Context, repo name.Repository, digest strin
 
 // Blob opens a blob for streaming. The reader verifies the digest as it is
 // read and fails at EOF on a mismatch, so a corrupt blob never looks complete.
-func (c *Client) Blob(ctx context.Context, repo name.Repository, digest string) (io.ReadCloser, int64, error) {
+func (c *Client) Blob(ctx context.Context, repo name.Repository, digest string) (rc io.ReadCloser, size int64, err error) {
+	if c.opts.Mirrors == nil {
+		return c.blob(ctx, repo, digest)
+	}
+	err = c.fromSources(ctx, repo, digest, func(r name.Repository) error {
+		var e error
+		rc, size, e = c.blob(ctx, r, digest)
+		return e
+	})
+	return rc, size, err
+}
+
+func (c *Client) blob(ctx context.Context, repo name.Repository, digest string) (io.ReadCloser, int64, error) {
 	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
 		return http.NewRequest(http.MethodGet, c.url(repo, "blobs", digest), nil)
 	}, http.StatusOK)
