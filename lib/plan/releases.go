@@ -112,15 +112,30 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 		return nil, fmt.Errorf("release %s: %w", s.Version, err)
 	}
 	recs := []*record.Record{payRec}
-	for _, c := range pay.Components {
+	comps := make([]*record.Record, len(pay.Components))
+	errs := make([]error, len(pay.Components))
+	sem := make(chan struct{}, 16) // describe requests at once, per release
+	var wg sync.WaitGroup
+	for i, c := range pay.Components {
 		d, _ := name.NewDigest(c.Image)
-		rec := &record.Record{V: record.Version, Origin: record.OriginReleaseComponent, Source: c.Image, Digest: d.DigestStr(),
+		comps[i] = &record.Record{V: record.Version, Origin: record.OriginReleaseComponent, Source: c.Image, Digest: d.DigestStr(),
 			Destination: ReleaseRepo + ":" + tag + "-" + c.Name, Release: s.Version, Status: record.StatusPlanned, Stage: "plan"}
-		if err := p.describe(ctx, rec); err != nil {
-			return nil, fmt.Errorf("release %s: component %s (%s): %w", s.Version, c.Name, c.Image, err)
-		}
-		recs = append(recs, rec)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := p.describe(ctx, comps[i]); err != nil {
+				errs[i] = fmt.Errorf("release %s: component %s (%s): %w", s.Version, c.Name, c.Image, err)
+			}
+		}()
 	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	recs = append(recs, comps...)
 	sort.SliceStable(recs[1:], func(i, j int) bool { return recs[1+i].Destination < recs[1+j].Destination })
 	return recs, nil
 }
