@@ -70,7 +70,7 @@ func run(args []string) int {
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Workers: c.ImageWorkers, Stage: "push"}, st.Process)
+	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}

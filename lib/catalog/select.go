@@ -281,3 +281,46 @@ func distance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// All selects everything the catalog holds, channel by channel.
+func (cat *FBC) All() *Selection {
+	s := &Selection{Packages: map[string]*PackageSelection{}}
+	for pn, p := range cat.Packages {
+		for cn, c := range p.Channels {
+			for _, e := range c.Entries {
+				s.keep(pn, cn, e.Name)
+			}
+		}
+	}
+	return s
+}
+
+// Drop removes bundles (package -> bundle names) from the selection, and
+// channels and packages left empty.
+func (s *Selection) Drop(bundles map[string]map[string]bool) {
+	for pn, gone := range bundles {
+		ps := s.Packages[pn]
+		if ps == nil {
+			continue
+		}
+		for cn, bs := range ps.Channels {
+			kept := bs[:0]
+			for _, b := range bs {
+				if !gone[b] {
+					kept = append(kept, b)
+				}
+			}
+			if len(kept) == 0 {
+				delete(ps.Channels, cn)
+			} else {
+				ps.Channels[cn] = kept
+			}
+		}
+		for b := range gone {
+			delete(ps.Bundles, b)
+		}
+		if len(ps.Channels) == 0 {
+			delete(s.Packages, pn)
+		}
+	}
+}

@@ -114,6 +114,12 @@ type Options struct {
 	InputName string
 	// Stage names the command in records it fails.
 	Stage string
+	// Barrier marks records that must wait until every earlier record is
+	// done (a catalog waits for its bundles' outcome).
+	Barrier func(*record.Record) bool
+	// Seen, when set, hears about every record as it is read, including
+	// those that pass through untouched.
+	Seen func(*record.Record)
 }
 
 // Run streams records from in to out through f. It returns the tally and an
@@ -166,6 +172,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*
 
 	rd := record.NewReader(in, o.InputName)
 	var readErr error
+	var inFlight []chan struct{} // dispatched since the last barrier
 	for {
 		r, err := rd.Next()
 		if err == io.EOF {
@@ -174,6 +181,9 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*
 		if err != nil {
 			readErr = err
 			break
+		}
+		if o.Seen != nil {
+			o.Seen(r)
 		}
 		j := &job{r: r, pass: o.Pass(r), done: make(chan struct{})}
 		switch {
@@ -185,8 +195,15 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*
 			r.Fail(o.Stage, fmt.Errorf("interrupted before this image was processed"))
 			close(j.done)
 		default:
+			if o.Barrier != nil && o.Barrier(r) {
+				for _, d := range inFlight {
+					<-d
+				}
+				inFlight = inFlight[:0]
+			}
 			ordered <- j
 			jobs <- j
+			inFlight = append(inFlight, j.done)
 			continue
 		}
 		ordered <- j

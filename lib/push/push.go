@@ -32,11 +32,14 @@ type Stage struct {
 	// Abort, when set, is called when a release image fails: releases are
 	// all or nothing, so the run stops.
 	Abort func(error)
+
+	failed incomplete
 }
 
 // Process pushes one record's image and sets its status and target.
 func (s *Stage) Process(ctx context.Context, r *record.Record) {
 	if err := s.process(ctx, r); err != nil {
+		s.failed.add(r)
 		r.Fail("push", err)
 		s.Log.Errorf("%s: %v", r.Name(), err)
 		if s.Abort != nil && (r.Origin == record.OriginRelease || r.Origin == record.OriginReleaseComponent) && ctx.Err() == nil {
@@ -52,6 +55,11 @@ func (s *Stage) Process(ctx context.Context, r *record.Record) {
 func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if r.Digest == "" || r.Destination == "" {
 		return fmt.Errorf("record has no digest or destination; fix: feed ocm-push the output of ocm-plan, ocm-fetch or ocm-unpack")
+	}
+	if r.Origin == record.OriginCatalog && s.DryRun == nil {
+		if err := s.dropFailedBundles(ctx, r); err != nil {
+			return err
+		}
 	}
 	path, tag, err := refs.SplitDestination(r.Destination)
 	if err != nil {

@@ -161,11 +161,27 @@ func TestOperatorWithFailingRelatedImage(t *testing.T) {
 	if !strings.Contains(r.stderr, "incomplete operators: gamma (gamma.v0.2.0)") {
 		t.Fatalf("summary does not list the incomplete operator:\n%s", r.stderr)
 	}
+	var catRec *record.Record
 	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
 		if rec.Package == "aqua" || rec.Package == "elastic" {
 			if rec.Status != record.StatusPushed {
 				t.Errorf("%s (%s): %s", rec.Source, rec.Package, rec.Error)
 			}
 		}
+		if rec.Origin == record.OriginCatalog {
+			catRec = rec
+		}
+	}
+	// The mirrored catalog leaves out the incomplete bundle (gamma's only one,
+	// so the whole package) and keeps the others.
+	if catRec == nil || catRec.Status != record.StatusPushed {
+		t.Fatalf("catalog record %+v", catRec)
+	}
+	fbc := readCatalog(t, dst.Host, "mirrored/ocm-index", catRec.Digest)
+	if fbc.Packages["gamma"] != nil {
+		t.Error("the catalog still offers gamma, whose bundle did not mirror")
+	}
+	if fbc.Packages["aqua"] == nil || fbc.Packages["elastic"] == nil || len(fbc.Packages["aqua"].Bundles) != 2 {
+		t.Errorf("complete operators missing from the catalog: %v", fbc.SortedPackages())
 	}
 }
