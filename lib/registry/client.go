@@ -126,6 +126,13 @@ func (c *Client) transport(ctx context.Context, repo name.Repository, push bool)
 		lt.err = retry.Policy{Attempts: c.opts.Retry.Attempts, Base: c.opts.Retry.Base, Max: c.opts.Retry.Max}.Do(ctx, func() error {
 			rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{scope})
 			if err != nil {
+				// The handshake tries https then http; its error holds both
+				// answers, and the first may hide that the second is worth
+				// retrying (a 5xx, a reset).
+				var te *transport.Error
+				if (errors.As(err, &te) && te.Temporary()) || retry.Retryable(err) {
+					return transient{explain(repo.RegistryStr(), c.opts.TLSVerify, err)}
+				}
 				return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
 			}
 			lt.rt = rt
@@ -151,19 +158,32 @@ func (c *Client) logRetry(what string) func(int, time.Duration, error) {
 	}
 }
 
-// explain adds the fix to errors a user can act on.
+// explain adds the fix to errors a user can act on, keeping the error
+// chain (retries look into it).
 func explain(host string, verify bool, err error) error {
 	s := err.Error()
 	switch {
+	case errors.Is(err, context.Canceled):
+		return err
 	case strings.Contains(s, "x509:") || strings.Contains(s, "tls: failed to verify"):
-		return fmt.Errorf("%s: TLS certificate not trusted (%v); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(s))
+		return &explained{fmt.Sprintf("%s: TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(s)), err}
 	case strings.Contains(s, "connection refused") || strings.Contains(s, "no such host") || strings.Contains(s, "i/o timeout"):
-		return fmt.Errorf("%s: registry unreachable (%v); fix: check the host, port and network", host, firstLine(s))
-	case strings.Contains(s, "server gave HTTP response to HTTPS client"):
-		return fmt.Errorf("%s: registry speaks plain HTTP; fix: pass --src-tls-verify=false or --dest-tls-verify=false for it", host)
+		return &explained{fmt.Sprintf("%s: registry unreachable (%s); fix: check the host, port and network", host, firstLine(s)), err}
+	case strings.Contains(s, "server gave HTTP response to HTTPS client") && !strings.Contains(s, "http://"):
+		// Only when the plain HTTP attempt was not made or did not fail for
+		// another reason.
+		return &explained{fmt.Sprintf("%s: registry speaks plain HTTP; fix: pass --src-tls-verify=false or --dest-tls-verify=false for it", host), err}
 	}
 	return err
 }
+
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -297,3 +317,9 @@ func (c *Client) ServedFrom(repo string) string {
 	}
 	return ""
 }
+
+// transient marks an error worth retrying whatever its parts say.
+type transient struct{ error }
+
+func (transient) Temporary() bool { return true }
+func (t transient) Unwrap() error { return t.error }
