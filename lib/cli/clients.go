@@ -35,7 +35,7 @@ func (c *Common) client(verify, source bool) (*registry.Client, error) {
 		Keychain:  kc,
 		TLSVerify: verify,
 		Retry:     c.retry(),
-		MaxConns:  c.BlobWorkers + c.ImageWorkers + 2,
+		MaxConns:  max(32, c.BlobWorkers+c.ImageWorkers+2),
 		Logf:      c.Log.Debugf,
 	}), nil
 }
