@@ -305,3 +305,19 @@ func TestCorruptArchives(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReadMeta feeds arbitrary bytes to the archive reader: errors, never panics.
+func FuzzReadMeta(f *testing.F) {
+	f.Add([]byte("not a tar"))
+	f.Add(make([]byte, 1024))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), Name(1))
+		os.WriteFile(p, b, 0o644)
+		readMeta(p)
+		c, err := cache.Open(filepath.Join(t.TempDir(), "c"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		(&Unpacker{Cache: c, Log: quiet}).Unpack(context.Background(), []string{p})
+	})
+}

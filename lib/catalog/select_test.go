@@ -187,3 +187,28 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for name, b := range catalogtest.Files("configs", catalogtest.FakeImages) {
+		if strings.HasSuffix(name, ".json") {
+			f.Add(string(b), true)
+		} else {
+			f.Add(string(b), false)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string, isJSON bool) {
+		name := "configs/p/index.yaml"
+		if isJSON {
+			name = "configs/p/catalog.json"
+		}
+		cat, err := Parse(map[string][]byte{name: []byte(s)})
+		if err != nil {
+			return
+		}
+		// Whatever parses can be selected and rendered without panicking.
+		if sel, err := cat.Select(Filter{Full: true}); err == nil {
+			cat.Render(sel, "configs")
+		}
+		cat.Select(Filter{})
+	})
+}

@@ -148,3 +148,22 @@ func TestDistributionFilesParse(t *testing.T) {
 		t.Fatalf("%+v", eps)
 	}
 }
+
+func FuzzLoad(f *testing.F) {
+	f.Add(enclave)
+	f.Add("[[registry]]\nprefix = \"a.io/x\"\nlocation = \"b.io/y\"\nblocked = true\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "registries.conf")
+		os.WriteFile(p, []byte(s), 0o644)
+		c, err := Load(p)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") && !strings.Contains(err.Error(), "malformed TOML") {
+				t.Fatalf("multi-line error: %q", err)
+			}
+			return
+		}
+		c.Endpoints("quay.io/a/b:1", false)
+		c.Endpoints("a.io/x/y@sha256:00", true)
+	})
+}
