@@ -49,9 +49,14 @@ func run(args []string) int {
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
+	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if path, err := cli.ErrorLog(dry.Workspace, c.Name, tally); err != nil {
+		c.Log.Warnf("writing the error log: %v", err)
+	} else if path != "" {
+		c.Log.Errorf("error details in %s", path)
 	}
 	if dry.On {
 		if err := dry.Finish(&c, st.DryRun, "the cache"); err != nil {

@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -139,6 +141,36 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 	return pipeline.ExitOK
 }
 
+// Progress returns a pipeline progress callback that logs a line like the
+// reference tool's periodic updates: images handled, failures, bytes moved.
+func (c *Common) Progress(st *copier.Stats) func(int, *pipeline.Tally) {
+	return func(done int, t *pipeline.Tally) {
+		moved := ""
+		if st != nil {
+			moved = ", " + HumanBytes(st.BytesMoved.Load()) + " moved"
+		}
+		c.Log.Infof("progress: %d images done, %d failed%s", done, len(t.Failed), moved)
+	}
+}
+
+// ErrorLog writes the stage's failures to WORKSPACE/logs/mirroring_errors_<time>.log
+// (one line each) when there are any, and returns its path.
+func ErrorLog(workspace, name string, t *pipeline.Tally) (string, error) {
+	if len(t.Failed) == 0 || workspace == "" {
+		return "", nil
+	}
+	dir := filepath.Join(workspace, "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "mirroring_errors_"+time.Now().Format("20060102_150405")+".log")
+	var b strings.Builder
+	for _, f := range t.Failed {
+		fmt.Fprintf(&b, "%s: %s\n", name, f)
+	}
+	return p, os.WriteFile(p, []byte(b.String()), 0o644)
+}
+
 // HumanBytes formats n as B, KiB, MiB or GiB.
 func HumanBytes(n int64) string {
 	const unit = 1024
@@ -162,7 +194,7 @@ type DryRun struct {
 // Register adds --dry-run and --workspace to fs.
 func (d *DryRun) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.On, "dry-run", false, "copy nothing: write WORKSPACE/dry-run/mapping.txt (every image) and missing.txt (images not yet at the destination)")
-	fs.StringVar(&d.Workspace, "workspace", "working-dir", "folder for dry-run files")
+	fs.StringVar(&d.Workspace, "workspace", "working-dir", "folder for dry-run files and logs/mirroring_errors_<time>.log")
 }
 
 // Finish writes the dry-run files and says what is missing, as the reference

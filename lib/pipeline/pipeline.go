@@ -120,6 +120,10 @@ type Options struct {
 	// Seen, when set, hears about every record as it is read, including
 	// those that pass through untouched.
 	Seen func(*record.Record)
+	// Progress, when set, is called after every ProgressEvery records the
+	// stage handled (default 8), and once at the end.
+	Progress      func(done int, t *Tally)
+	ProgressEvery int
 }
 
 // Run streams records from in to out through f. It returns the tally and an
@@ -158,13 +162,24 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*
 	// Writer: emits records in input order as each finishes.
 	w := record.NewWriter(out)
 	writeErr := make(chan error, 1)
+	every := o.ProgressEvery
+	if every <= 0 {
+		every = 8
+	}
 	go func() {
 		var err error
+		done := 0
 		for j := range ordered {
 			<-j.done
 			tally.Add(j.r, j.pass)
 			if err == nil {
 				err = w.Write(j.r)
+			}
+			if !j.pass {
+				done++
+				if o.Progress != nil && done%every == 0 {
+					o.Progress(done, tally)
+				}
 			}
 		}
 		writeErr <- err

@@ -142,6 +142,9 @@ func TestMirrorToMirrorAdditionalImages(t *testing.T) {
 	if blobsMoved(t, r.stderr) == 0 {
 		t.Fatal("first run moved no blobs")
 	}
+	if !strings.Contains(r.stderr, "progress: 8 images done") {
+		t.Fatal("no periodic progress line")
+	}
 
 	// Rerun: nothing moves.
 	r2 := run()

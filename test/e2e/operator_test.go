@@ -161,6 +161,9 @@ func TestOperatorWithFailingRelatedImage(t *testing.T) {
 	if !strings.Contains(r.stderr, "incomplete operators: gamma (gamma.v0.2.0)") {
 		t.Fatalf("summary does not list the incomplete operator:\n%s", r.stderr)
 	}
+	if log := sh(t, dir, nil, "cat working-dir/logs/mirroring_errors_*.log"); log.code != 0 || !strings.Contains(log.stdout, gone) {
+		t.Fatalf("error log:\n%s", log.stdout)
+	}
 	var catRec *record.Record
 	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
 		if rec.Package == "aqua" || rec.Package == "elastic" {
