@@ -38,7 +38,8 @@ demo: deps build
 
 # Benchmarks against skopeo on the same data (ratios matter, not seconds).
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
+	$(GO) test -run '^$$' -bench 'MirrorToMirror|PackUnpack|CatalogPlan|PlanReleases' -benchtime 3x -timeout 60m ./bench/
+	$(GO) test -run '^$$' -bench Suite -benchtime 1x -timeout 60m ./bench/
 
 clean:
 	rm -rf $(BIN)
