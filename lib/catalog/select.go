@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/ocm-mirror/ocm/lib/suggest"
 )
 
 // Filter is what mirror.operators[] asks of one catalog.
@@ -67,7 +69,7 @@ func (cat *FBC) Select(f Filter) (*Selection, error) {
 	for _, pf := range f.Packages {
 		p := cat.Packages[pf.Name]
 		if p == nil {
-			return nil, fmt.Errorf("package %s is not in the catalog; %s", pf.Name, suggest(pf.Name, cat.SortedPackages()))
+			return nil, fmt.Errorf("package %s is not in the catalog; %s", pf.Name, suggestNames(pf.Name, cat.SortedPackages()))
 		}
 		if err := s.selectPackage(p, pf, f.Full); err != nil {
 			return nil, fmt.Errorf("package %s: %w", pf.Name, err)
@@ -91,7 +93,7 @@ func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error
 	if len(pf.Bundles) > 0 {
 		for _, b := range pf.Bundles {
 			if p.Bundles[b] == nil {
-				return fmt.Errorf("bundle %s is not in the package; %s", b, suggest(b, keys(p.Bundles)))
+				return fmt.Errorf("bundle %s is not in the package; %s", b, suggestNames(b, keys(p.Bundles)))
 			}
 			// A bundle is kept in every channel that lists it.
 			found := false
@@ -112,7 +114,7 @@ func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error
 	if len(pf.Channels) > 0 {
 		for _, cf := range pf.Channels {
 			if p.Channels[cf.Name] == nil {
-				return fmt.Errorf("channel %s is not in the package; %s", cf.Name, suggest(cf.Name, keys(p.Channels)))
+				return fmt.Errorf("channel %s is not in the package; %s", cf.Name, suggestNames(cf.Name, keys(p.Channels)))
 			}
 			if full && (cf.MinVersion != "" || cf.MaxVersion != "") {
 				return fmt.Errorf("full: true cannot be combined with channel minVersion/maxVersion; fix: drop one")
@@ -248,38 +250,16 @@ func keys[T any](m map[string]T) []string {
 	return out
 }
 
-// suggest names the closest known names first.
-func suggest(name string, known []string) string {
+// suggestNames names the closest known names first.
+func suggestNames(name string, known []string) string {
 	if len(known) == 0 {
 		return "there are none"
 	}
-	sorted := append([]string(nil), known...)
-	sort.SliceStable(sorted, func(i, j int) bool { return distance(name, sorted[i]) < distance(name, sorted[j]) })
+	sorted := suggest.Closest(name, known)
 	if len(sorted) > 5 {
 		sorted = append(sorted[:5], "...")
 	}
 	return "known: " + strings.Join(sorted, ", ")
-}
-
-// distance is the Levenshtein distance.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // All selects everything the catalog holds, channel by channel.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/ocm-mirror/ocm/lib/suggest"
 )
 
 // Kind of configuration.
@@ -286,38 +288,13 @@ func describe(n *yaml.Node) string {
 
 // closest suggests the allowed name nearest to s.
 func closest(s string, allowed []string) string {
-	best, bd := "", 1<<30
-	for _, a := range allowed {
-		if d := distance(strings.ToLower(s), strings.ToLower(a)); d < bd {
-			best, bd = a, d
-		}
-	}
 	sorted := append([]string(nil), allowed...)
 	sort.Strings(sorted)
-	if bd <= 3 {
+	best := suggest.Closest(s, allowed)[0]
+	if suggest.Distance(strings.ToLower(s), strings.ToLower(best)) <= 3 {
 		return fmt.Sprintf("did you mean %q? (allowed here: %s)", best, strings.Join(sorted, ", "))
 	}
 	return "allowed here: " + strings.Join(sorted, ", ")
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func (p *parser) str(n *yaml.Node, path string, out *string) error {

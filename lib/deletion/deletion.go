@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
@@ -113,25 +114,19 @@ func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List,
 		}
 		seen[k] = true
 		dest := g.Mirror.Registry + "/" + repoName + ":" + tag
+		l.Items = append(l.Items, Item{Source: r.Source, Destination: dest, Repository: repoName, Digest: desc.Digest})
 		// Platform images of an index go too, after it.
-		body, mt, _, err := g.Client.Manifest(ctx, repo, desc.Digest)
+		children, err := g.children(ctx, repo, desc.Digest)
 		if err != nil {
 			return nil, err
 		}
-		l.Items = append(l.Items, Item{Source: r.Source, Destination: dest, Repository: repoName, Digest: desc.Digest})
-		if manifest.IsIndex(mt) {
-			m, _, err := manifest.Parse(body, mt)
-			if err != nil {
-				return nil, err
+		for _, c := range children {
+			ck := key{repoName, c}
+			if keep[ck] || seen[ck] {
+				continue
 			}
-			for _, c := range m.Manifests {
-				ck := key{repoName, c.Digest}
-				if keep[ck] || seen[ck] {
-					continue
-				}
-				seen[ck] = true
-				l.Items = append(l.Items, Item{Destination: dest, Repository: repoName, Digest: c.Digest, Parent: desc.Digest})
-			}
+			seen[ck] = true
+			l.Items = append(l.Items, Item{Destination: dest, Repository: repoName, Digest: c, Parent: desc.Digest})
 		}
 	}
 	if err := g.markShared(ctx, l, listed); err != nil {
@@ -161,15 +156,32 @@ func (g *Generator) keepSet(ctx context.Context) (map[key]bool, error) {
 			d = desc.Digest
 		}
 		keep[key{repoName, d}] = true
-		if body, mt, _, err := g.Client.Manifest(ctx, repo, d); err == nil && manifest.IsIndex(mt) {
-			if m, _, err := manifest.Parse(body, mt); err == nil {
-				for _, c := range m.Manifests {
-					keep[key{repoName, c.Digest}] = true
-				}
-			}
+		children, err := g.children(ctx, repo, d)
+		if err != nil && !registry.NotFound(err) {
+			return nil, err
+		}
+		for _, c := range children {
+			keep[key{repoName, c}] = true
 		}
 	}
 	return keep, nil
+}
+
+// children lists the platform manifests of an index (none for an image).
+func (g *Generator) children(ctx context.Context, repo name.Repository, digest string) ([]string, error) {
+	body, mt, _, err := g.Client.Manifest(ctx, repo, digest)
+	if err != nil || !manifest.IsIndex(mt) {
+		return nil, err
+	}
+	m, _, err := manifest.Parse(body, mt)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range m.Manifests {
+		out = append(out, c.Digest)
+	}
+	return out, nil
 }
 
 // markShared notes, for each listed manifest, other tags of its repository

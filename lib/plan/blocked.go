@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 // blocklist holds mirror.blockedImages. An entry without tag or digest
@@ -24,7 +25,7 @@ func newBlocklist(imgs []config.Image) (*blocklist, error) {
 			b.digests[d.Context().Name()+"@"+d.DigestStr()] = true
 			continue
 		}
-		if t, err := name.NewTag(img.Name); err == nil && hasExplicitTag(img.Name) {
+		if t, err := name.NewTag(img.Name); err == nil && refs.TagOf(img.Name) != "" {
 			b.tags[t.Context().Name()+":"+t.TagStr()] = true
 			continue
 		}
@@ -35,20 +36,6 @@ func newBlocklist(imgs []config.Image) (*blocklist, error) {
 		b.repos[r.Name()] = true
 	}
 	return b, nil
-}
-
-// hasExplicitTag: name.NewTag defaults to "latest"; a blocked entry without a
-// tag means the whole repository.
-func hasExplicitTag(s string) bool {
-	for i := len(s) - 1; i >= 0; i-- {
-		switch s[i] {
-		case ':':
-			return true
-		case '/':
-			return false
-		}
-	}
-	return false
 }
 
 // match returns why source (with its resolved digest, if known) is blocked, or "".

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 // Select keeps the records cfg asks for, without any network: one archive
@@ -52,7 +53,7 @@ func canonical(s string) string {
 	if err != nil {
 		return s
 	}
-	if tag := tagOf(s); tag != "" {
+	if tag := refs.TagOf(s); tag != "" {
 		if d, ok := digestOf(s); ok {
 			return ref.Context().Name() + ":" + tag + "@" + d
 		}

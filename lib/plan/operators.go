@@ -118,7 +118,7 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 	if op.TargetTag != "" {
 		dest.Tag = op.TargetTag
 	}
-	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: tagOf(op.Catalog),
+	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: refs.TagOf(op.Catalog),
 		Destination: dest.String(), MediaType: mt, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
 	if !deleting && !(op.Full && len(op.Packages) == 0) {
 		if err := p.rebuildCatalog(ctx, src, cat, img, dir, fbc, sel); err != nil {

@@ -6,7 +6,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -119,7 +118,7 @@ func (p *Planner) resolve(ctx context.Context, r *record.Record) error {
 		return err
 	}
 	want := ref.Identifier()
-	r.Tag = tagOf(r.Source)
+	r.Tag = refs.TagOf(r.Source)
 	if dg, ok := digestOf(r.Source); ok {
 		want = dg
 	}
@@ -161,15 +160,4 @@ func dedupe(recs []*record.Record) []*record.Record {
 		out = append(out, r)
 	}
 	return out
-}
-
-// tagOf returns the tag written in s ("repo:tag" or "repo:tag@sha256:..."), or "".
-func tagOf(s string) string {
-	if i := strings.IndexByte(s, '@'); i >= 0 {
-		s = s[:i]
-	}
-	if !hasExplicitTag(s) {
-		return ""
-	}
-	return s[strings.LastIndexByte(s, ':')+1:]
 }
