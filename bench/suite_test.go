@@ -65,7 +65,7 @@ func BenchmarkSuite(b *testing.B) {
 	first := run("ocm plan|push (mirror to mirror)", fmt.Sprintf("ocm-plan -c isc.yaml --loglevel error > plan.jsonl && ocm-push --loglevel error --image-workers 8 --blob-workers 16 docker://%s < plan.jsonl > /dev/null", t1.Host), data)
 	rerun := run("ocm rerun, nothing new", fmt.Sprintf("ocm-plan -c isc.yaml --loglevel error | ocm-push --loglevel error --image-workers 8 docker://%s > /dev/null", t1.Host), 0)
 	t2 := testenv.Start(b, testenv.RegistryOptions{})
-	sk := run("skopeo sync (same images)", fmt.Sprintf("skopeo sync -q --src yaml --dest docker --dest-tls-verify=false sync.yaml %s/sync", t2.Host), data)
+	sk := run("skopeo sync (same images)", fmt.Sprintf("skopeo sync --src yaml --dest docker --dest-tls-verify=false sync.yaml %s/sync > /dev/null", t2.Host), data)
 	cp := run("cp -r of the blob bytes", fmt.Sprintf("cp -r %s cpcopy && sync", filepath.Join(src.Dir, "data")), data)
 	fp := run("ocm fetch+pack", "ocm-fetch --loglevel error --image-workers 8 --blob-workers 16 --cache cache < plan.jsonl | ocm-pack --loglevel error --cache cache --out archives > /dev/null", data)
 	t3 := testenv.Start(b, testenv.RegistryOptions{})
