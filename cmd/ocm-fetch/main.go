@@ -10,6 +10,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/dryrun"
 	"github.com/ocm-mirror/ocm/lib/fetch"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/progress"
 )
 
 const usage = `usage: ocm-plan -c isc.yaml | ocm-fetch --cache DIR [flags] > fetched.jsonl
@@ -49,7 +50,10 @@ func run(args []string) int {
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
+	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
+	stop := c.StartProgress(ctx, meter)
+	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
+	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
@@ -63,5 +67,6 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 		}
 	}
+	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
 	return cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 }

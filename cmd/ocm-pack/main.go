@@ -11,6 +11,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -35,6 +36,7 @@ func run(args []string) int {
 	since := fs.String("since", "", "pack every blob first cached on or after this date (YYYY-MM-DD) instead of those earlier sets did not carry")
 	full := fs.Bool("full", false, "ignore the history of earlier sets: pack every blob")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
+	c.RegisterProgress(fs)
 	c.Retries = 1
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -69,7 +71,10 @@ func run(args []string) int {
 	}
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
+	p.Meter = &progress.Meter{Unit: "bytes"}
+	stop := c.StartProgress(ctx, p.Meter)
 	res, err := p.Pack(ctx, recs)
+	stop()
 	if err != nil {
 		if interrupted() {
 			return c.Fatalf(pipeline.ExitInterrupted, "interrupted; no archive was half-written, rerun to finish")

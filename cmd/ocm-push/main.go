@@ -11,6 +11,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/dryrun"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/push"
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
@@ -70,7 +71,10 @@ func run(args []string) int {
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
+	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
+	stop := c.StartProgress(ctx, meter)
+	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
+	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
@@ -84,6 +88,7 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 		}
 	}
+	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
 	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 	if cause := context.Cause(ctx); cause != nil && !interrupted() {
 		c.Log.Errorf("%v", cause)

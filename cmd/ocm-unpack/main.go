@@ -11,6 +11,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/plan"
+	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -30,6 +31,7 @@ func run(args []string) int {
 	cacheDir := fs.String("cache", "", "cache directory to load into (created if missing)")
 	cfgPath := fs.StringP("config", "c", "", "keep only the records this image set configuration selects (no network needed)")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
+	c.RegisterProgress(fs)
 	c.Retries = 1
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -54,7 +56,10 @@ func run(args []string) int {
 	}
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
-	res, err := (&archive.Unpacker{Cache: cch, Log: c.Log}).Unpack(ctx, files)
+	meter := &progress.Meter{Unit: "bytes"}
+	stop := c.StartProgress(ctx, meter)
+	res, err := (&archive.Unpacker{Cache: cch, Log: c.Log, Meter: meter}).Unpack(ctx, files)
+	stop()
 	if err != nil && res == nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}

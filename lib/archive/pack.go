@@ -16,6 +16,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -33,6 +34,8 @@ type Packer struct {
 	// those no earlier set carried).
 	Since time.Time
 	Log   *logging.Logger
+	// Meter, when set, counts blob bytes to pack and packed.
+	Meter *progress.Meter
 	now   func() time.Time
 }
 
@@ -107,6 +110,11 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 		}
 		chosen = append(chosen, b)
 	}
+
+	for _, b := range chosen {
+		p.Meter.AddTotal(b.Size)
+	}
+	p.Meter.Final()
 
 	var recBuf bytes.Buffer
 	w := record.NewWriter(&recBuf)
@@ -266,7 +274,7 @@ func (p *Packer) writeTar(ctx context.Context, w io.Writer, a Archive, toc, recs
 		err = tw.WriteHeader(&tar.Header{Name: "blobs/sha256/" + b.Digest[7:], Mode: 0o644, Size: size, ModTime: mtime, Typeflag: tar.TypeReg})
 		if err == nil {
 			// The cache reader verifies the digest as it streams.
-			_, err = io.Copy(tw, rc)
+			_, err = io.Copy(tw, p.Meter.Counter(rc))
 		}
 		rc.Close()
 		if err != nil {

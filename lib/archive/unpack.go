@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
@@ -23,6 +24,8 @@ import (
 type Unpacker struct {
 	Cache *cache.Cache
 	Log   *logging.Logger
+	// Meter, when set, counts archive bytes to read and read.
+	Meter *progress.Meter
 }
 
 // UnpackResult says what was loaded.
@@ -83,6 +86,9 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 	var sets []*set
 	byID := map[string]*set{}
 	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			u.Meter.AddTotal(fi.Size())
+		}
 		toc, recs, err := readMeta(f)
 		if err != nil {
 			return nil, err
@@ -95,6 +101,7 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 		}
 		s.files = append(s.files, f)
 	}
+	u.Meter.Final()
 	res := &UnpackResult{}
 	where := map[string]string{}
 	for _, s := range sets {
@@ -235,7 +242,7 @@ func (u *Unpacker) load(ctx context.Context, path, setID string, want Archive) (
 	}
 	var loaded int64
 	got := map[string]bool{}
-	tr := tar.NewReader(f)
+	tr := tar.NewReader(u.Meter.Counter(f))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/dryrun"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
+	"github.com/ocm-mirror/ocm/lib/progress"
 )
 
 // Common is the flag set shared by commands that talk to registries.
@@ -33,8 +35,12 @@ type Common struct {
 	BlobWorkers  int
 	Retries      int
 	RegConf      string
+	ProgressMode string
 
 	Log *logging.Logger
+	bar bool // a progress bar is drawn: periodic progress lines are not
+
+	clientRetries atomic.Int64
 }
 
 // Flags bits select which common flags a command takes.
@@ -70,9 +76,15 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 	if which&FlagWorkers != 0 {
 		fs.IntVar(&c.ImageWorkers, "image-workers", 4, "images copied at once")
 		fs.IntVar(&c.BlobWorkers, "blob-workers", 8, "blobs transferred at once, across all images")
+		c.RegisterProgress(fs)
 	}
 	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request or blob on transient errors (429, 5xx, resets), with exponential backoff")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
+}
+
+// RegisterProgress adds --progress to fs.
+func (c *Common) RegisterProgress(fs *pflag.FlagSet) {
+	fs.StringVar(&c.ProgressMode, "progress", "auto", "auto (a bar when stderr is a terminal, periodic log lines otherwise), bar, or lines")
 }
 
 // Parse parses args and sets up logging. It returns an exit code >= 0 when
@@ -93,6 +105,12 @@ func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
 	c.Log = logging.New(c.Name, lv, os.Stderr)
 	if c.ImageWorkers < 0 || c.BlobWorkers < 0 || (fs.Lookup("image-workers") != nil && (c.ImageWorkers == 0 || c.BlobWorkers == 0)) {
 		fmt.Fprintf(os.Stderr, "%s: --image-workers and --blob-workers must be at least 1\n", c.Name)
+		return pipeline.ExitUsage
+	}
+	switch c.ProgressMode {
+	case "", "auto", "bar", "lines":
+	default:
+		fmt.Fprintf(os.Stderr, "%s: --progress %q: must be auto, bar or lines\n", c.Name, c.ProgressMode)
 		return pipeline.ExitUsage
 	}
 	if c.Retries < 1 {
@@ -145,12 +163,27 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 // reference tool's periodic updates: images handled, failures, bytes moved.
 func (c *Common) Progress(st *copier.Stats) func(int, *pipeline.Tally) {
 	return func(done int, t *pipeline.Tally) {
+		if c.bar {
+			return
+		}
 		moved := ""
 		if st != nil {
 			moved = ", " + HumanBytes(st.BytesMoved.Load()) + " moved"
 		}
 		c.Log.Infof("progress: %d images done, %d failed%s", done, len(t.Failed), moved)
 	}
+}
+
+// StartProgress draws m as a bar on stderr when --progress asks for it (auto:
+// when stderr is a terminal and info messages are shown), until the returned
+// stop is called. Otherwise it does nothing and the periodic lines stay.
+func (c *Common) StartProgress(ctx context.Context, m *progress.Meter) (stop func()) {
+	on := c.ProgressMode == "bar" || ((c.ProgressMode == "auto" || c.ProgressMode == "") && progress.IsTerminal(os.Stderr))
+	if !on || !c.Log.Enabled(logging.Info) {
+		return func() {}
+	}
+	c.bar = true
+	return progress.Start(ctx, c.Log, m, c.Name, 200*time.Millisecond)
 }
 
 // ErrorLog writes the stage's failures to WORKSPACE/logs/mirroring_errors_<time>.log
@@ -172,18 +205,7 @@ func ErrorLog(workspace, name string, t *pipeline.Tally) (string, error) {
 }
 
 // HumanBytes formats n as B, KiB, MiB or GiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 3; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
-}
+func HumanBytes(n int64) string { return progress.HumanBytes(n) }
 
 // DryRun is --dry-run with --workspace.
 type DryRun struct {

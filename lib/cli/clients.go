@@ -37,8 +37,12 @@ func (c *Common) client(verify, source bool) (*registry.Client, error) {
 		Retry:     c.retry(),
 		MaxConns:  max(32, c.BlobWorkers+c.ImageWorkers+2),
 		Logf:      c.Log.Debugf,
+		OnRetry:   func() { c.clientRetries.Add(1) },
 	}), nil
 }
+
+// ClientRetries is how many registry requests the clients made by c retried.
+func (c *Common) ClientRetries() int64 { return c.clientRetries.Load() }
 
 // SourceClient reaches source registries (--src-tls-verify).
 func (c *Common) SourceClient() (*registry.Client, error) { return c.client(c.SrcTLSVerify, true) }

@@ -39,6 +39,9 @@ type Logger struct {
 	w     io.Writer
 	cmd   string
 	level Level
+	// status renders a progress line kept at the bottom of a terminal;
+	// log lines clear it, print, and draw it again.
+	status func() string
 }
 
 // New returns a Logger writing to w (os.Stderr when nil).
@@ -58,7 +61,46 @@ func (l *Logger) log(lv Level, tag, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.status != nil {
+		io.WriteString(l.w, clearLine)
+	}
 	fmt.Fprintf(l.w, "%s %s [%s] %s\n", time.Now().Format("15:04:05"), l.cmd, tag, msg)
+	if l.status != nil {
+		io.WriteString(l.w, l.status())
+	}
+}
+
+// clearLine returns the cursor to the line start and erases the line.
+const clearLine = "\r\x1b[K"
+
+// SetStatus keeps the line render returns as the terminal's last line,
+// drawn now, by Redraw, and after every log line. Use it only when the
+// writer is a terminal.
+func (l *Logger) SetStatus(render func() string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.status = render
+	io.WriteString(l.w, clearLine+render())
+}
+
+// Redraw draws the status line again with fresh figures.
+func (l *Logger) Redraw() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.status != nil {
+		io.WriteString(l.w, clearLine+l.status())
+	}
+}
+
+// KeepStatus draws the status line a last time and leaves it on screen as
+// an ordinary line; later log lines print below it.
+func (l *Logger) KeepStatus() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.status != nil {
+		io.WriteString(l.w, clearLine+l.status()+"\n")
+		l.status = nil
+	}
 }
 
 func (l *Logger) Errorf(format string, args ...any) { l.log(Error, "ERROR", format, args...) }

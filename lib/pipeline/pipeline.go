@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -124,6 +125,8 @@ type Options struct {
 	// stage handled (default 8), and once at the end.
 	Progress      func(done int, t *Tally)
 	ProgressEvery int
+	// Meter, when set, counts records to do and done, for a progress bar.
+	Meter *progress.Meter
 }
 
 // Run streams records from in to out through f. It returns the tally and an
@@ -176,6 +179,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*
 				err = w.Write(j.r)
 			}
 			if !j.pass {
+				o.Meter.Done(1, j.r.Status == record.StatusFailed)
 				done++
 				if o.Progress != nil && done%every == 0 {
 					o.Progress(done, tally)
@@ -201,6 +205,9 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*
 			o.Seen(r)
 		}
 		j := &job{r: r, pass: o.Pass(r), done: make(chan struct{})}
+		if !j.pass {
+			o.Meter.AddTotal(1)
+		}
 		switch {
 		case j.pass:
 			close(j.done)
@@ -223,6 +230,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options, f Func) (*
 		}
 		ordered <- j
 	}
+	o.Meter.Final()
 	close(jobs)
 	wg.Wait()
 	close(ordered)

@@ -37,6 +37,9 @@ type Options struct {
 	Base http.RoundTripper
 	// Logf hears about retries; nil: silent.
 	Logf func(format string, args ...any)
+	// OnRetry, when set, is called once per request retried (for the
+	// summary's retry count).
+	OnRetry func()
 	// Mirrors, when set, redirect reads (manifests and blobs) to the
 	// registries.conf mirrors of the source, tried in order before it.
 	Mirrors *registriesconf.Config
@@ -152,6 +155,9 @@ func (c *Client) transport(ctx context.Context, repo name.Repository, push bool)
 
 func (c *Client) logRetry(what string) func(int, time.Duration, error) {
 	return func(attempt int, wait time.Duration, err error) {
+		if c.opts.OnRetry != nil {
+			c.opts.OnRetry()
+		}
 		if c.opts.Logf != nil {
 			c.opts.Logf("retry %d after %s: %s: %v", attempt, wait.Round(time.Millisecond), what, err)
 		}
