@@ -5,36 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	configv1 "github.com/openshift/api/config/v1"
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
-
-// The field sets of config.openshift.io/v1 ImageDigestMirrorSet and
-// ImageTagMirrorSet as github.com/openshift/api defines them (that module
-// has no release the Go module proxy serves, so its types are restated here;
-// strict decoding rejects any field they lack).
-type imageMirror struct {
-	Source             string   `json:"source"`
-	Mirrors            []string `json:"mirrors,omitempty"`
-	MirrorSourcePolicy string   `json:"mirrorSourcePolicy,omitempty"`
-}
-
-type idms struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              struct {
-		ImageDigestMirrors []imageMirror `json:"imageDigestMirrors"`
-	} `json:"spec"`
-}
-
-type itms struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              struct {
-		ImageTagMirrors []imageMirror `json:"imageTagMirrors"`
-	} `json:"spec"`
-}
 
 func docs(b []byte) [][]byte { return bytes.Split(b, []byte("---\n")) }
 
@@ -54,13 +29,13 @@ func TestFilesParseStrictlyAsAPITypes(t *testing.T) {
 			var err error
 			switch tm.Kind {
 			case "ImageDigestMirrorSet":
-				var o idms
+				var o configv1.ImageDigestMirrorSet
 				err = yaml.UnmarshalStrict(d, &o)
 				if err == nil && (tm.APIVersion != "config.openshift.io/v1" || len(o.Spec.ImageDigestMirrors) == 0 || o.Name == "") {
 					t.Errorf("%s: incomplete %+v", f.Name, o)
 				}
 			case "ImageTagMirrorSet":
-				var o itms
+				var o configv1.ImageTagMirrorSet
 				err = yaml.UnmarshalStrict(d, &o)
 				if err == nil && (tm.APIVersion != "config.openshift.io/v1" || len(o.Spec.ImageTagMirrors) == 0 || o.Name == "") {
 					t.Errorf("%s: incomplete %+v", f.Name, o)
@@ -97,7 +72,7 @@ func TestFilesParseStrictlyAsAPITypes(t *testing.T) {
 		}
 	}
 	// The check can fail: a misspelt field is rejected.
-	if err := yaml.UnmarshalStrict([]byte("apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirror: []\n"), &idms{}); err == nil {
+	if err := yaml.UnmarshalStrict([]byte("apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirror: []\n"), &configv1.ImageDigestMirrorSet{}); err == nil {
 		t.Fatal("strict decoding accepted an unknown field")
 	}
 }
