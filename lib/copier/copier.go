@@ -88,14 +88,15 @@ type Result struct {
 // Copy copies the image digest (manifest or index, with every child and blob)
 // from src to dst and then names it tag at dst ("" = by digest only).
 func (e *Engine) Copy(ctx context.Context, src Source, digest string, dst Dest, tag string) (*Result, error) {
-	has, err := dst.HasManifest(ctx, digest)
-	if err != nil {
-		return nil, fmt.Errorf("checking %s at %s: %w", digest, dst, err)
-	}
-	if has && tag != "" {
+	// A tag naming the digest implies the manifest; one request either way.
+	var has bool
+	var err error
+	if tag != "" {
 		if has, err = dst.TagIs(ctx, tag, digest); err != nil {
 			return nil, fmt.Errorf("checking tag %s at %s: %w", tag, dst, err)
 		}
+	} else if has, err = dst.HasManifest(ctx, digest); err != nil {
+		return nil, fmt.Errorf("checking %s at %s: %w", digest, dst, err)
 	}
 	// Manifests are written only after everything they point to, so a
 	// manifest at the destination means the whole image is there.

@@ -130,7 +130,11 @@ func (d *CacheDest) HasManifest(ctx context.Context, digest string) (bool, error
 
 func (d *CacheDest) TagIs(ctx context.Context, tag, digest string) (bool, error) {
 	desc, ok, err := d.Cache.Lookup(tag)
-	return ok && desc.Digest == digest, err
+	if err != nil || !ok || desc.Digest != digest {
+		return false, err
+	}
+	has, _ := d.Cache.Has(digest)
+	return has, nil
 }
 
 func (d *CacheDest) HasBlob(ctx context.Context, digest string) (bool, error) {

@@ -7,7 +7,9 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -53,6 +55,7 @@ type Client struct {
 
 	mu         sync.Mutex
 	transports map[string]*lazyTransport
+	hosts      map[string]*hostState
 	served     sync.Map // repository name -> mirror registry that served it
 }
 
@@ -88,7 +91,7 @@ func New(opts Options) *Client {
 			TLSClientConfig:       &tls.Config{InsecureSkipVerify: !opts.TLSVerify}, //nolint:gosec // the user's --tls-verify=false
 		}
 	}
-	return &Client{opts: opts, base: base, transports: map[string]*lazyTransport{}}
+	return &Client{opts: opts, base: base, transports: map[string]*lazyTransport{}, hosts: map[string]*hostState{}}
 }
 
 // Repository parses "host/path" into a repository the client can use,
@@ -126,21 +129,10 @@ func (c *Client) transport(ctx context.Context, repo name.Repository, push bool)
 			}
 			auth = a
 		}
-		lt.err = retry.Policy{Attempts: c.opts.Retry.Attempts, Base: c.opts.Retry.Base, Max: c.opts.Retry.Max}.Do(ctx, func() error {
-			rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{scope})
-			if err != nil {
-				// The handshake tries https then http; its error holds both
-				// answers, and the first may hide that the second is worth
-				// retrying (a 5xx, a reset).
-				var te *transport.Error
-				if (errors.As(err, &te) && te.Temporary()) || retry.Retryable(err) {
-					return transient{explain(repo.RegistryStr(), c.opts.TLSVerify, err)}
-				}
-				return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
-			}
-			lt.rt = rt
-			return nil
-		}, c.logRetry("connecting to "+repo.RegistryStr()))
+		if lt.rt, lt.err = c.hostTransport(ctx, repo, auth, scope); lt.rt != nil || lt.err != nil {
+			return
+		}
+		lt.rt, _, lt.err = c.handshake(ctx, repo, auth, scope, false)
 	})
 	if lt.err != nil {
 		// Let a later call try again: the registry may come back.
@@ -151,6 +143,85 @@ func (c *Client) transport(ctx context.Context, repo name.Repository, push bool)
 		c.mu.Unlock()
 	}
 	return lt.rt, lt.err
+}
+
+// hostState is what one handshake with a registry taught: whether it hands
+// out per-repository tokens and, when it does not, the transport every
+// repository shares.
+type hostState struct {
+	once   sync.Once
+	bearer bool
+	rt     http.RoundTripper
+	err    error
+}
+
+// hostTransport returns the transport shared by every repository of repo's
+// registry when that registry needs no per-repository token (anonymous or
+// Basic auth): one handshake then serves a mirror of thousands of
+// repositories. It returns nil, nil for token registries.
+func (c *Client) hostTransport(ctx context.Context, repo name.Repository, auth authn.Authenticator, scope string) (http.RoundTripper, error) {
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", repo, err)
+	}
+	// Keyed by the credentials too: an auth file may hold different ones
+	// per namespace. Hashed, so no secret sits in a map key.
+	sum := sha256.Sum256([]byte(repo.RegistryStr() + "\x00" + cfg.Username + "\x00" + cfg.Password + "\x00" + cfg.Auth + "\x00" + cfg.IdentityToken + "\x00" + cfg.RegistryToken))
+	key := hex.EncodeToString(sum[:])
+	c.mu.Lock()
+	hs, ok := c.hosts[key]
+	if !ok {
+		hs = &hostState{}
+		c.hosts[key] = hs
+	}
+	c.mu.Unlock()
+	hs.once.Do(func() {
+		hs.rt, hs.bearer, hs.err = c.handshake(ctx, repo, auth, scope, true)
+	})
+	if hs.err != nil {
+		c.mu.Lock()
+		if c.hosts[key] == hs {
+			delete(c.hosts, key) // a later call tries again
+		}
+		c.mu.Unlock()
+		return nil, hs.err
+	}
+	return hs.rt, nil
+}
+
+// handshake makes an authenticated transport for scope, with retries. With
+// askScheme it first pings the registry and stops there (bearer true) when
+// the registry hands out per-repository tokens.
+func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn.Authenticator, scope string, askScheme bool) (rt http.RoundTripper, bearer bool, err error) {
+	err = c.opts.Retry.Do(ctx, func() error {
+		if askScheme {
+			ch, err := transport.Ping(ctx, repo.Registry, c.base)
+			if err != nil {
+				return handshakeError(repo, c.opts.TLSVerify, err)
+			}
+			if bearer = strings.EqualFold(ch.Scheme, "bearer"); bearer {
+				return nil
+			}
+		}
+		var err error
+		rt, err = transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{scope})
+		if err != nil {
+			return handshakeError(repo, c.opts.TLSVerify, err)
+		}
+		return nil
+	}, c.logRetry("connecting to "+repo.RegistryStr()))
+	return rt, bearer, err
+}
+
+// handshakeError classifies a failed handshake. It tries https then http;
+// its error holds both answers, and the first may hide that the second is
+// worth retrying (a 5xx, a reset).
+func handshakeError(repo name.Repository, verify bool, err error) error {
+	var te *transport.Error
+	if (errors.As(err, &te) && te.Temporary()) || retry.Retryable(err) {
+		return transient{explain(repo.RegistryStr(), verify, err)}
+	}
+	return explain(repo.RegistryStr(), verify, err)
 }
 
 func (c *Client) logRetry(what string) func(int, time.Duration, error) {
