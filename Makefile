@@ -5,7 +5,7 @@ CMDS    := ocm-plan ocm-fetch ocm-push ocm-pack ocm-unpack ocm-resources ocm-del
 PKGS    := ./...
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build test unit lint demo bench deps clean
+.PHONY: all build tools test unit lint demo bench deps clean
 
 all: build
 
@@ -18,9 +18,17 @@ build:
 deps:
 	@bash .ci/deps.sh
 
+# opm, operator-registry's CLI, at the version tools/opm/go.mod pins: the
+# tests run `opm validate` on rebuilt catalogs. Built once (a minute or two).
+tools: $(BIN)/opm
+
+$(BIN)/opm: tools/opm/go.mod tools/opm/go.sum
+	@mkdir -p $(BIN)
+	cd tools/opm && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/opm github.com/operator-framework/operator-registry/cmd/opm
+
 # Runs every test, including those against real registries (docker-registry,
 # skopeo and htpasswd must be installed: `make deps`).
-test: deps build
+test: deps build tools
 	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # Fast tests only (no real registry).

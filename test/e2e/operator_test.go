@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -32,8 +34,9 @@ const operatorISC = `mirror:
     - name: gamma
 `
 
-// readCatalog reads the declarative config of the catalog at ref.
-func readCatalog(t *testing.T, host, repo, digest string) *catalog.FBC {
+// readCatalog reads the declarative config of the catalog at ref and, when
+// saveTo is set, writes its files there (for opm validate).
+func readCatalog(t *testing.T, host, repo, digest, saveTo string) *catalog.FBC {
 	t.Helper()
 	c := registry.New(registry.Options{})
 	r, err := c.Repository(host + "/" + repo)
@@ -58,7 +61,40 @@ func readCatalog(t *testing.T, host, repo, digest string) *catalog.FBC {
 	if err != nil {
 		t.Fatalf("rebuilt catalog does not parse: %v", err)
 	}
+	if saveTo != "" {
+		prefix := catalog.ConfigsDir(img) + "/"
+		for f, b := range files {
+			if rel, ok := strings.CutPrefix(f, prefix); ok {
+				writeFile(t, filepath.Join(saveTo, rel), string(b))
+			}
+		}
+	}
 	return fbc
+}
+
+// opmValidate runs operator-registry's own validator on a declarative
+// config directory: make tools builds bin/opm from tools/opm.
+func opmValidate(t *testing.T, dir string) (string, error) {
+	t.Helper()
+	opm := filepath.Join(repoRoot(t), "bin", "opm")
+	if _, err := os.Stat(opm); err != nil {
+		if opm, err = exec.LookPath("opm"); err != nil {
+			t.Fatalf("opm not found in bin/ or PATH; fix: make tools")
+		}
+	}
+	// opm accepts an empty directory: make sure there is a catalog to judge.
+	n := 0
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Fatalf("no catalog files in %s to validate", dir)
+	}
+	out, err := exec.Command(opm, "validate", dir).CombinedOutput()
+	return string(out), err
 }
 
 func TestOperatorsMirrorToMirror(t *testing.T) {
@@ -101,7 +137,10 @@ func TestOperatorsMirrorToMirror(t *testing.T) {
 				t.Fatalf("catalog record %+v", catRec)
 			}
 			// Pull the rebuilt catalog back: only the selection, valid channels.
-			fbc := readCatalog(t, dst.Host, "mirrored/ocm-index", catRec.Digest)
+			fbc := readCatalog(t, dst.Host, "mirrored/ocm-index", catRec.Digest, filepath.Join(dir, "fbc"))
+			if out, err := opmValidate(t, filepath.Join(dir, "fbc")); err != nil {
+				t.Fatalf("opm validate rejects the rebuilt catalog: %v\n%s", err, out)
+			}
 			var kept []string
 			for pn, p := range fbc.Packages {
 				for bn := range p.Bundles {
@@ -180,11 +219,30 @@ func TestOperatorWithFailingRelatedImage(t *testing.T) {
 	if catRec == nil || catRec.Status != record.StatusPushed {
 		t.Fatalf("catalog record %+v", catRec)
 	}
-	fbc := readCatalog(t, dst.Host, "mirrored/ocm-index", catRec.Digest)
+	fbc := readCatalog(t, dst.Host, "mirrored/ocm-index", catRec.Digest, filepath.Join(dir, "fbc"))
+	if out, err := opmValidate(t, filepath.Join(dir, "fbc")); err != nil {
+		t.Fatalf("opm validate rejects the rebuilt catalog: %v\n%s", err, out)
+	}
 	if fbc.Packages["gamma"] != nil {
 		t.Error("the catalog still offers gamma, whose bundle did not mirror")
 	}
 	if fbc.Packages["aqua"] == nil || fbc.Packages["elastic"] == nil || len(fbc.Packages["aqua"].Bundles) != 2 {
 		t.Errorf("complete operators missing from the catalog: %v", fbc.SortedPackages())
+	}
+}
+
+// TestOpmValidateCanFail: the validator used above rejects a catalog whose
+// channel names a bundle that does not exist, so its approval means something.
+func TestOpmValidateCanFail(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "fbc", "aqua", "catalog.json"), `{"schema":"olm.package","name":"aqua","defaultChannel":"fast"}
+{"schema":"olm.channel","package":"aqua","name":"fast","entries":[{"name":"aqua.v1.0.0"}]}
+`)
+	out, err := opmValidate(t, filepath.Join(dir, "fbc"))
+	if err == nil {
+		t.Fatalf("opm validate accepted a channel without its bundle:\n%s", out)
+	}
+	if !strings.Contains(out, "aqua.v1.0.0") {
+		t.Errorf("opm's complaint does not name the missing bundle:\n%s", out)
 	}
 }
