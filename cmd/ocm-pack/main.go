@@ -89,6 +89,8 @@ func run(args []string) int {
 		}
 		tally.Add(r, r.Stage != "pack")
 	}
-	c.Log.Infof("set %s: %d archives, %s of blobs packed, %d blobs left out (carried by earlier sets)", res.TOC.SetID, len(res.Files), cli.HumanBytes(res.Packed), res.Skipped)
+	if res.TOC != nil {
+		c.Log.Infof("set %s: %d archives, %s of blobs packed, %d blobs left out (carried by earlier sets)", res.TOC.SetID, len(res.Files), cli.HumanBytes(res.Packed), res.Skipped)
+	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
 }

@@ -21,6 +21,15 @@ const HistoryFile = ".ocm-pack-history.json"
 type History struct {
 	path  string
 	Blobs map[string]HistoryEntry `json:"blobs"`
+	// Sets are the sets written whole, oldest first.
+	Sets []SetEntry `json:"sets,omitempty"`
+}
+
+// SetEntry is one set written whole: its id and the sha256 of its records.
+type SetEntry struct {
+	ID      string    `json:"id"`
+	Records string    `json:"records"`
+	Packed  time.Time `json:"packed"`
 }
 
 // HistoryEntry says which set first carried a blob, and when.
@@ -54,6 +63,31 @@ func (h *History) Add(digest, set string, t time.Time) {
 	if !h.Has(digest) {
 		h.Blobs[digest] = HistoryEntry{Set: set, Packed: t.UTC().Truncate(time.Second)}
 	}
+}
+
+// AddSet records that set was written whole.
+func (h *History) AddSet(id, records string, t time.Time) {
+	if !h.HasSet(id) {
+		h.Sets = append(h.Sets, SetEntry{ID: id, Records: records, Packed: t.UTC().Truncate(time.Second)})
+	}
+}
+
+// HasSet tells whether the set id was written whole.
+func (h *History) HasSet(id string) bool {
+	for _, s := range h.Sets {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Last is the newest set written whole, or nil.
+func (h *History) Last() *SetEntry {
+	if len(h.Sets) == 0 {
+		return nil
+	}
+	return &h.Sets[len(h.Sets)-1]
 }
 
 // Save writes the history atomically (encoding/json sorts map keys: stable diffs).

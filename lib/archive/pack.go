@@ -41,10 +41,14 @@ type Packer struct {
 
 // Result of a pack.
 type Result struct {
-	TOC     *TOC
-	Files   []string // archive paths written
-	Packed  int64    // blob bytes packed
-	Skipped int      // blobs left out because earlier sets carried them
+	TOC    *TOC
+	Files  []string // archive paths written
+	Packed int64    // blob bytes packed
+	Kept   int      // archives an interrupted earlier pack had written
+	// Unchanged names the newest set when it already carries these records
+	// and every blob: nothing was written (TOC is nil).
+	Unchanged string
+	Skipped   int // blobs left out because earlier sets carried them
 }
 
 // Pack writes the archives for recs. Records whose image is not complete in
@@ -123,17 +127,51 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 			return nil, err
 		}
 	}
-	toc := &TOC{Version: FormatVersion, SetID: newID(), Created: p.now().UTC().Truncate(time.Second), Incremental: res.Skipped > 0}
-	if !p.Since.IsZero() {
-		toc.Since = p.Since.Format("2006-01-02")
-	}
-	first, err := nextNumber(p.OutDir)
+	j, err := loadJournal(p.OutDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.split(toc, chosen, int64(recBuf.Len()), first); err != nil {
-		return nil, err
+	if j != nil && hist.HasSet(j.TOC.SetID) {
+		// Killed after recording the set, before removing the journal.
+		if err := os.Remove(filepath.Join(p.OutDir, JournalFile)); err != nil {
+			return nil, err
+		}
+		j = nil
 	}
+	if last := hist.Last(); j == nil && len(chosen) == 0 && last != nil && last.Records == recordsSum(recBuf.Bytes()) {
+		// Same images as the newest set and no new blob: a rerun of the
+		// same pack writes nothing.
+		p.Log.Infof("nothing new since set %s of %s: no archive written", last.ID, last.Packed.Format(time.RFC3339))
+		res.Unchanged = last.ID
+		return res, nil
+	}
+	if j != nil && !j.matches(recBuf.Bytes(), chosen, p.MaxSize) {
+		p.Log.Warnf("an earlier pack of a different image set stopped midway; removing its archives")
+		if err := j.discard(p.OutDir); err != nil {
+			return nil, fmt.Errorf("removing the unfinished set: %w", err)
+		}
+		j = nil
+	}
+	if j == nil {
+		toc := &TOC{Version: FormatVersion, SetID: newID(), Created: p.now().UTC().Truncate(time.Second), Incremental: res.Skipped > 0}
+		if !p.Since.IsZero() {
+			toc.Since = p.Since.Format("2006-01-02")
+		}
+		first, err := nextNumber(p.OutDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.split(toc, chosen, int64(recBuf.Len()), first); err != nil {
+			return nil, err
+		}
+		j = &journal{TOC: toc, Records: recordsSum(recBuf.Bytes()), MaxSize: p.MaxSize}
+		if err := j.save(p.OutDir); err != nil {
+			return nil, fmt.Errorf("archive directory: %w", err)
+		}
+	} else {
+		p.Log.Infof("finishing set %s, which an earlier pack left midway", j.TOC.SetID)
+	}
+	toc := j.TOC
 	index, err := layoutIndex(recs)
 	if err != nil {
 		return nil, err
@@ -144,6 +182,13 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 	}
 	for _, a := range toc.Archives {
 		path := filepath.Join(p.OutDir, a.Name)
+		if j.written(p.OutDir, a) {
+			p.Meter.Done(a.Size, false)
+			res.Files = append(res.Files, path)
+			res.Kept++
+			p.Log.Infof("kept %s: written by the earlier pack", path)
+			continue
+		}
 		n, err := atomicfile.Write(path, func(w io.Writer) error {
 			return p.writeTar(ctx, w, a, tocBytes, recBuf.Bytes(), index)
 		}, 0o644)
@@ -160,7 +205,12 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 	for _, b := range chosen {
 		hist.Add(b.Digest, toc.SetID, p.now())
 	}
+	hist.AddSet(toc.SetID, j.Records, p.now())
 	if err := hist.Save(); err != nil {
+		return nil, err
+	}
+	// The set is whole and recorded: a rerun starts a new one.
+	if err := os.Remove(filepath.Join(p.OutDir, JournalFile)); err != nil {
 		return nil, err
 	}
 	res.TOC = toc

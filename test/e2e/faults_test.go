@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,6 +172,135 @@ func TestKillAndResume(t *testing.T) {
 			t.Errorf("%s: %s, want %s", rec.Target, got, rec.Digest)
 		}
 	}
+}
+
+// TestKillAndResumeArchives: ocm-pack and ocm-unpack are killed (SIGKILL)
+// at random points, five times each; the reruns finish the same set (no
+// orphan archives beside it), unpack loads only what was missing, and the
+// pushed images have their source digests.
+func TestKillAndResumeArchives(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populateSized(t, src, 6<<20)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml | ocm-fetch --cache cache > fetched.jsonl"); r.code != 0 {
+		t.Fatal("plan|fetch failed")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	count := func(dir, pattern string) int {
+		m, _ := filepath.Glob(filepath.Join(dir, pattern))
+		return len(m)
+	}
+	pack := "ocm-pack --cache cache --out archives --archive-size 8MiB < fetched.jsonl"
+	midway := 0
+	for i := 0; i < 5; i++ {
+		// Kill once this run has written one or two more archives, plus a
+		// random moment: inside the next archive or between two.
+		before := count(filepath.Join(dir, "archives"), "mirror_*.tar")
+		cmd, _ := startStage(t, dir, "exec "+pack+" > /dev/null")
+		more := 1 + rng.IntN(2)
+		if killWhen(cmd, func() bool { return count(filepath.Join(dir, "archives"), "mirror_*.tar") >= before+more }, time.Duration(rng.IntN(30))*time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, "archives", archive.JournalFile)); err == nil {
+				midway++
+			}
+		}
+	}
+	if midway == 0 {
+		t.Fatal("no kill stopped ocm-pack midway: the test proves nothing")
+	}
+	t.Logf("%d of 5 kills stopped ocm-pack midway", midway)
+	r := sh(t, dir, nil, pack+" > packed.jsonl")
+	if r.code != 0 {
+		t.Fatalf("resumed pack: exit %d", r.code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "archives", archive.JournalFile)); !os.IsNotExist(err) {
+		t.Fatalf("journal left after the resumed pack: %v", err)
+	}
+	files, total := archiveFiles(t, filepath.Join(dir, "archives"))
+	if len(files) < 6 {
+		t.Fatalf("%d archives, want at least 6 under 8 MiB each", len(files))
+	}
+	if r := sh(t, dir, nil, pack+" > /dev/null"); r.code != 0 || !strings.Contains(r.stderr, "nothing new since set") || count(filepath.Join(dir, "archives"), "mirror_*.tar") != len(files) {
+		t.Fatalf("a rerun of the finished pack must write nothing: exit %d", r.code)
+	}
+
+	unpack := "ocm-unpack archives --cache far"
+	unpackKills := 0
+	for i := 0; i < 5; i++ {
+		before := count(filepath.Join(dir, "far", "blobs", "sha256"), "[0-9a-f]*")
+		cmd, _ := startStage(t, dir, "exec "+unpack+" > /dev/null")
+		more := 1 + rng.IntN(3)
+		if killWhen(cmd, func() bool { return count(filepath.Join(dir, "far", "blobs", "sha256"), "[0-9a-f]*") >= before+more }, time.Duration(rng.IntN(30))*time.Millisecond) {
+			unpackKills++
+		}
+		t.Logf("unpack run %d: %d blobs cached before, %d after", i+1, before, count(filepath.Join(dir, "far", "blobs", "sha256"), "[0-9a-f]*"))
+	}
+	// Exit 0 means the archive directory holds whole sets only: an orphan
+	// archive of an abandoned set would be reported missing its siblings.
+	r = sh(t, dir, nil, unpack+" > unpacked.jsonl")
+	if r.code != 0 {
+		t.Fatalf("resumed unpack: exit %d", r.code)
+	}
+	var rerunBytes int64
+	for _, m := range regexp.MustCompile(`blobs, (\d+) bytes written`).FindAllStringSubmatch(r.stderr, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		rerunBytes += n
+	}
+	if unpackKills == 0 {
+		t.Fatal("no kill stopped ocm-unpack midway: the test proves nothing")
+	}
+	if rerunBytes >= total {
+		t.Errorf("resumed unpack wrote %d bytes of %d: it should load only what the killed runs had not", rerunBytes, total)
+	}
+	t.Logf("resumed unpack wrote %d of %d archive bytes", rerunBytes, total)
+	far, err := cache.Open(filepath.Join(dir, "far"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "far", "blobs", "sha256"))
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			if _, err := far.ReadBlob("sha256:" + e.Name()); err != nil {
+				t.Errorf("corrupt blob %s: %v", e.Name(), err)
+			}
+		}
+	}
+	r = sh(t, dir, nil, fmt.Sprintf("ocm-push --cache far docker://%s < unpacked.jsonl > pushed.jsonl", dst.Host))
+	if r.code != 0 {
+		t.Fatalf("push: exit %d", r.code)
+	}
+	pushed := 0
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if rec.Status != record.StatusPushed {
+			continue
+		}
+		pushed++
+		if got := skopeoDigest(t, "docker://"+rec.Target, "--tls-verify=false"); got != rec.Digest {
+			t.Errorf("%s: %s, want %s", rec.Target, got, rec.Digest)
+		}
+	}
+	if pushed != len(set.Images)-2 {
+		t.Fatalf("%d pushed, want %d (all but the two blocked)", pushed, len(set.Images)-2)
+	}
+}
+
+// killWhen SIGKILLs cmd's process group once cond holds, after extra;
+// false when the command ended first.
+func killWhen(cmd *exec.Cmd, cond func() bool, extra time.Duration) bool {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	for !cond() {
+		select {
+		case <-done:
+			return false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	time.Sleep(extra)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-done
+	return true
 }
 
 // TestInterrupt: SIGINT stops a stage cleanly: exit 130, every input record
