@@ -28,8 +28,10 @@ $(BIN)/opm: tools/opm/go.mod tools/opm/go.sum
 
 # Runs every test, including those against real registries (docker-registry,
 # skopeo and htpasswd must be installed: `make deps`).
+# -count=1: the e2e tests build cmd/ themselves, which go test's result cache
+# does not see, so a cached pass could hide a broken command.
 test: deps build tools
-	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # Fast tests only (no real registry).
 unit:

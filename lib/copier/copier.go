@@ -112,19 +112,20 @@ func (e *Engine) Copy(ctx context.Context, src Source, digest string, dst Dest, 
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s from %s: %w", digest, src, err)
 	}
-	if err := e.copyManifest(ctx, src, dst, digest, body, mt, m); err != nil {
-		return nil, err
-	}
+	// Written once, under its tag when it has one: a PUT by tag stores the
+	// manifest by digest too.
+	ref := digest
 	if tag != "" {
-		if err := e.putManifest(ctx, dst, tag, body, mt); err != nil {
-			return nil, fmt.Errorf("tagging %s as %s at %s: %w", digest, tag, dst, err)
-		}
+		ref = tag
+	}
+	if err := e.copyManifest(ctx, src, dst, digest, ref, body, mt, m); err != nil {
+		return nil, err
 	}
 	return &Result{Digest: digest, MediaType: mt, Size: int64(len(body)), Platforms: m.Platforms()}, nil
 }
 
-// copyManifest copies what m points to, then m itself (by digest).
-func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest string, body []byte, mt string, m *manifest.Manifest) error {
+// copyManifest copies what m (digest) points to, then m itself under ref.
+func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest, ref string, body []byte, mt string, m *manifest.Manifest) error {
 	if manifest.IsIndex(mt) {
 		err := parallel(ctx, len(m.Manifests), func(ctx context.Context, i int) error {
 			child := m.Manifests[i]
@@ -144,7 +145,7 @@ func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest 
 			if err != nil {
 				return fmt.Errorf("manifest %s: %w", child.Digest, err)
 			}
-			return e.copyManifest(ctx, src, dst, child.Digest, cb, cmt, cm)
+			return e.copyManifest(ctx, src, dst, child.Digest, child.Digest, cb, cmt, cm)
 		})
 		if err != nil {
 			return err
@@ -158,8 +159,8 @@ func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest 
 			return err
 		}
 	}
-	if err := e.putManifest(ctx, dst, digest, body, mt); err != nil {
-		return fmt.Errorf("writing manifest %s to %s: %w", digest, dst, err)
+	if err := e.putManifest(ctx, dst, ref, body, mt); err != nil {
+		return fmt.Errorf("writing manifest %s to %s as %s: %w", digest, dst, ref, err)
 	}
 	return nil
 }
