@@ -57,7 +57,25 @@ func (m *Meter) Counter(r io.Reader) io.Reader {
 	if m == nil {
 		return r
 	}
+	if s, ok := r.(io.Seeker); ok {
+		// Keep Seek: archive/tar seeks past members it skips.
+		return &countingReadSeeker{countingReader{r: r, m: m}, s}
+	}
 	return &countingReader{r: r, m: m}
+}
+
+type countingReadSeeker struct {
+	countingReader
+	s io.Seeker
+}
+
+// Seek counts bytes skipped forward as done.
+func (c *countingReadSeeker) Seek(offset int64, whence int) (int64, error) {
+	pos, err := c.s.Seek(offset, whence)
+	if err == nil && whence == io.SeekCurrent && offset > 0 {
+		c.m.done.Add(offset)
+	}
+	return pos, err
 }
 
 type countingReader struct {

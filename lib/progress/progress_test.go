@@ -2,6 +2,7 @@ package progress
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +110,22 @@ func TestCounterCountsBytes(t *testing.T) {
 	}
 	if got := m.done.Load(); got != 11 {
 		t.Fatalf("counted %d bytes, want 11", got)
+	}
+}
+
+func TestCounterKeepsSeek(t *testing.T) {
+	m := &Meter{Unit: "bytes"}
+	rd := m.Counter(strings.NewReader("0123456789"))
+	s, ok := rd.(io.Seeker)
+	if !ok {
+		t.Fatal("the counter hides Seek: tar would read skipped members instead of seeking")
+	}
+	if _, err := s.Seek(4, io.SeekCurrent); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(rd)
+	if string(rest) != "456789" || m.done.Load() != 10 {
+		t.Fatalf("read %q after the seek, counted %d; want 456789 and 10", rest, m.done.Load())
 	}
 }
 
