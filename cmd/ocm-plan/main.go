@@ -65,21 +65,27 @@ func run(args []string) int {
 		p.Cache, p.Engine = cch, c.Engine()
 		p.Graph = &graphimage.Builder{Client: client, Engine: p.Engine, Cache: cch, DataURL: *graphURL, BaseImage: *graphBase}
 	}
-	recs, err := p.Plan(ctx, cfg)
-	if err != nil {
-		// Release problems stop the plan: a partial release is useless.
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-	}
+	// Records go out as they are resolved: ocm-push can start copying
+	// while the plan goes on.
 	w := record.NewWriter(os.Stdout)
 	tally := &pipeline.Tally{}
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", err)
+	var writeErr error
+	err = p.Stream(ctx, cfg, func(r *record.Record) error {
+		if writeErr = w.Write(r); writeErr != nil {
+			return writeErr
 		}
 		tally.Add(r, false)
 		if r.Status == record.StatusSkipped {
 			c.Log.Infof("%s: %s", r.Source, r.Error)
 		}
+		return nil
+	})
+	if writeErr != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", writeErr)
+	}
+	if err != nil {
+		// Release problems stop the plan: a partial release is useless.
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
 }

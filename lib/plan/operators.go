@@ -147,7 +147,7 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 			}
 		}
 	}
-	p.resolveAll(ctx, recs, &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}})
+	p.resolveAll(ctx, recs, &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}}, func(*record.Record) error { return nil })
 	p.Log.Infof("catalog %s: %d packages, %d bundle and related images", op.Catalog, len(sel.Packages), len(recs))
 	if deleting && len(op.Packages) > 0 {
 		return recs, nil // the catalog stays: only these operators go

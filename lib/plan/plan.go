@@ -43,51 +43,94 @@ type Planner struct {
 // be resolved come back as failed records; the error is only for problems
 // that stop the whole plan.
 func (p *Planner) Plan(ctx context.Context, cfg *config.Config) ([]*record.Record, error) {
+	var recs []*record.Record
+	err := p.Stream(ctx, cfg, func(r *record.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, err
+}
+
+// Stream is Plan handing each record to emit as soon as it and every
+// earlier one are known, so the next stage starts copying while additional
+// images are still being resolved. Releases and operators come first and
+// whole: a problem there stops the plan before anything is emitted.
+func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*record.Record) error) error {
 	blocked, err := newBlocklist(cfg.Spec.BlockedImages)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	recs, err := p.Releases(ctx, cfg.Spec.Platform)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if pl := cfg.Spec.Platform; pl != nil && pl.Graph && cfg.Kind == config.KindImageSet {
 		if p.Graph == nil {
-			return nil, fmt.Errorf("%s: mirror.platform.graph: the graph image is built into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push", cfg.Path)
+			return fmt.Errorf("%s: mirror.platform.graph: the graph image is built into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push", cfg.Path)
 		}
 		g, err := p.Graph.Build(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		recs = append(recs, g)
 	}
 	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators, cfg.Kind == config.KindDelete)...)
+	// The same image listed twice keeps its first record. A component
+	// shared by several releases keeps one record per release: each
+	// release's tag names it in the mirror.
+	seen := map[string]bool{}
+	out := func(r *record.Record) error {
+		key := string(r.Origin) + " " + r.Source + " " + r.Destination
+		if seen[key] {
+			return nil
+		}
+		seen[key] = true
+		return emit(r)
+	}
+	for _, r := range recs {
+		if err := out(r); err != nil {
+			return err
+		}
+	}
 	var add []*record.Record
 	for _, img := range cfg.Spec.AdditionalImages {
 		add = append(add, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})
 	}
-	p.resolveAll(ctx, add, blocked)
-	recs = append(recs, add...)
-	return dedupe(recs), nil
+	return p.resolveAll(ctx, add, blocked, out)
 }
 
-// resolveAll fills digest, destination and manifest facts, concurrently.
-func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked *blocklist) {
+// resolveAll fills digest, destination and manifest facts, concurrently,
+// and hands the records to emit in their order as they are done.
+func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked *blocklist, emit func(*record.Record) error) error {
 	workers := p.Workers
 	if workers <= 0 {
 		workers = 8
 	}
+	done := make([]chan struct{}, len(recs))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	emitted := make(chan error, 1)
+	go func() {
+		var err error
+		for i, r := range recs {
+			<-done[i]
+			if err == nil {
+				err = emit(r)
+			}
+		}
+		emitted <- err
+	}()
 	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for _, r := range recs {
+	for i, r := range recs {
 		if why := blocked.match(r.Source, ""); why != "" {
 			r.Status, r.Error = record.StatusSkipped, why
+			close(done[i])
 			continue
 		}
-		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-sem; close(done[i]) }()
 			if err := p.resolve(ctx, r); err != nil {
 				r.Fail("plan", err)
 				p.Log.Errorf("%s: %v", r.Source, err)
@@ -99,7 +142,7 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 			}
 		}()
 	}
-	wg.Wait()
+	return <-emitted
 }
 
 // resolve reads the image's manifest from its registry.
@@ -143,21 +186,4 @@ func digestOf(s string) (string, bool) {
 		return d.DigestStr(), true
 	}
 	return "", false
-}
-
-// dedupe drops later records with the same source and destination (the same
-// image listed twice). A component shared by several releases keeps one
-// record per release: each release's tag names it in the mirror.
-func dedupe(recs []*record.Record) []*record.Record {
-	seen := map[string]bool{}
-	out := recs[:0]
-	for _, r := range recs {
-		key := string(r.Origin) + " " + r.Source + " " + r.Destination
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		out = append(out, r)
-	}
-	return out
 }
