@@ -40,8 +40,11 @@ func Retryable(err error) bool {
 	}
 	// Connection-level failures first: net.OpError says Temporary() is
 	// false for a reset, yet asking again is exactly what helps.
+	// net.ErrClosed: the transport closed the connection under an upload
+	// still writing its body, after the peer reset it or answered early.
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ECONNREFUSED) {
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, net.ErrClosed) {
 		return true
 	}
 	var ne net.Error

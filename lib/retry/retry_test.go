@@ -1,0 +1,71 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type temp bool
+
+func (t temp) Error() string   { return fmt.Sprintf("temporary=%v", bool(t)) }
+func (t temp) Temporary() bool { return bool(t) }
+
+func TestRetryable(t *testing.T) {
+	opErr := func(err error) error {
+		return &net.OpError{Op: "write", Net: "tcp", Err: &os.SyscallError{Syscall: "write", Err: err}}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"cancelled", fmt.Errorf("copy: %w", context.Canceled), false},
+		{"deadline", context.DeadlineExceeded, false},
+		{"reset", opErr(syscall.ECONNRESET), true},
+		{"broken pipe", opErr(syscall.EPIPE), true},
+		{"refused", opErr(syscall.ECONNREFUSED), true},
+		{"cut short", fmt.Errorf("reading body: %w", io.ErrUnexpectedEOF), true},
+		// What an upload sees when the transport closed the connection
+		// under it: "readfrom tcp ...: write tcp ...: use of closed network connection".
+		{"closed under an upload", fmt.Errorf("readfrom tcp: %w", &net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed}), true},
+		{"temporary", fmt.Errorf("x: %w", temp(true)), true},
+		{"permanent", temp(false), false},
+		{"plain", errors.New("manifest unknown"), false},
+	}
+	for _, tc := range tests {
+		if got := Retryable(tc.err); got != tc.want {
+			t.Errorf("%s: Retryable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestDoStopsAtTheBudget(t *testing.T) {
+	calls, retries := 0, 0
+	err := Policy{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}.Do(context.Background(), func() error {
+		calls++
+		return opErrReset()
+	}, func(int, time.Duration, error) { retries++ })
+	if err == nil || calls != 3 || retries != 2 {
+		t.Fatalf("err %v after %d calls, %d retries; want an error after 3 calls, 2 retries", err, calls, retries)
+	}
+	calls = 0
+	err = Policy{Attempts: 5, Base: time.Millisecond, Max: time.Millisecond}.Do(context.Background(), func() error {
+		calls++
+		return errors.New("not found")
+	}, nil)
+	if err == nil || calls != 1 {
+		t.Fatalf("a permanent error was tried %d times", calls)
+	}
+}
+
+func opErrReset() error {
+	return &net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}
+}
