@@ -54,15 +54,37 @@ type Client struct {
 	base http.RoundTripper
 
 	mu         sync.Mutex
-	transports map[string]*lazyTransport
-	hosts      map[string]*hostState
-	served     sync.Map // repository name -> mirror registry that served it
+	transports map[string]*handshakeResult // per registry and scope
+	hosts      map[string]*handshakeResult // per registry and credentials
+	served     sync.Map                    // repository name -> mirror registry that served it
 }
 
-type lazyTransport struct {
+// handshakeResult is made once and shared by every caller; a failed one is
+// forgotten so that a later call tries again (the registry may come back).
+type handshakeResult struct {
 	once sync.Once
-	rt   http.RoundTripper
+	rt   http.RoundTripper // nil from hostTransport: the registry hands out per-repository tokens
 	err  error
+}
+
+// shared returns m[key], made by fill on first use.
+func (c *Client) shared(m map[string]*handshakeResult, key string, fill func(*handshakeResult)) *handshakeResult {
+	c.mu.Lock()
+	h, ok := m[key]
+	if !ok {
+		h = &handshakeResult{}
+		m[key] = h
+	}
+	c.mu.Unlock()
+	h.once.Do(func() { fill(h) })
+	if h.err != nil {
+		c.mu.Lock()
+		if m[key] == h {
+			delete(m, key)
+		}
+		c.mu.Unlock()
+	}
+	return h
 }
 
 // New returns a Client.
@@ -91,7 +113,7 @@ func New(opts Options) *Client {
 			TLSClientConfig:       &tls.Config{InsecureSkipVerify: !opts.TLSVerify}, //nolint:gosec // the user's --tls-verify=false
 		}
 	}
-	return &Client{opts: opts, base: base, transports: map[string]*lazyTransport{}, hosts: map[string]*hostState{}}
+	return &Client{opts: opts, base: base, transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
 }
 
 // Repository parses "host/path" into a repository the client can use,
@@ -111,48 +133,22 @@ func (c *Client) transport(ctx context.Context, repo name.Repository, push bool)
 	if push {
 		scope = repo.Scope(transport.PushScope) + ",pull"
 	}
-	key := repo.RegistryStr() + " " + scope
-	c.mu.Lock()
-	lt, ok := c.transports[key]
-	if !ok {
-		lt = &lazyTransport{}
-		c.transports[key] = lt
-	}
-	c.mu.Unlock()
-	lt.once.Do(func() {
+	h := c.shared(c.transports, repo.RegistryStr()+" "+scope, func(h *handshakeResult) {
 		var auth authn.Authenticator = authn.Anonymous
 		if c.opts.Keychain != nil {
 			a, err := c.opts.Keychain.Resolve(repo)
 			if err != nil {
-				lt.err = fmt.Errorf("credentials for %s: %w", repo, err)
+				h.err = fmt.Errorf("credentials for %s: %w", repo, err)
 				return
 			}
 			auth = a
 		}
-		if lt.rt, lt.err = c.hostTransport(ctx, repo, auth, scope); lt.rt != nil || lt.err != nil {
+		if h.rt, h.err = c.hostTransport(ctx, repo, auth, scope); h.rt != nil || h.err != nil {
 			return
 		}
-		lt.rt, _, lt.err = c.handshake(ctx, repo, auth, scope, false)
+		h.rt, h.err = c.handshake(ctx, repo, auth, scope, false)
 	})
-	if lt.err != nil {
-		// Let a later call try again: the registry may come back.
-		c.mu.Lock()
-		if c.transports[key] == lt {
-			delete(c.transports, key)
-		}
-		c.mu.Unlock()
-	}
-	return lt.rt, lt.err
-}
-
-// hostState is what one handshake with a registry taught: whether it hands
-// out per-repository tokens and, when it does not, the transport every
-// repository shares.
-type hostState struct {
-	once   sync.Once
-	bearer bool
-	rt     http.RoundTripper
-	err    error
+	return h.rt, h.err
 }
 
 // hostTransport returns the transport shared by every repository of repo's
@@ -167,39 +163,23 @@ func (c *Client) hostTransport(ctx context.Context, repo name.Repository, auth a
 	// Keyed by the credentials too: an auth file may hold different ones
 	// per namespace. Hashed, so no secret sits in a map key.
 	sum := sha256.Sum256([]byte(repo.RegistryStr() + "\x00" + cfg.Username + "\x00" + cfg.Password + "\x00" + cfg.Auth + "\x00" + cfg.IdentityToken + "\x00" + cfg.RegistryToken))
-	key := hex.EncodeToString(sum[:])
-	c.mu.Lock()
-	hs, ok := c.hosts[key]
-	if !ok {
-		hs = &hostState{}
-		c.hosts[key] = hs
-	}
-	c.mu.Unlock()
-	hs.once.Do(func() {
-		hs.rt, hs.bearer, hs.err = c.handshake(ctx, repo, auth, scope, true)
+	h := c.shared(c.hosts, hex.EncodeToString(sum[:]), func(h *handshakeResult) {
+		h.rt, h.err = c.handshake(ctx, repo, auth, scope, true)
 	})
-	if hs.err != nil {
-		c.mu.Lock()
-		if c.hosts[key] == hs {
-			delete(c.hosts, key) // a later call tries again
-		}
-		c.mu.Unlock()
-		return nil, hs.err
-	}
-	return hs.rt, nil
+	return h.rt, h.err
 }
 
 // handshake makes an authenticated transport for scope, with retries. With
-// askScheme it first pings the registry and stops there (bearer true) when
-// the registry hands out per-repository tokens.
-func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn.Authenticator, scope string, askScheme bool) (rt http.RoundTripper, bearer bool, err error) {
+// askScheme it first pings the registry and returns nil when the registry
+// hands out per-repository tokens (no transport can serve them all).
+func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn.Authenticator, scope string, askScheme bool) (rt http.RoundTripper, err error) {
 	err = c.opts.Retry.Do(ctx, func() error {
 		if askScheme {
 			ch, err := transport.Ping(ctx, repo.Registry, c.base)
 			if err != nil {
 				return handshakeError(repo, c.opts.TLSVerify, err)
 			}
-			if bearer = strings.EqualFold(ch.Scheme, "bearer"); bearer {
+			if strings.EqualFold(ch.Scheme, "bearer") {
 				return nil
 			}
 		}
@@ -210,7 +190,7 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 		}
 		return nil
 	}, c.logRetry("connecting to "+repo.RegistryStr()))
-	return rt, bearer, err
+	return rt, err
 }
 
 // handshakeError classifies a failed handshake. It tries https then http;
