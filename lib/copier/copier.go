@@ -287,8 +287,15 @@ func (e *Engine) transfer(ctx context.Context, src Source, dst Dest, d manifest.
 			return err
 		}
 		defer rc.Close()
-		n, err := dst.PutBlob(ctx, d.Digest, d.Size, rc)
+		sr := &sourceReader{r: rc}
+		n, err := dst.PutBlob(ctx, d.Digest, d.Size, sr)
 		e.Stats.BytesMoved.Add(n)
+		if err != nil && sr.err != nil {
+			// The source failed first (a digest mismatch, a cut stream):
+			// that is the cause, whatever the destination answered to the
+			// body it could not finish.
+			return sr.err
+		}
 		return err
 	}, e.onRetry("blob "+d.Digest))
 	if err != nil {
@@ -296,6 +303,20 @@ func (e *Engine) transfer(ctx context.Context, src Source, dst Dest, d manifest.
 	}
 	e.Stats.BlobsCopied.Add(1)
 	return dst.Repo(), nil
+}
+
+// sourceReader remembers the error a blob's source stream ended with.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 // parallel runs f(0..n-1) concurrently and returns the first error; the
