@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/archive"
@@ -21,7 +22,8 @@ Checks every member of every archive of one set (size and sha256, while
 streaming) and loads it into the cache; a damaged member never reaches it.
 Writes the set's records, each cached or failed with the blob and archive at
 fault. Unpack earlier (incremental) sets first. Exit 0: every image whole;
-1: some archive or image was damaged or missing; 2: bad flags.`
+1: some archive or image was damaged or missing; 2: bad flags, or archives
+of different sets (only consecutive sets of one ARCHIVE_DIR go together).`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -60,6 +62,9 @@ func run(args []string) int {
 	stop := c.StartProgress(ctx, meter)
 	res, err := (&archive.Unpacker{Cache: cch, Log: c.Log, Meter: meter}).Unpack(ctx, files)
 	stop()
+	if errors.Is(err, archive.ErrMixedSets) {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
 	if err != nil && res == nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}

@@ -1,11 +1,13 @@
 package archive
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -56,7 +58,7 @@ func (j *journal) save(dir string) error {
 // matches tells whether the journal planned the same set: same records,
 // same blobs in the same order, same size limit.
 func (j *journal) matches(records []byte, blobs []Member, maxSize int64) bool {
-	if j.Records != recordsSum(records) || j.MaxSize != maxSize {
+	if j.TOC.Version != FormatVersion || j.Records != recordsSum(records) || j.MaxSize != maxSize {
 		return false
 	}
 	i := 0
@@ -75,18 +77,40 @@ func (j *journal) matches(records []byte, blobs []Member, maxSize int64) bool {
 // archives appear under their final name only once whole, so one that
 // belongs to the journal's set is done.
 func (j *journal) written(dir string, a Archive) bool {
-	toc, _, err := readMeta(filepath.Join(dir, a.Name))
-	return err == nil && toc.SetID == j.TOC.SetID
+	m, err := readMeta(filepath.Join(dir, a.Name))
+	return err == nil && m.toc.SetID == j.TOC.SetID
 }
 
 // discard removes what an abandoned set left: its archives and the journal.
+// It goes by the set id alone, so archives of an older format go too.
 func (j *journal) discard(dir string) error {
 	for _, a := range j.TOC.Archives {
-		if j.written(dir, a) {
+		if peekSetID(filepath.Join(dir, a.Name)) == j.TOC.SetID {
 			if err := os.Remove(filepath.Join(dir, a.Name)); err != nil {
 				return err
 			}
 		}
 	}
 	return os.Remove(filepath.Join(dir, JournalFile))
+}
+
+// peekSetID is the set id in the table of contents at the head of the
+// archive at path, unchecked; "" if there is none.
+func peekSetID(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	if h, err := tr.Next(); err != nil || h.Name != TOCMember {
+		return ""
+	}
+	var t struct {
+		SetID string `json:"setID"`
+	}
+	if json.NewDecoder(io.LimitReader(tr, 256<<20)).Decode(&t) != nil {
+		return ""
+	}
+	return t.SetID
 }

@@ -153,7 +153,10 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 		j = nil
 	}
 	if j == nil {
-		toc := &TOC{Version: FormatVersion, SetID: newID(), Created: p.now().UTC().Truncate(time.Second), Incremental: res.Skipped > 0}
+		toc := &TOC{Version: FormatVersion, SetID: newID(), Created: p.now().UTC().Truncate(time.Second), Incremental: res.Skipped > 0, Records: contentOf(recBuf.Bytes())}
+		if last := hist.Last(); last != nil {
+			toc.Previous = last.ID
+		}
 		if !p.Since.IsZero() {
 			toc.Since = p.Since.Format("2006-01-02")
 		}
@@ -304,6 +307,9 @@ func (p *Packer) writeTar(ctx context.Context, w io.Writer, a Archive, toc, recs
 		return err
 	}
 	if err := small(TOCMember, toc); err != nil {
+		return err
+	}
+	if err := small(TOCSumMember, []byte(contentOf(toc).Digest+"\n")); err != nil {
 		return err
 	}
 	if err := small(RecordsMember, recs); err != nil {

@@ -68,9 +68,10 @@ func Expand(args []string) ([]string, error) {
 }
 
 // Unpack verifies and loads archives into the cache. The files may hold
-// several sets (an ARCHIVE_DIR after incremental packs): sets are loaded
-// oldest first, and the records are those of the newest set, which describe
-// the whole image set. Every blob is checked against its digest and size as
+// several sets (an ARCHIVE_DIR after incremental packs) if each follows the
+// one before (anything else is refused with ErrMixedSets before loading):
+// sets are loaded oldest first, and the records are those of the newest set,
+// which describe the whole image set. Every blob is checked against its digest and size as
 // it streams; a bad one never reaches the cache. Records whose images lack a
 // blob afterwards come back failed, naming the blob and the archive that
 // should have carried it.
@@ -78,40 +79,26 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no archives given")
 	}
-	type set struct {
-		toc   *TOC
-		recs  []*record.Record
-		files []string
+	sets, err := groupSets(files)
+	if err != nil {
+		return nil, err
 	}
-	var sets []*set
-	byID := map[string]*set{}
 	for _, f := range files {
 		if fi, err := os.Stat(f); err == nil {
 			u.Meter.AddTotal(fi.Size())
 		}
-		toc, recs, err := readMeta(f)
-		if err != nil {
-			return nil, err
-		}
-		s := byID[toc.SetID]
-		if s == nil {
-			s = &set{toc: toc, recs: recs}
-			byID[toc.SetID] = s
-			sets = append(sets, s) // files are sorted, so sets come oldest first
-		}
-		s.files = append(s.files, f)
 	}
 	u.Meter.Final()
 	res := &UnpackResult{}
 	where := map[string]string{}
 	for _, s := range sets {
-		if err := u.loadSet(ctx, s.toc, s.files, res); err != nil {
+		if err := u.loadSet(ctx, s.meta.toc, s.files, res); err != nil {
 			return res, err
 		}
-		for d, a := range s.toc.Locate() {
+		for d, a := range s.meta.toc.Locate() {
 			where[d] = a
 		}
-		res.Records = s.recs
+		res.Records = s.meta.recs
 	}
 	// Check each image is whole in the cache now.
 	for _, r := range res.Records {
@@ -128,6 +115,65 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 		}
 	}
 	return res, nil
+}
+
+// set is the archives given of one set.
+type set struct {
+	meta  *meta
+	files []string
+}
+
+// groupSets reads every archive's head and groups the files by set, oldest
+// set first. It refuses what would lose images silently: a file that is not
+// the archive of its set it is named as, two files of one set that disagree
+// on its table of contents, and sets that do not follow one another.
+func groupSets(files []string) ([]*set, error) {
+	var sets []*set
+	byID := map[string]*set{}
+	first := map[string]string{} // set id -> first file seen of it
+	for _, f := range files {
+		m, err := readMeta(f)
+		if err != nil {
+			return nil, err
+		}
+		id := m.toc.SetID
+		if !m.toc.Has(filepath.Base(f)) {
+			return nil, fmt.Errorf("%w: %s belongs to set %s, whose archives are %s; fix: give each archive under the name ocm-pack gave it", ErrMixedSets, f, id, archiveNames(m.toc))
+		}
+		s := byID[id]
+		if s == nil {
+			s = &set{meta: m}
+			byID[id] = s
+			first[id] = f
+			sets = append(sets, s) // files are sorted, so sets come oldest first
+		} else if m.sum != s.meta.sum {
+			return nil, fmt.Errorf("%w: %s and %s both claim set %s but their tables of contents differ; fix: copy the set again from the archive directory ocm-pack wrote", ErrMixedSets, first[id], f, id)
+		}
+		s.files = append(s.files, f)
+	}
+	for i := 1; i < len(sets); i++ {
+		prev, cur := sets[i-1].meta.toc, sets[i].meta.toc
+		if cur.Previous != prev.SetID {
+			after := "follows no earlier set"
+			if cur.Previous != "" {
+				after = "follows set " + cur.Previous + ", which is not given"
+			}
+			return nil, fmt.Errorf("%w: %s (set %s) and %s (set %s, which %s) are not consecutive sets of one archive directory; fix: unpack one set at a time, or give the sets of one archive directory oldest first", ErrMixedSets, first[prev.SetID], prev.SetID, first[cur.SetID], cur.SetID, after)
+		}
+	}
+	return sets, nil
+}
+
+// archiveNames lists a set's archives, the first and last only when many.
+func archiveNames(t *TOC) string {
+	var names []string
+	for _, a := range t.Archives {
+		names = append(names, a.Name)
+	}
+	if n := len(names); n > 4 {
+		return fmt.Sprintf("%s ... %s (%d)", names[0], names[n-1], n)
+	}
+	return strings.Join(names, ", ")
 }
 
 // loadSet loads one set's archives, noting missing or damaged ones.
@@ -179,47 +225,74 @@ func (u *Unpacker) complete(r *record.Record, where map[string]string) error {
 	return nil
 }
 
-// readMeta reads the table of contents and records from the head of an archive.
-func readMeta(path string) (*TOC, []*record.Record, error) {
+// meta is what the head of an archive says about its set.
+type meta struct {
+	toc  *TOC
+	sum  string // sha256 of the table of contents, as the archive states it
+	recs []*record.Record
+}
+
+// readMeta reads and checks the head of an archive: the table of contents
+// against its checksum, the records against the table of contents.
+func readMeta(path string) (*meta, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("archive %s: %w", path, err)
+		return nil, fmt.Errorf("archive %s: %w", path, err)
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
-	var toc *TOC
-	for i := 0; i < 2; i++ {
+	next := func(want string) ([]byte, error) {
 		h, err := tr.Next()
 		if err != nil {
-			return nil, nil, fmt.Errorf("archive %s: not an ocm archive (%v); fix: pass the mirror_*.tar files written by ocm-pack", path, err)
+			return nil, fmt.Errorf("archive %s: not an ocm archive (%v); fix: pass the mirror_*.tar files written by ocm-pack", path, err)
+		}
+		if h.Name != want {
+			return nil, fmt.Errorf("archive %s: member %s where %s belongs; fix: pass the mirror_*.tar files written by ocm-pack", path, h.Name, want)
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, 256<<20))
 		if err != nil {
-			return nil, nil, fmt.Errorf("archive %s: reading %s: %w", path, h.Name, err)
+			return nil, fmt.Errorf("archive %s: reading %s: %w", path, h.Name, err)
 		}
-		switch h.Name {
-		case TOCMember:
-			toc = &TOC{}
-			if err := json.Unmarshal(b, toc); err != nil {
-				return nil, nil, fmt.Errorf("archive %s: %s: %v", path, TOCMember, err)
-			}
-			if toc.Version > FormatVersion {
-				return nil, nil, fmt.Errorf("archive %s: format %d is newer than this ocm reads (%d); fix: unpack with the ocm that packed it", path, toc.Version, FormatVersion)
-			}
-		case RecordsMember:
-			if toc == nil {
-				return nil, nil, fmt.Errorf("archive %s: records before table of contents", path)
-			}
-			recs, err := record.ReadAll(bytes.NewReader(b), path+":"+RecordsMember)
-			if err != nil {
-				return nil, nil, err
-			}
-			return toc, recs, nil
-		default:
-			return nil, nil, fmt.Errorf("archive %s: unexpected first member %s; fix: pass the mirror_*.tar files written by ocm-pack", path, h.Name)
-		}
+		return b, nil
 	}
-	return nil, nil, fmt.Errorf("archive %s: no records", path)
+	tocBytes, err := next(TOCMember)
+	if err != nil {
+		return nil, err
+	}
+	sumBytes, err := next(TOCSumMember)
+	if err != nil {
+		var v struct{ Version int }
+		if json.Unmarshal(tocBytes, &v) == nil && v.Version == 1 {
+			return nil, fmt.Errorf("archive %s: format 1, whose records no checksum covers, is not read by this ocm; fix: pack the set again with this ocm", path)
+		}
+		return nil, err
+	}
+	sum := contentOf(tocBytes).Digest
+	if stated := strings.TrimSpace(string(sumBytes)); stated != sum {
+		return nil, fmt.Errorf("archive %s: table of contents is damaged (its sha256 is %s, %s says %s); fix: copy the archive again", path, sum, TOCSumMember, stated)
+	}
+	toc := &TOC{}
+	if err := json.Unmarshal(tocBytes, toc); err != nil {
+		return nil, fmt.Errorf("archive %s: %s: %v", path, TOCMember, err)
+	}
+	if toc.Version > FormatVersion {
+		return nil, fmt.Errorf("archive %s: format %d is newer than this ocm reads (%d); fix: unpack with the ocm that packed it", path, toc.Version, FormatVersion)
+	}
+	if toc.Version < FormatVersion || toc.SetID == "" {
+		return nil, fmt.Errorf("archive %s: table of contents of format %d without a set id; fix: pack the set again with this ocm", path, toc.Version)
+	}
+	recBytes, err := next(RecordsMember)
+	if err != nil {
+		return nil, err
+	}
+	if got := contentOf(recBytes); got != toc.Records {
+		return nil, fmt.Errorf("archive %s: %s does not match the table of contents (%s, %d bytes; listed: %s, %d bytes): the records were changed or damaged; fix: copy the archive again as ocm-pack wrote it", path, RecordsMember, got.Digest, got.Size, toc.Records.Digest, toc.Records.Size)
+	}
+	recs, err := record.ReadAll(bytes.NewReader(recBytes), path+":"+RecordsMember)
+	if err != nil {
+		return nil, err
+	}
+	return &meta{toc: toc, sum: sum, recs: recs}, nil
 }
 
 // load streams one archive's blobs into the cache.

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ocm-mirror/ocm/lib/testenv"
+)
+
+// packedFixture mirrors the fixture to disk: DIR/plan.jsonl, DIR/cache,
+// DIR/fetched.jsonl and DIR/archives (packed with archiveSize). The source
+// registry is stopped before it returns: what follows is the far side.
+func packedFixture(t *testing.T, archiveSize string) (string, int) {
+	t.Helper()
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl && ocm-fetch --cache cache < plan.jsonl > fetched.jsonl && ocm-pack --cache cache --out archives --archive-size "+archiveSize+" < fetched.jsonl > /dev/null")
+	if r.code != 0 {
+		t.Fatalf("plan|fetch|pack: exit %d", r.code)
+	}
+	src.Stop()
+	return dir, len(set.Images) - 2 // the two alpine images are blocked
+}
+
+// rewriteMember rewrites the tar at path with member name's content
+// replaced by edit(content); the tar itself stays well formed.
+func rewriteMember(t *testing.T, path, name string, edit func([]byte) []byte) {
+	t.Helper()
+	in, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	tr, tw := tar.NewReader(bytes.NewReader(in)), tar.NewWriter(&out)
+	found := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == name {
+			b, found = edit(b), true
+			h.Size = int64(len(b))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(b)
+	}
+	tw.Close()
+	if !found {
+		t.Fatalf("%s has no member %s", path, name)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setIDOf reads the set id from an archive's table of contents.
+func setIDOf(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	if _, err := tr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	var toc struct{ SetID string }
+	if err := json.NewDecoder(tr).Decode(&toc); err != nil || toc.SetID == "" {
+		t.Fatalf("%s: no set id in the first member (%v)", path, err)
+	}
+	return toc.SetID
+}
+
+// TestF3RecordsCoveredByTOC: the records every archive carries are checked
+// against the digest the table of contents gives for them, and the table of
+// contents against its own checksum: a redirected destination, an emptied
+// records file or a flipped byte in any archive's copy fails the unpack,
+// naming the archive, and no tampered record reaches stdout.
+func TestF3RecordsCoveredByTOC(t *testing.T) {
+	dir, _ := packedFixture(t, "64KiB")
+	files, _ := archiveFiles(t, filepath.Join(dir, "archives"))
+	if len(files) < 2 {
+		t.Fatalf("%d archives, want several", len(files))
+	}
+	first, last := files[0], files[len(files)-1]
+	redirect := func(b []byte) []byte {
+		return bytes.ReplaceAll(b, []byte(`"destination":"`), []byte(`"destination":"evil.example/`))
+	}
+	flipTOC := func(b []byte) []byte {
+		// One hex digit of the first blob digest: the JSON still parses.
+		i := bytes.Index(b, []byte(`"digest": "sha256:`))
+		if i < 0 {
+			t.Fatalf("no digest in the table of contents:\n%s", b)
+		}
+		i += len(`"digest": "sha256:`)
+		if b[i] == '0' {
+			b[i] = '1'
+		} else {
+			b[i] = '0'
+		}
+		return b
+	}
+	cases := []struct {
+		name, archive, member string
+		edit                  func([]byte) []byte
+		want                  string
+	}{
+		{"destination redirected in the first archive", first, "ocm/records.jsonl", redirect, first + ": ocm/records.jsonl does not match the table of contents"},
+		{"destination redirected in the last archive", last, "ocm/records.jsonl", redirect, last + ": ocm/records.jsonl does not match the table of contents"},
+		{"records emptied", first, "ocm/records.jsonl", func([]byte) []byte { return nil }, first + ": ocm/records.jsonl does not match the table of contents"},
+		{"flipped byte in the table of contents", last, "ocm/toc.json", flipTOC, last + ": table of contents is damaged"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if r := sh(t, dir, nil, "rm -rf bad far && cp -r archives bad"); r.code != 0 {
+				t.Fatal("copying the archives")
+			}
+			rewriteMember(t, filepath.Join(dir, "bad", c.archive), c.member, c.edit)
+			r := sh(t, dir, nil, "ocm-unpack bad --cache far > out.jsonl")
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("stderr lacks %q:\n%s", c.want, r.stderr)
+			}
+			if out := sh(t, dir, nil, "cat out.jsonl").stdout; strings.Contains(out, "evil.example") {
+				t.Fatalf("a tampered record reached stdout:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestF8MixedArchiveSetsRefused: an archive of another set put in place of
+// one of a set's archives (under its own name or renamed) is refused before
+// anything is loaded: exit 2, naming the file and both set ids.
+func TestF8MixedArchiveSetsRefused(t *testing.T) {
+	dir, _ := packedFixture(t, "64KiB")
+	// Another set: part of the same images, packed apart.
+	if r := sh(t, dir, nil, "head -n 5 fetched.jsonl | ocm-pack --cache cache --out other --archive-size 64KiB > /dev/null"); r.code != 0 {
+		t.Fatalf("packing the other set: exit %d", r.code)
+	}
+	files, _ := archiveFiles(t, filepath.Join(dir, "archives"))
+	others, _ := archiveFiles(t, filepath.Join(dir, "other"))
+	if len(files) < 2 || len(others) < 2 {
+		t.Fatalf("%d and %d archives, want at least 2 in each set", len(files), len(others))
+	}
+	idA, idB := setIDOf(t, filepath.Join(dir, "archives", files[0])), setIDOf(t, filepath.Join(dir, "other", others[0]))
+	cases := []struct{ name, from string }{
+		{"same name", "other/" + files[1]},
+		{"renamed", "other/" + others[0]},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := sh(t, dir, nil, fmt.Sprintf("rm -rf mixed far && cp -r archives mixed && cp %s mixed/%s && ocm-unpack mixed --cache far > out.jsonl", c.from, files[1]))
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+			}
+			for _, want := range []string{files[1], idA, idB} {
+				if !strings.Contains(r.stderr, want) {
+					t.Fatalf("stderr does not name %s:\n%s", want, r.stderr)
+				}
+			}
+			if out := sh(t, dir, nil, "cat out.jsonl").stdout; out != "" {
+				t.Fatalf("records written for a refused input:\n%s", out)
+			}
+		})
+	}
+}
