@@ -80,6 +80,20 @@ func Open(dir string) (*Cache, error) {
 			return nil, fmt.Errorf("cache %s: %w", dir, err)
 		}
 	}
+	// Temp files of killed writers would stay forever: no rerun writes
+	// under their random names. Those of live writers (other stages on
+	// this cache) are locked, and kept.
+	err = c.withLock(func() error {
+		for _, d := range []string{dir, filepath.Join(dir, "blobs", "sha256")} {
+			if _, err := atomicfile.CleanStale(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: removing temp files of killed runs: %w", dir, err)
+	}
 	return c, nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ocm-mirror/ocm/lib/atomicfile"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
@@ -172,7 +173,9 @@ func (b *Builder) dataLayer(ctx context.Context, url string) (digest, diffID str
 	if err != nil {
 		return "", "", 0, fmt.Errorf("graph data from %s is not a gzipped tarball: %v", url, err)
 	}
-	tmp, err := os.CreateTemp(b.Cache.Dir, ".tmp-graph-layer-*")
+	// Locked while in use, so a cache opened meanwhile keeps it (see
+	// atomicfile.CleanStale).
+	tmp, err := atomicfile.Temp(b.Cache.Dir, "graph-layer")
 	if err != nil {
 		return "", "", 0, err
 	}
