@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"time"
 
@@ -21,7 +22,8 @@ Writes ARCHIVE_DIR/mirror_000001.tar, mirror_000002.tar, ...: the blobs of every
 input image that earlier sets from ARCHIVE_DIR did not carry (see
 ARCHIVE_DIR/.ocm-pack-history.json), plus the records and a table of contents
 of the whole image set. Exit 0: all packed; 1: some image was not complete in
-the cache; 2: bad flags or input.`
+the cache; 2: bad flags or input, or ARCHIVE_DIR in use by another ocm-pack
+(it fails at once rather than wait).`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -78,6 +80,9 @@ func run(args []string) int {
 	if err != nil {
 		if interrupted() {
 			return c.Fatalf(pipeline.ExitInterrupted, "interrupted; no archive was half-written, rerun to finish")
+		}
+		if errors.Is(err, archive.ErrBusy) {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}

@@ -53,13 +53,28 @@ type Result struct {
 
 // Pack writes the archives for recs. Records whose image is not complete in
 // the cache are marked failed (and their blobs left out); the error is for
-// problems that stop the whole pack.
+// problems that stop the whole pack. It holds the archive directory locked
+// (ErrBusy if another pack does).
 func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("archive directory: %w", err)
+	}
+	unlock, err := lockDir(p.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Under the lock no other pack writes here: every temp file is a
+	// killed one's (atomicfile tells by their locks all the same).
+	removed, err := atomicfile.CleanStale(p.OutDir)
+	if err != nil {
+		return nil, fmt.Errorf("archive directory %s: removing temp files of killed runs: %w", p.OutDir, err)
+	}
+	if len(removed) > 0 {
+		p.Log.Infof("removed %d temp files a killed pack left in %s", len(removed), p.OutDir)
 	}
 	hist, err := LoadHistory(p.OutDir)
 	if err != nil {

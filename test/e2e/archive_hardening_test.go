@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/testenv"
 )
 
@@ -150,6 +153,63 @@ func TestF3RecordsCoveredByTOC(t *testing.T) {
 	}
 }
 
+// TestF5ConcurrentPacksIntoOneOut: while one ocm-pack writes into --out, a
+// second one into the same directory is refused at once (exit 2, naming the
+// directory and the running pack) and touches nothing; the first finishes a
+// set that unpacks whole.
+func TestF5ConcurrentPacksIntoOneOut(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populateSized(t, src, 4<<20)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml | ocm-fetch --cache cache > fetched.jsonl"); r.code != 0 {
+		t.Fatalf("plan|fetch: exit %d", r.code)
+	}
+	src.Stop()
+	// The first pack is frozen while it writes an archive, so the second
+	// surely runs while the first is midway.
+	first, firstErr := startStage(t, dir, "exec ocm-pack --cache cache --out archives --archive-size 6MiB < fetched.jsonl > packed1.jsonl")
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	writing := func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "archives", ".tmp-mirror_*"))
+		return len(m) > 0
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !writing() {
+		select {
+		case err := <-done:
+			t.Fatalf("the first pack ended (%v) before it was seen writing: the test proves nothing\n%s", err, firstErr)
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first pack never wrote an archive")
+		}
+	}
+	syscall.Kill(-first.Process.Pid, syscall.SIGSTOP)
+	second := sh(t, dir, nil, "head -n 3 fetched.jsonl | ocm-pack --cache cache --out archives > packed2.jsonl")
+	syscall.Kill(-first.Process.Pid, syscall.SIGCONT)
+	if err := <-done; err != nil {
+		t.Fatalf("first pack: %v\n%s", err, firstErr)
+	}
+	if second.code != 2 || !strings.Contains(second.stderr, "archives is in use by another ocm-pack") {
+		t.Fatalf("second pack: exit %d, want 2 and a message naming the busy directory; stderr:\n%s", second.code, second.stderr)
+	}
+	r := sh(t, dir, nil, "ocm-unpack archives --cache far > unpacked.jsonl")
+	if r.code != 0 {
+		t.Fatalf("unpack of the first pack's set: exit %d\n%s", r.code, r.stderr)
+	}
+	cached := 0
+	for _, rec := range records(t, sh(t, dir, nil, "cat unpacked.jsonl").stdout) {
+		if rec.Status == record.StatusCached {
+			cached++
+		}
+	}
+	if cached != len(set.Images)-2 {
+		t.Fatalf("%d images unpacked, want %d", cached, len(set.Images)-2)
+	}
+}
+
 // TestF8MixedArchiveSetsRefused: an archive of another set put in place of
 // one of a set's archives (under its own name or renamed) is refused before
 // anything is loaded: exit 2, naming the file and both set ids.
@@ -184,5 +244,50 @@ func TestF8MixedArchiveSetsRefused(t *testing.T) {
 				t.Fatalf("records written for a refused input:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestF11KilledRunsLeaveNoTempFiles: ocm-fetch and ocm-pack killed with
+// SIGKILL midway leave temp files; the next run removes them (their writers
+// are dead) and finishes.
+func TestF11KilledRunsLeaveNoTempFiles(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populateSized(t, src, 6<<20)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl"); r.code != 0 {
+		t.Fatalf("plan: exit %d", r.code)
+	}
+	temps := func(pattern string) []string {
+		m, _ := filepath.Glob(filepath.Join(dir, pattern))
+		return m
+	}
+	stages := []struct {
+		name, run, temps string
+	}{
+		{"fetch", "ocm-fetch --cache cache < plan.jsonl > fetched.jsonl", "cache/blobs/sha256/.tmp-*"},
+		{"pack", "ocm-pack --cache cache --out archives --archive-size 8MiB < fetched.jsonl > /dev/null", "archives/.tmp-*"},
+	}
+	for _, s := range stages {
+		cmd, _ := startStage(t, dir, "exec "+s.run)
+		if !killWhen(cmd, func() bool { return len(temps(s.temps)) > 0 }, 0) {
+			t.Fatalf("%s ended before writing a temp file: the test proves nothing", s.name)
+		}
+		left := temps(s.temps)
+		if len(left) == 0 {
+			t.Fatalf("killed %s left no temp file: the test proves nothing", s.name)
+		}
+		t.Logf("killed %s left %s", s.name, strings.Join(left, ", "))
+		if r := sh(t, dir, nil, s.run); r.code != 0 {
+			t.Fatalf("rerun of %s: exit %d\n%s", s.name, r.code, r.stderr)
+		}
+		for _, p := range []string{"cache/.tmp-*", "cache/blobs/sha256/.tmp-*", "archives/.tmp-*"} {
+			if m := temps(p); len(m) > 0 {
+				t.Fatalf("after the rerun of %s: %s left", s.name, strings.Join(m, ", "))
+			}
+		}
+	}
+	if r := sh(t, dir, nil, "ocm-unpack archives --cache far > /dev/null"); r.code != 0 {
+		t.Fatalf("unpack: exit %d\n%s", r.code, r.stderr)
 	}
 }
