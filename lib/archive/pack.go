@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,6 +38,10 @@ type Packer struct {
 	// Meter, when set, counts blob bytes to pack and packed.
 	Meter *progress.Meter
 	now   func() time.Time
+	// damaged names blobs found damaged in the cache during this pack
+	// (removed from it since), with what was wrong.
+	damaged map[string]error
+	metered bool
 }
 
 // Result of a pack.
@@ -52,9 +57,9 @@ type Result struct {
 }
 
 // Pack writes the archives for recs. Records whose image is not complete in
-// the cache are marked failed (and their blobs left out); the error is for
-// problems that stop the whole pack. It holds the archive directory locked
-// (ErrBusy if another pack does).
+// the cache, or has a damaged blob there, are marked failed (and their blobs
+// left out); the error is for problems that stop the whole pack. It holds
+// the archive directory locked (ErrBusy if another pack does).
 func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, error) {
 	if p.now == nil {
 		p.now = time.Now
@@ -76,6 +81,62 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 	if len(removed) > 0 {
 		p.Log.Infof("removed %d temp files a killed pack left in %s", len(removed), p.OutDir)
 	}
+	for {
+		res, err := p.pack(ctx, recs)
+		var bad *damagedBlob
+		if !errors.As(err, &bad) {
+			return res, err
+		}
+		// A blob the cache holds damaged (same size, other bytes: only
+		// reading it tells). Drop it from the cache so the next fetch
+		// gets it again, and write the set anew without its images.
+		if err := p.Cache.Remove(bad.digest); err != nil {
+			return nil, err
+		}
+		p.Log.Errorf("damaged in the cache: %v; removed from it: the images using it fail, fix: run ocm-fetch for them again", bad.err)
+		if p.damaged == nil {
+			p.damaged = map[string]error{}
+		}
+		p.damaged[bad.digest] = bad.err
+		j, err := loadJournal(p.OutDir)
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			if err := j.discard(p.OutDir); err != nil {
+				return nil, fmt.Errorf("removing the archives written before the damaged blob: %w", err)
+			}
+		}
+	}
+}
+
+// damagedBlob is a cached blob that failed to read back as its digest; err
+// names the blob.
+type damagedBlob struct {
+	digest string
+	err    error
+}
+
+func (d *damagedBlob) Error() string { return d.err.Error() }
+
+// cacheReader tells a failure to read a cached blob (damaged content, an
+// I/O error) from one to write the archive. The cache's reader names the
+// blob in its errors.
+type cacheReader struct {
+	r      io.Reader
+	digest string
+	err    error
+}
+
+func (c *cacheReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = &damagedBlob{digest: c.digest, err: err}
+	}
+	return n, err
+}
+
+func (p *Packer) pack(ctx context.Context, recs []*record.Record) (*Result, error) {
 	hist, err := LoadHistory(p.OutDir)
 	if err != nil {
 		return nil, err
@@ -91,14 +152,24 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 		members, err := ImageBlobs(p.Cache, r.Digest, r.MediaType)
 		if err == nil {
 			for _, m := range members {
-				if ok, _ := p.Cache.Has(m.Digest); !ok {
-					err = fmt.Errorf("blob %s is not in the cache", m.Digest)
+				ok, size := p.Cache.Has(m.Digest)
+				switch {
+				case p.damaged[m.Digest] != nil:
+					err = fmt.Errorf("damaged in the cache: %v; removed from it; fix: run ocm-fetch for this image again", p.damaged[m.Digest])
+				case !ok:
+					err = fmt.Errorf("blob %s is not in the cache; fix: run ocm-fetch for this image first", m.Digest)
+				case size != m.Size:
+					err = fmt.Errorf("blob %s is damaged in the cache (%d bytes, its manifest says %d); fix: run ocm-fetch for this image again, it fetches the blob anew", m.Digest, size, m.Size)
+				}
+				if err != nil {
 					break
 				}
 			}
+		} else {
+			err = fmt.Errorf("%v; fix: run ocm-fetch for this image again", err)
 		}
 		if err != nil {
-			r.Fail("pack", fmt.Errorf("%v; fix: run ocm-fetch for this image first", err))
+			r.Fail("pack", err)
 			continue
 		}
 		r.Stage = "pack"
@@ -130,10 +201,15 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 		chosen = append(chosen, b)
 	}
 
-	for _, b := range chosen {
-		p.Meter.AddTotal(b.Size)
+	if !p.metered {
+		// Once: a pack started anew after a damaged blob redoes work
+		// already counted.
+		for _, b := range chosen {
+			p.Meter.AddTotal(b.Size)
+		}
+		p.Meter.Final()
+		p.metered = true
 	}
-	p.Meter.Final()
 
 	var recBuf bytes.Buffer
 	w := record.NewWriter(&recBuf)
@@ -210,6 +286,10 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 		n, err := atomicfile.Write(path, func(w io.Writer) error {
 			return p.writeTar(ctx, w, a, tocBytes, recBuf.Bytes(), index)
 		}, 0o644)
+		var bad *damagedBlob
+		if errors.As(err, &bad) {
+			return nil, bad
+		}
 		if err != nil {
 			return nil, fmt.Errorf("writing %s: %w", path, err)
 		}
@@ -336,18 +416,22 @@ func (p *Packer) writeTar(ctx context.Context, w io.Writer, a Archive, toc, recs
 		}
 		rc, size, err := p.Cache.Open(b.Digest)
 		if err != nil {
-			return err
+			return &damagedBlob{digest: b.Digest, err: fmt.Errorf("blob %s: %w", b.Digest, err)}
 		}
 		if size != b.Size {
 			rc.Close()
-			return fmt.Errorf("blob %s: cached size %d, expected %d", b.Digest, size, b.Size)
+			return &damagedBlob{digest: b.Digest, err: fmt.Errorf("blob %s: %d bytes, expected %d", b.Digest, size, b.Size)}
 		}
 		err = tw.WriteHeader(&tar.Header{Name: "blobs/sha256/" + b.Digest[7:], Mode: 0o644, Size: size, ModTime: mtime, Typeflag: tar.TypeReg})
+		cr := &cacheReader{r: rc, digest: b.Digest}
 		if err == nil {
 			// The cache reader verifies the digest as it streams.
-			_, err = io.Copy(tw, p.Meter.Counter(rc))
+			_, err = io.Copy(tw, p.Meter.Counter(cr))
 		}
 		rc.Close()
+		if cr.err != nil {
+			return cr.err
+		}
 		if err != nil {
 			return fmt.Errorf("packing blob %s: %w", b.Digest, err)
 		}

@@ -138,6 +138,18 @@ func (c *Cache) Open(digest string) (io.ReadCloser, int64, error) {
 	return r, fi.Size(), nil
 }
 
+// Remove deletes a blob, e.g. a damaged one, so that the next fetch gets it
+// again; a blob already gone is no error.
+func (c *Cache) Remove(digest string) error {
+	if !verify.ValidDigest(digest) {
+		return fmt.Errorf("bad digest %q", digest)
+	}
+	if err := os.Remove(c.BlobPath(digest)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cache %s: %w", c.Dir, err)
+	}
+	return nil
+}
+
 // ReadBlob reads a small blob (a manifest or config) whole, verified.
 func (c *Cache) ReadBlob(digest string) ([]byte, error) {
 	r, _, err := c.Open(digest)

@@ -55,6 +55,13 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		s.DryRun.Add("docker://"+r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
 		return nil
 	}
+	removed, err := dropDamaged(s.Cache, r.Digest, r.MediaType, r.Size)
+	if err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		s.Log.Warnf("%s: the cache held %d blobs of it missing or damaged (%v): fetching them again", r.Name(), len(removed), removed)
+	}
 	res, err := s.Engine.Copy(ctx, src, r.Digest, dst, r.Source)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -245,6 +247,94 @@ func TestF8MixedArchiveSetsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestF9CorruptCacheBlob: a cached layer that is cut short is re-fetched by
+// the next ocm-fetch; one damaged in place (same size) fails its own image
+// in ocm-pack, with the fix, while every other image is packed; the next
+// fetch re-fetches it and the next pack completes the mirror.
+func TestF9CorruptCacheBlob(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl && ocm-fetch --cache cache < plan.jsonl > fetched.jsonl"); r.code != 0 {
+		t.Fatalf("plan|fetch: exit %d", r.code)
+	}
+	// docker/legacy has one layer of its own.
+	legacy, _ := set.ByRepo("docker/legacy")
+	var m struct{ Layers []struct{ Digest string } }
+	if err := json.Unmarshal([]byte(sh(t, dir, nil, "cat cache/blobs/sha256/"+legacy.Digest[7:]).stdout), &m); err != nil || len(m.Layers) != 1 {
+		t.Fatalf("legacy manifest: %v", err)
+	}
+	layer := m.Layers[0].Digest
+	blob := filepath.Join(dir, "cache", "blobs", "sha256", layer[7:])
+	intact := func() bool {
+		b, err := os.ReadFile(blob)
+		s := sha256.Sum256(b)
+		return err == nil && "sha256:"+hex.EncodeToString(s[:]) == layer
+	}
+
+	t.Run("cut short", func(t *testing.T) {
+		if r := sh(t, dir, nil, "truncate -s -100 "+blob); r.code != 0 || intact() {
+			t.Fatal("could not damage the blob")
+		}
+		r := sh(t, dir, nil, "ocm-fetch --cache cache < plan.jsonl > /dev/null")
+		if r.code != 0 {
+			t.Fatalf("fetch: exit %d\n%s", r.code, r.stderr)
+		}
+		if !intact() {
+			t.Fatalf("the cut blob is still damaged after a rerun of ocm-fetch:\n%s", r.stderr)
+		}
+	})
+
+	t.Run("damaged in place", func(t *testing.T) {
+		if r := sh(t, dir, nil, "printf '\\x00\\x01' | dd of="+blob+" bs=1 seek=100 conv=notrunc status=none"); r.code != 0 || intact() {
+			t.Fatal("could not damage the blob")
+		}
+		r := sh(t, dir, nil, "ocm-pack --cache cache --out archives < fetched.jsonl > packed.jsonl")
+		if r.code != 1 {
+			t.Fatalf("pack: exit %d, want 1\n%s", r.code, r.stderr)
+		}
+		packed, failed := 0, 0
+		for _, rec := range records(t, sh(t, dir, nil, "cat packed.jsonl").stdout) {
+			switch {
+			case rec.Status == record.StatusFailed && rec.Source == src.Host+"/docker/legacy:v1":
+				failed++
+				if !strings.Contains(rec.Error, layer) || !strings.Contains(rec.Error, "fix: run ocm-fetch") {
+					t.Errorf("error names neither the blob nor the fix: %s", rec.Error)
+				}
+			case rec.Status == record.StatusCached && rec.Stage == "pack":
+				packed++
+			case rec.Status == record.StatusSkipped: // blocked
+			default:
+				t.Errorf("%s: %s at %s: %s", rec.Source, rec.Status, rec.Stage, rec.Error)
+			}
+		}
+		if failed != 1 || packed != len(set.Images)-3 {
+			t.Fatalf("%d failed, %d packed; want the legacy image failed and the %d others packed", failed, packed, len(set.Images)-3)
+		}
+		// The next fetch repairs the cache, the next pack carries the image.
+		if r := sh(t, dir, nil, "ocm-fetch --cache cache < plan.jsonl > fetched2.jsonl && ocm-pack --cache cache --out archives < fetched2.jsonl > /dev/null"); r.code != 0 {
+			t.Fatalf("fetch|pack after the repair: exit %d\n%s", r.code, r.stderr)
+		}
+		if !intact() {
+			t.Fatal("the blob is still damaged")
+		}
+		r = sh(t, dir, nil, "ocm-unpack archives --cache far > unpacked.jsonl")
+		if r.code != 0 {
+			t.Fatalf("unpack: exit %d\n%s", r.code, r.stderr)
+		}
+		n := 0
+		for _, rec := range records(t, sh(t, dir, nil, "cat unpacked.jsonl").stdout) {
+			if rec.Status == record.StatusCached {
+				n++
+			}
+		}
+		if n != len(set.Images)-2 {
+			t.Fatalf("%d images unpacked, want %d", n, len(set.Images)-2)
+		}
+	})
 }
 
 // TestF11KilledRunsLeaveNoTempFiles: ocm-fetch and ocm-pack killed with
