@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,8 @@ the mirror and writes DIR/delete/delete-images.yaml: every manifest that would
 be deleted, with its source and digest; it deletes nothing. KEEP (the mirror's
 current image set: an ImageSetConfiguration, or the records of what was
 pushed) protects manifests that set still needs. --delete-yaml-file deletes
-exactly the file's manifests (tags pointing at them go with them). Deleting
+exactly the file's manifests (tags pointing at them go with them); an item
+outside docker://HOST[/PREFIX] refuses the whole file. Deleting
 manifests frees no storage until the registry's garbage collector runs.
 Exit 0: done; 1: a registry refused or failed; 2: bad flags or input.`
 
@@ -100,7 +102,10 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
-	res, err := deletion.Delete(ctx, dst, mirror, l, *dryRun, c.Log)
+	res, err := deletion.Delete(ctx, dst, mirror, *maxNested, l, *dryRun, c.Log)
+	if errors.Is(err, deletion.ErrOutOfScope) {
+		return c.Fatalf(pipeline.ExitUsage, "%s: %v", *yamlFile, err)
+	}
 	if err != nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
@@ -24,7 +25,8 @@ Release payloads are read from their registry and every component image is
 planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Exit 0:
 every image planned; 1: some image could not be resolved (its record says
 why, the summary names it), or a release could not be planned (nothing is
-written then: releases are all or nothing); 2: bad flags or configuration.`
+written then: releases are all or nothing); 2: bad flags or configuration,
+or two different images bound for one destination (nothing is written then).`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -82,6 +84,9 @@ func run(args []string) int {
 	})
 	if writeErr != nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", writeErr)
+	}
+	if errors.Is(err, plan.ErrCollision) {
+		return c.Fatalf(pipeline.ExitUsage, "%s: %v", *cfgPath, err)
 	}
 	if err != nil {
 		// Release problems stop the plan: a partial release is useless.

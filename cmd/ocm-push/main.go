@@ -23,7 +23,8 @@ its tag. Blobs the mirror already has are skipped, blobs pushed to another
 repository of the mirror in this run are mounted. With --cache, images the
 cache holds are read from it (disk to mirror); the others come straight from
 their source (mirror to mirror). Exit 0: all pushed; 1: some image failed
-(named in the summary); 2: bad flags or input; 130: interrupted.`
+(named in the summary); 2: bad flags or input, or two different images
+bound for one target (the second is not pushed); 130: interrupted.`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -90,6 +91,10 @@ func run(args []string) int {
 	}
 	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
 	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+	if n := st.Collisions(); n > 0 && !interrupted() {
+		c.Log.Errorf("%d images not pushed: their target holds another image of this input (named above)", n)
+		return pipeline.ExitUsage
+	}
 	if cause := context.Cause(ctx); cause != nil && !interrupted() {
 		c.Log.Errorf("%v", cause)
 		return pipeline.ExitImageFailed

@@ -260,10 +260,11 @@ type Result struct {
 }
 
 // Delete deletes exactly the list's manifests from the mirror, platform
-// images after their index. It stops at the first refusal.
-func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, l *List, dryRun bool, log *logging.Logger) (*Result, error) {
-	if l.Registry != mirror.Registry {
-		return nil, fmt.Errorf("the list was generated for %s, not %s; fix: generate it against this registry", l.Registry, mirror.Registry)
+// images after their index. It stops at the first refusal. A list with an
+// item outside mirror (CheckScope) deletes nothing, dry run or not.
+func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, maxNested int, l *List, dryRun bool, log *logging.Logger) (*Result, error) {
+	if err := CheckScope(l, mirror, maxNested); err != nil {
+		return nil, err
 	}
 	res := &Result{}
 	for _, it := range l.Items {

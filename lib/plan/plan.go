@@ -75,6 +75,24 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 		recs = append(recs, g)
 	}
 	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators, cfg.Kind == config.KindDelete)...)
+	var add []*record.Record
+	for _, img := range cfg.Spec.AdditionalImages {
+		add = append(add, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})
+	}
+	// Two different images bound for one destination stop the plan before
+	// anything is emitted: the mirror would keep only the last one pushed.
+	early := contested(recs, add)
+	if len(early) > 0 {
+		if err := p.resolveAll(ctx, early, blocked, func(*record.Record) error { return nil }); err != nil {
+			return err
+		}
+	}
+	claimed := claims{}
+	for _, r := range append(append([]*record.Record(nil), recs...), early...) {
+		if err := claimed.add(r); err != nil {
+			return err
+		}
+	}
 	// The same image listed twice keeps its first record. A component
 	// shared by several releases keeps one record per release: each
 	// release's tag names it in the mirror.
@@ -85,16 +103,15 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 			return nil
 		}
 		seen[key] = true
+		if err := claimed.add(r); err != nil {
+			return err
+		}
 		return emit(r)
 	}
 	for _, r := range recs {
 		if err := out(r); err != nil {
 			return err
 		}
-	}
-	var add []*record.Record
-	for _, img := range cfg.Spec.AdditionalImages {
-		add = append(add, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})
 	}
 	return p.resolveAll(ctx, add, blocked, out)
 }
@@ -123,6 +140,10 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 	}()
 	sem := make(chan struct{}, workers)
 	for i, r := range recs {
+		if r.Done() || r.Digest != "" { // resolved earlier (contested)
+			close(done[i])
+			continue
+		}
 		if why := blocked.match(r.Source, ""); why != "" {
 			r.Status, r.Error = record.StatusSkipped, why
 			close(done[i])

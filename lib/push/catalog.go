@@ -43,11 +43,14 @@ func (in *incomplete) of(cat string) map[string]map[string]bool {
 	return in.m[cat]
 }
 
-// Seen notes records that arrive failed: their bundles are incomplete too.
+// Seen hears every record in input order. One that arrives failed makes
+// its bundle incomplete; one bound for a target an earlier record holds with
+// another image is refused (claim).
 func (s *Stage) Seen(r *record.Record) {
 	if r.Status == record.StatusFailed {
 		s.failed.add(r)
 	}
+	s.claim(r)
 }
 
 // Barrier makes a catalog record wait for every earlier record, so that it

@@ -33,7 +33,8 @@ type Stage struct {
 	// all or nothing, so the run stops.
 	Abort func(error)
 
-	failed incomplete
+	failed  incomplete
+	targets targets
 }
 
 // Process pushes one record's image and sets its status and target.
@@ -55,6 +56,9 @@ func (s *Stage) Process(ctx context.Context, r *record.Record) {
 func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if r.Digest == "" || r.Destination == "" {
 		return fmt.Errorf("record has no digest or destination; fix: feed ocm-push the output of ocm-plan, ocm-fetch or ocm-unpack")
+	}
+	if err := s.refusal(r); err != nil {
+		return err
 	}
 	if r.Origin == record.OriginCatalog && s.DryRun == nil {
 		if err := s.dropFailedBundles(ctx, r); err != nil {

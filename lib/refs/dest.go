@@ -289,7 +289,8 @@ func checkHost(h string) error {
 // prefix included, keep maxNested-1, join the rest with '-'), except that
 // maxNested 1 gives one component where oc-mirror leaves a leading '/'.
 // Folding can make two sources share a repository (a/b-c and a/b/c with
-// maxNested 2); tags or digests still tell their images apart.
+// maxNested 2); digest tags still tell their images apart, and ocm-push
+// refuses a second image for a repo:tag that folding made equal.
 func (m Mirror) Repo(path string, maxNested int) string {
 	var parts []string
 	for _, s := range []string{m.Prefix, path} {

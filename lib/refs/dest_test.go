@@ -313,3 +313,52 @@ func TestReference(t *testing.T) {
 		}
 	}
 }
+
+func TestMirrorHolds(t *testing.T) {
+	cases := []struct {
+		prefix, repo string
+		maxNested    int
+		want         bool
+	}{
+		{"", "a", 0, true},
+		{"", "a/b/c", 2, true},
+		{"m", "m/a", 0, true},
+		{"m", "m/a/b/c", 0, true},
+		{"m", "m", 0, false},
+		{"m", "other/a", 0, false},
+		{"m", "mx/a", 0, false},
+		{"m", "m/../victim", 0, false},
+		{"m", "m/./a", 0, false},
+		{"m", "m//a", 0, false},
+		{"m", "/m/a", 0, false},
+		{"m", "M/a", 0, false},
+		{"m/n", "m/n/a", 0, true},
+		{"m/n", "m/a", 0, false},
+		{"m/n", "m/n/a-b", 3, true},
+		{"m/n", "m/n-a-b", 2, true},
+		{"m/n", "m/nx-a", 2, false},
+		{"m/n", "m/n", 2, false},
+		{"m/n", "m/n-a/b", 2, false},
+		{"m/n", "m-n-a", 1, true},
+		{"m/n", "m-a", 1, false},
+		{"m", "m-a-b", 1, true},
+		{"m", "m-", 1, false},
+		{"m", "mx", 1, false},
+		{"m", "m/a", 1, false},
+	}
+	for _, c := range cases {
+		m := Mirror{Registry: "reg.io:5000", Prefix: c.prefix}
+		if got := m.Holds(c.repo, c.maxNested); got != c.want {
+			t.Errorf("prefix %q maxNested %d: Holds(%q) = %v, want %v", c.prefix, c.maxNested, c.repo, got, c.want)
+		}
+	}
+	// Whatever Repo produces, Holds accepts.
+	for _, prefix := range []string{"", "m", "m/n", "m/n/o"} {
+		for n := 0; n <= 5; n++ {
+			m := Mirror{Registry: "reg.io", Prefix: prefix}
+			if r := m.Repo("a/b/c", n); !m.Holds(r, n) {
+				t.Errorf("prefix %q maxNested %d: Repo gave %q, which Holds refuses", prefix, n, r)
+			}
+		}
+	}
+}
