@@ -293,3 +293,49 @@ func TestOpmValidateCanFail(t *testing.T) {
 		t.Errorf("opm's complaint does not name the missing bundle:\n%s", out)
 	}
 }
+
+// TestOperatorsAcrossTheGap: the README's two halves (mirror to disk, then
+// disk to mirror and the resources) deliver a catalog that serves the
+// selection, named by the CatalogSource and ClusterCatalog tags.
+func TestOperatorsAcrossTheGap(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096, Opm: tool(t, "opm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf(operatorISC, cat.Ref))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml --cache cache | ocm-fetch --cache cache | ocm-pack --cache cache --out archives > packed.jsonl"); r.code != 0 {
+		t.Fatalf("mirror to disk: exit %d", r.code)
+	}
+	if r := sh(t, dir, nil, fmt.Sprintf("ocm-unpack archives --cache far | ocm-push --cache far docker://%s/ocp | ocm-resources --out res > pushed.jsonl", dst.Host)); r.code != 0 {
+		t.Fatalf("disk to mirror: exit %d", r.code)
+	}
+	var catRec *record.Record
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if rec.Status != record.StatusPushed {
+			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
+		}
+		if rec.Origin == record.OriginCatalog {
+			catRec = rec
+		}
+	}
+	if catRec == nil {
+		t.Fatal("no catalog record")
+	}
+	byTag := dst.Host + "/ocp/mirrored/ocm-index:v1"
+	for _, f := range []string{"res/cs-ocm-index-v1.yaml", "res/cc-ocm-index-v1.yaml"} {
+		if out := sh(t, dir, nil, "cat "+f).stdout; !strings.Contains(out, byTag+"\n") {
+			t.Fatalf("%s does not name %s:\n%s", f, byTag, out)
+		}
+	}
+	// What the resources name is what a cluster would start.
+	srv := serveCatalog(t, byTag)
+	if got, want := strings.Join(srv.bundleNames(), " "), "aqua.v1.3.0 aqua.v1.4.0 elastic.v5.2.3-31 elastic.v5.2.4 gamma.v0.2.0"; got != want {
+		t.Errorf("the catalog serves %s, want %s", got, want)
+	}
+	if got := strings.Join(srv.Packages, " "); got != "aqua elastic gamma" {
+		t.Errorf("the catalog serves packages %s, want aqua elastic gamma", got)
+	}
+}
