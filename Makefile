@@ -19,12 +19,18 @@ deps:
 	@bash .ci/deps.sh
 
 # opm, operator-registry's CLI, at the version tools/opm/go.mod pins: the
-# tests run `opm validate` on rebuilt catalogs. Built once (a minute or two).
-tools: $(BIN)/opm
+# tests run `opm validate` on rebuilt catalogs and start them with `opm serve`.
+# catalogquery asks a served catalog what it holds over the gRPC registry API
+# (as OLM does). Built once (a minute or two).
+tools: $(BIN)/opm $(BIN)/catalogquery
 
 $(BIN)/opm: tools/opm/go.mod tools/opm/go.sum
 	@mkdir -p $(BIN)
 	cd tools/opm && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/opm github.com/operator-framework/operator-registry/cmd/opm
+
+$(BIN)/catalogquery: tools/opm/go.mod tools/opm/go.sum tools/opm/catalogquery/main.go
+	@mkdir -p $(BIN)
+	cd tools/opm && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/catalogquery ./catalogquery
 
 # Runs every test, including those against real registries (docker-registry,
 # skopeo and htpasswd must be installed: `make deps`).

@@ -1,5 +1,6 @@
 // Command ocm-resources writes the cluster resources (IDMS, ITMS,
-// CatalogSource, UpdateService) for the pushed records on stdin.
+// CatalogSource, ClusterCatalog, UpdateService) for the pushed records on
+// stdin.
 package main
 
 import (
@@ -17,9 +18,10 @@ import (
 const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records.jsonl
 
 Writes into DIR (default working-dir/cluster-resources) idms-oc-mirror.yaml,
-itms-oc-mirror.yaml, one cs-<catalog>-<tag>.yaml per mirrored catalog and
-updateService.yaml, covering every pushed record of the input (the whole image
-set, not only what was new). Records pass through to stdout unless
+itms-oc-mirror.yaml, per mirrored catalog a CatalogSource
+cs-<catalog>-<tag>.yaml and a ClusterCatalog cc-<catalog>-<tag>.yaml (image by
+tag unless --pin-catalog-digest), and updateService.yaml, covering every pushed
+record of the input (the whole image set, not only what was new). Records pass through to stdout unless
 --no-passthrough. Exit 0: written, no failed image; 1: written, some image
 failed (left out of the resources and named); 2: bad flags or input.`
 
@@ -31,6 +33,7 @@ func run(args []string) int {
 	out := fs.String("out", filepath.Join("working-dir", "cluster-resources"), "directory for the resource files")
 	noPass := fs.Bool("no-passthrough", false, "do not copy the input records to stdout")
 	tmpl := fs.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
+	pin := fs.Bool("pin-catalog-digest", false, "CatalogSource and ClusterCatalog name the catalog image by digest, not by its tag (a registryPoll update strategy then never sees a re-mirror)")
 	cfgPath := fs.StringP("config", "c", "", "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
 	c.Retries = 1
@@ -40,7 +43,7 @@ func run(args []string) int {
 	if fs.NArg() > 0 {
 		return c.Fatalf(pipeline.ExitUsage, "no arguments are taken; fix: ocm-resources --out DIR < records")
 	}
-	var o resources.Options
+	o := resources.Options{PinDigest: *pin}
 	if *tmpl != "" {
 		t, err := resources.LoadTemplate(*tmpl)
 		if err != nil {

@@ -42,6 +42,54 @@ func ServeCacheDir(img *imagefs.Image) string {
 	return ""
 }
 
+// serveCacheFlags are opm serve's flags about a pre-built serve cache: the
+// string one takes a value ("--cache-dir=V" or "--cache-dir V"), the bool ones
+// only "--flag" or "--flag=V" (pflag never takes a bool's value from the next
+// argument).
+var serveCacheFlags = map[string]bool{"--cache-dir": true, "--cache-only": false, "--cache-enforce-integrity": false}
+
+// ServeArgs returns entrypoint and cmd without opm serve's cache flags, and
+// whether any was dropped. A rebuilt catalog cannot ship a serve cache that
+// the opm inside the image accepts (its format and digest belong to that opm
+// version, unknown to us), and since operator-registry v1.28 --cache-dir
+// alone enforces the cache's integrity, so the original command dies on the
+// new configs. Without the flags opm builds its cache at start, in a temp
+// directory, as oc-mirror's rebuilt catalogs do. Every other argument, and
+// the split between entrypoint and cmd, is kept.
+func ServeArgs(entrypoint, cmd []string) (newEntrypoint, newCmd []string, changed bool) {
+	all := append(append([]string(nil), entrypoint...), cmd...)
+	drop := make([]bool, len(all))
+	for i := 0; i < len(all); i++ {
+		a := all[i]
+		if a == "--" {
+			break // the rest is positional
+		}
+		flag, _, hasValue := strings.Cut(a, "=")
+		takesValue, ok := serveCacheFlags[flag]
+		if !ok {
+			continue
+		}
+		drop[i], changed = true, true
+		if takesValue && !hasValue && i+1 < len(all) {
+			i++
+			drop[i] = true
+		}
+	}
+	if !changed {
+		return entrypoint, cmd, false
+	}
+	keep := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			if !drop[i] {
+				out = append(out, all[i])
+			}
+		}
+		return out
+	}
+	return keep(0, len(entrypoint)), keep(len(entrypoint), len(all)), true
+}
+
 // Layer makes the layer that replaces a catalog's declarative config with
 // files (paths relative to the image root) and hides the stale serve cache:
 // opaque whiteouts on both directories, then the new files.
@@ -62,8 +110,9 @@ func Layer(configsDir, serveCache string, files map[string][]byte) (blob []byte,
 		return nil, "", err
 	}
 	if serveCache != "" && serveCache != configsDir {
-		// The catalog server rebuilds an empty cache; a stale one would
-		// serve the unfiltered catalog.
+		// The rebuilt command no longer reads it (see ServeArgs), and a
+		// stale cache left in the image would serve the unfiltered
+		// catalog to whoever starts it with --cache-dir.
 		if err := opaque(serveCache); err != nil {
 			return nil, "", err
 		}
@@ -101,7 +150,8 @@ func Layer(configsDir, serveCache string, files map[string][]byte) (blob []byte,
 }
 
 // Rebuild writes into c a copy of the catalog image manifest (or index)
-// digest with layer added on top of every platform's image. The original's
+// digest with layer added on top of every platform's image, and its start
+// command without the serve cache flags (ServeArgs). The original's
 // blobs must already be in c. It returns the new manifest digest, media type
 // and size.
 func Rebuild(ctx context.Context, c *cache.Cache, digest string, layer []byte, diffID string) (string, string, int64, error) {
@@ -152,6 +202,9 @@ func Rebuild(ctx context.Context, c *cache.Cache, digest string, layer []byte, d
 	rootfs["diff_ids"] = append(ids, diffID)
 	hist, _ := cfg["history"].([]any)
 	cfg["history"] = append(hist, map[string]any{"created": time.Unix(0, 0).UTC(), "created_by": "ocm: filtered declarative config"})
+	if err := serveWithoutCache(cfg); err != nil {
+		return "", "", 0, err
+	}
 	nc, _ := json.Marshal(cfg)
 	ncd, err := c.PutBytes(ctx, nc)
 	if err != nil {
@@ -172,4 +225,49 @@ func Rebuild(ctx context.Context, c *cache.Cache, digest string, layer []byte, d
 	nb, _ := json.Marshal(raw)
 	nd, err := c.PutBytes(ctx, nb)
 	return nd, mt, int64(len(nb)), err
+}
+
+// serveWithoutCache drops the serve cache flags from an image config's
+// Entrypoint and Cmd (see ServeArgs).
+func serveWithoutCache(cfg map[string]any) error {
+	c, _ := cfg["config"].(map[string]any)
+	if c == nil {
+		return nil
+	}
+	strs := func(key string) ([]string, error) {
+		v, ok := c[key]
+		if !ok || v == nil {
+			return nil, nil
+		}
+		l, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("catalog config: config.%s is %T, not a list of strings", key, v)
+		}
+		out := make([]string, len(l))
+		for i, e := range l {
+			if out[i], ok = e.(string); !ok {
+				return nil, fmt.Errorf("catalog config: config.%s[%d] is %T, not a string", key, i, e)
+			}
+		}
+		return out, nil
+	}
+	ep, err := strs("Entrypoint")
+	if err != nil {
+		return err
+	}
+	cmd, err := strs("Cmd")
+	if err != nil {
+		return err
+	}
+	nep, ncmd, changed := ServeArgs(ep, cmd)
+	if !changed {
+		return nil
+	}
+	if _, ok := c["Entrypoint"]; ok {
+		c["Entrypoint"] = nep
+	}
+	if _, ok := c["Cmd"]; ok {
+		c["Cmd"] = ncmd
+	}
+	return nil
 }

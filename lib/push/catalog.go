@@ -102,7 +102,7 @@ func (s *Stage) dropFailedBundles(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	layer, diffID, err := catalog.Layer(dir, "", out)
+	layer, diffID, err := catalog.Layer(dir, catalog.ServeCacheDir(img), out)
 	if err != nil {
 		return err
 	}

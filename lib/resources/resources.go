@@ -1,14 +1,17 @@
 // Package resources generates the cluster resources that point an OpenShift
 // cluster at the mirror: ImageDigestMirrorSet, ImageTagMirrorSet,
-// CatalogSource and UpdateService, from the records of what was pushed.
+// CatalogSource and ClusterCatalog, UpdateService, from the records of what
+// was pushed.
 package resources
 
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,6 +25,9 @@ const (
 	IDMSFile          = "idms-oc-mirror.yaml"
 	ITMSFile          = "itms-oc-mirror.yaml"
 	UpdateServiceFile = "updateService.yaml"
+	// UpdateServiceNamespace is where the OpenShift Update Service operator
+	// is installed by default; the reference tool writes it too.
+	UpdateServiceNamespace = "openshift-update-service"
 )
 
 // File is one generated file.
@@ -38,6 +44,11 @@ type Options struct {
 	// Templates are per-catalog templates (targetCatalogSourceTemplate),
 	// keyed by the catalog's source reference; they win over the global one.
 	Templates map[string]map[string]any
+	// PinDigest makes CatalogSource and ClusterCatalog name the catalog by
+	// digest. By default they name it by tag, as the reference tool does, so
+	// that a registryPoll update strategy (or a ClusterCatalog's polling)
+	// picks up a re-mirrored catalog.
+	PinDigest bool
 }
 
 // category splits mirror sets the way the reference tool names them.
@@ -115,6 +126,11 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, cs...)
+	cc, err := clusterCatalogs(catalogs, o)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, cc...)
 	if graph != nil && len(releaseMirrors) > 0 {
 		f, err := updateService(graph, releaseMirrors)
 		if err != nil {
@@ -193,36 +209,93 @@ func mirrorSets(kind, prefix, field string, sets map[string]map[string]map[strin
 
 var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// dnsName turns s into a lowercase DNS-1123 label.
-func dnsName(s string) string {
-	s = nonName.ReplaceAllString(strings.ToLower(s), "-")
-	s = strings.Trim(s, "-")
-	if len(s) > 63 {
-		s = strings.TrimRight(s[:63], "-")
+// maxName is the length limit of a DNS-1123 label. CatalogSource names
+// become Service names and label values, ClusterCatalog names label values:
+// both must be labels, not just subdomains.
+const maxName = 63
+
+// kubeName joins parts with '-' into a DNS-1123 label (lowercase letters,
+// digits and '-', alphanumeric at both ends, at most 63 characters). Other
+// characters become '-'. A name too long keeps its start and ends with a
+// hash of the whole input, so long names that share a start stay apart.
+func kubeName(parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	full := strings.Join(keep, "-")
+	s := strings.Trim(nonName.ReplaceAllString(strings.ToLower(full), "-"), "-")
+	if len(s) > maxName {
+		h := fnv.New32a()
+		h.Write([]byte(full))
+		sum := fmt.Sprintf("%08x", h.Sum32())
+		s = strings.TrimRight(s[:maxName-len(sum)-1], "-") + "-" + sum
 	}
 	return s
 }
 
-func catalogSources(cats []*record.Record, o Options) ([]File, error) {
-	var files []File
-	used := map[string]bool{}
+// catalogRef is a mirrored catalog as the cluster resources name it.
+type catalogRef struct {
+	rec   *record.Record
+	base  string // last path element of the mirror repository
+	tag   string // or the digest's first 12 hex digits when mirrored by digest only
+	image string // by tag, or by digest (Options.PinDigest, or no tag)
+}
+
+// catalogRefs sorts the catalog records by target and names their images.
+func catalogRefs(cats []*record.Record, o Options) ([]catalogRef, error) {
 	sort.Slice(cats, func(i, j int) bool { return cats[i].Target < cats[j].Target })
+	var out []catalogRef
 	for _, r := range cats {
 		ref, err := name.ParseReference(r.Target, name.Insecure)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("catalog %s: target %s: %w", r.Source, r.Target, err)
 		}
 		repo := ref.Context().RepositoryStr()
-		base := repo[strings.LastIndexByte(repo, '/')+1:]
-		tag := ""
+		c := catalogRef{rec: r, base: repo[strings.LastIndexByte(repo, '/')+1:], image: displayRepo(ref.Context()) + "@" + r.Digest}
 		if t, ok := ref.(name.Tag); ok {
-			tag = t.TagStr()
+			c.tag = t.TagStr()
+			if !o.PinDigest {
+				c.image = displayRepo(ref.Context()) + ":" + c.tag
+			}
+		} else {
+			_, hex, _ := strings.Cut(r.Digest, ":")
+			c.tag = hex[:min(12, len(hex))]
 		}
-		nm := dnsName("cs-" + base + "-" + tag)
-		for i := 1; used[nm]; i++ {
-			nm = dnsName(fmt.Sprintf("cs-%s-%s-%d", base, tag, i))
+		if r.Digest == "" && (o.PinDigest || c.tag == "") {
+			return nil, fmt.Errorf("catalog %s: record has no digest; fix: feed ocm-resources the records ocm-push wrote", r.Source)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// names gives each catalog a distinct kubeName(prefix, base, tag).
+func names(prefix string, cats []catalogRef) []string {
+	used := map[string]bool{}
+	out := make([]string, len(cats))
+	for i, c := range cats {
+		nm := kubeName(prefix, c.base, c.tag)
+		for n := 1; used[nm]; n++ {
+			nm = kubeName(prefix, c.base, c.tag, strconv.Itoa(n))
 		}
 		used[nm] = true
+		out[i] = nm
+	}
+	return out
+}
+
+func catalogSources(recs []*record.Record, o Options) ([]File, error) {
+	cats, err := catalogRefs(recs, o)
+	if err != nil {
+		return nil, err
+	}
+	nms := names("cs", cats)
+	var files []File
+	for i, c := range cats {
+		r, nm := c.rec, nms[i]
 		tmpl := o.CatalogSourceTemplate
 		if t, ok := o.Templates[r.Source]; ok {
 			tmpl = t
@@ -246,7 +319,7 @@ func catalogSources(cats []*record.Record, o Options) ([]File, error) {
 		if spec == nil {
 			spec = map[string]any{}
 		}
-		spec["image"] = displayRepo(ref.Context()) + "@" + r.Digest
+		spec["image"] = c.image
 		if _, ok := spec["sourceType"]; !ok {
 			spec["sourceType"] = "grpc"
 		}
@@ -256,6 +329,36 @@ func catalogSources(cats []*record.Record, o Options) ([]File, error) {
 			return nil, err
 		}
 		files = append(files, File{nm + ".yaml", b})
+	}
+	return files, nil
+}
+
+// clusterCatalogs writes an OLM v1 ClusterCatalog per catalog, beside its
+// CatalogSource, as the reference tool does from OpenShift 4.18.
+func clusterCatalogs(recs []*record.Record, o Options) ([]File, error) {
+	cats, err := catalogRefs(recs, o)
+	if err != nil {
+		return nil, err
+	}
+	nms := names("cc", cats)
+	var files []File
+	for i, c := range cats {
+		obj := map[string]any{
+			"apiVersion": "olm.operatorframework.io/v1",
+			"kind":       "ClusterCatalog",
+			"metadata":   map[string]any{"name": nms[i]},
+			"spec": map[string]any{
+				"source": map[string]any{
+					"type":  "Image",
+					"image": map[string]any{"ref": c.image},
+				},
+			},
+		}
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{nms[i] + ".yaml", b})
 	}
 	return files, nil
 }
@@ -273,7 +376,7 @@ func updateService(graph *record.Record, releases map[string]bool) (File, error)
 	obj := map[string]any{
 		"apiVersion": "updateservice.operator.openshift.io/v1",
 		"kind":       "UpdateService",
-		"metadata":   map[string]any{"name": "update-service-oc-mirror"},
+		"metadata":   map[string]any{"name": "update-service-oc-mirror", "namespace": UpdateServiceNamespace},
 		"spec": map[string]any{
 			"graphDataImage": displayRepo(ref.Context()) + "@" + graph.Digest,
 			"releases":       rs[0],

@@ -98,7 +98,7 @@ func TestTemplate(t *testing.T) {
 			cs = f.Data
 		}
 	}
-	for _, want := range []string{"interval: 30m0s", "name: cs-redhat-operator-index-v4-15", "image: mirror.example.com:5000/ocp/redhat/redhat-operator-index@" + d3} {
+	for _, want := range []string{"interval: 30m0s", "name: cs-redhat-operator-index-v4-15", "image: mirror.example.com:5000/ocp/redhat/redhat-operator-index:v4.15"} {
 		if !bytes.Contains(cs, []byte(want)) {
 			t.Errorf("catalog source lacks %q:\n%s", want, cs)
 		}

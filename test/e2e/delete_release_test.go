@@ -20,7 +20,7 @@ import (
 // none. So 4.14.2's components must stay (4.14.1 needs them), 4.14.3's go.
 func TestDeleteReleasesAndOperators(t *testing.T) {
 	src, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{})
-	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096})
+	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096, Opm: tool(t, "opm")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +46,13 @@ func TestDeleteReleasesAndOperators(t *testing.T) {
 		t.Fatalf("mirror exit %d", r.code)
 	}
 	pushed := records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout)
+	for _, r := range pushed {
+		if r.Origin == record.OriginCatalog {
+			if got := strings.Join(serveCatalog(t, r.Target+"@"+r.Digest).Packages, " "); got != "aqua gamma" {
+				t.Fatalf("the mirrored catalog serves %s, want aqua gamma", got)
+			}
+		}
+	}
 
 	// What must go and what must stay, from the fixture's facts alone.
 	needed141 := map[string]bool{}

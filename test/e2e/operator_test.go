@@ -10,8 +10,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocm-mirror/ocm/lib/catalog"
+	"github.com/ocm-mirror/ocm/lib/catalog/catalogtest"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/fixture"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
@@ -100,9 +102,27 @@ func opmValidate(t *testing.T, dir string) (string, error) {
 func TestOperatorsMirrorToMirror(t *testing.T) {
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	dst := testenv.Start(t, testenv.RegistryOptions{})
-	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096})
+	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096, Opm: tool(t, "opm")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The source catalog serves everything from the serve cache it ships
+	// (built by opm from the full config, integrity enforced): the mirrored
+	// one must not serve that cache.
+	if !cat.ServeCache {
+		t.Fatal("the fixture catalog ships no real serve cache")
+	}
+	orig := serveCatalog(t, cat.Ref)
+	if !strings.Contains(strings.Join(orig.command, " "), "--cache-dir=") {
+		t.Fatalf("the source catalog does not start from its cache: %q", orig.command)
+	}
+	var wantAll []string
+	for _, b := range catalogtest.Bundles() {
+		wantAll = append(wantAll, b.Name)
+	}
+	sort.Strings(wantAll)
+	if got := orig.bundleNames(); strings.Join(got, " ") != strings.Join(wantAll, " ") {
+		t.Fatalf("the source catalog serves %v, want all of %v", got, wantAll)
 	}
 	for _, ref := range []string{cat.Ref, cat.MultiRef} {
 		t.Run(filepath.Base(ref), func(t *testing.T) {
@@ -159,9 +179,32 @@ func TestOperatorsMirrorToMirror(t *testing.T) {
 			if strings.Join(kept, " ") != strings.Join(wantBundles, " ") {
 				t.Fatalf("rebuilt catalog has %v, want %v", kept, wantBundles)
 			}
+			// A CatalogSource pod's view: the image's own command, over gRPC.
+			srv := serveCatalog(t, dst.Host+"/mirrored/ocm-index@"+catRec.Digest)
+			if got := srv.bundleNames(); strings.Join(got, " ") != strings.Join(wantBundles, " ") {
+				t.Errorf("the mirrored catalog serves bundles %v, want %v", got, wantBundles)
+			}
+			if got := strings.Join(srv.Packages, " "); got != "aqua elastic gamma" {
+				t.Errorf("the mirrored catalog serves packages %s, want aqua elastic gamma", got)
+			}
+			for _, b := range srv.Bundles {
+				if c := fbc.Packages[b.Package].Channels[b.Channel]; c == nil {
+					t.Errorf("served %s in channel %s/%s, which the rebuilt config lacks", b.Name, b.Package, b.Channel)
+				}
+			}
+			t.Logf("start-up to first gRPC answer: source catalog (pre-built cache) %v, mirrored catalog (cache built at start) %v",
+				orig.startup.Round(time.Millisecond), srv.startup.Round(time.Millisecond))
+			// By tag, so that a registryPoll template picks up a re-mirror;
+			// the tag names the rebuilt catalog.
 			cs := sh(t, dir, nil, "cat res/cs-ocm-index-v1.yaml").stdout
-			if !strings.Contains(cs, "image: "+dst.Host+"/mirrored/ocm-index@"+catRec.Digest) {
+			if !strings.Contains(cs, "image: "+dst.Host+"/mirrored/ocm-index:v1\n") {
 				t.Fatalf("CatalogSource:\n%s", cs)
+			}
+			if got := skopeoDigest(t, "docker://"+dst.Host+"/mirrored/ocm-index:v1", "--tls-verify=false"); got != catRec.Digest {
+				t.Errorf("the CatalogSource's tag names %s, not the rebuilt catalog %s", got, catRec.Digest)
+			}
+			if cc := sh(t, dir, nil, "cat res/cc-ocm-index-v1.yaml").stdout; !strings.Contains(cc, "ref: "+dst.Host+"/mirrored/ocm-index:v1\n") {
+				t.Fatalf("ClusterCatalog:\n%s", cc)
 			}
 		})
 	}
@@ -173,7 +216,7 @@ func TestOperatorsMirrorToMirror(t *testing.T) {
 func TestOperatorWithFailingRelatedImage(t *testing.T) {
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	dst := testenv.Start(t, testenv.RegistryOptions{})
-	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096})
+	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096, Opm: tool(t, "opm")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +272,10 @@ func TestOperatorWithFailingRelatedImage(t *testing.T) {
 	if fbc.Packages["aqua"] == nil || fbc.Packages["elastic"] == nil || len(fbc.Packages["aqua"].Bundles) != 2 {
 		t.Errorf("complete operators missing from the catalog: %v", fbc.SortedPackages())
 	}
+	srv := serveCatalog(t, dst.Host+"/mirrored/ocm-index@"+catRec.Digest)
+	if got := strings.Join(srv.bundleNames(), " "); got != "aqua.v1.3.0 aqua.v1.4.0 elastic.v5.2.3-31 elastic.v5.2.4" {
+		t.Errorf("the catalog serves %s, want the complete operators' bundles only", got)
+	}
 }
 
 // TestOpmValidateCanFail: the validator used above rejects a catalog whose
@@ -244,5 +291,51 @@ func TestOpmValidateCanFail(t *testing.T) {
 	}
 	if !strings.Contains(out, "aqua.v1.0.0") {
 		t.Errorf("opm's complaint does not name the missing bundle:\n%s", out)
+	}
+}
+
+// TestOperatorsAcrossTheGap: the README's two halves (mirror to disk, then
+// disk to mirror and the resources) deliver a catalog that serves the
+// selection, named by the CatalogSource and ClusterCatalog tags.
+func TestOperatorsAcrossTheGap(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096, Opm: tool(t, "opm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf(operatorISC, cat.Ref))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml --cache cache | ocm-fetch --cache cache | ocm-pack --cache cache --out archives > packed.jsonl"); r.code != 0 {
+		t.Fatalf("mirror to disk: exit %d", r.code)
+	}
+	if r := sh(t, dir, nil, fmt.Sprintf("ocm-unpack archives --cache far | ocm-push --cache far docker://%s/ocp | ocm-resources --out res > pushed.jsonl", dst.Host)); r.code != 0 {
+		t.Fatalf("disk to mirror: exit %d", r.code)
+	}
+	var catRec *record.Record
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if rec.Status != record.StatusPushed {
+			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
+		}
+		if rec.Origin == record.OriginCatalog {
+			catRec = rec
+		}
+	}
+	if catRec == nil {
+		t.Fatal("no catalog record")
+	}
+	byTag := dst.Host + "/ocp/mirrored/ocm-index:v1"
+	for _, f := range []string{"res/cs-ocm-index-v1.yaml", "res/cc-ocm-index-v1.yaml"} {
+		if out := sh(t, dir, nil, "cat "+f).stdout; !strings.Contains(out, byTag+"\n") {
+			t.Fatalf("%s does not name %s:\n%s", f, byTag, out)
+		}
+	}
+	// What the resources name is what a cluster would start.
+	srv := serveCatalog(t, byTag)
+	if got, want := strings.Join(srv.bundleNames(), " "), "aqua.v1.3.0 aqua.v1.4.0 elastic.v5.2.3-31 elastic.v5.2.4 gamma.v0.2.0"; got != want {
+		t.Errorf("the catalog serves %s, want %s", got, want)
+	}
+	if got := strings.Join(srv.Packages, " "); got != "aqua elastic gamma" {
+		t.Errorf("the catalog serves packages %s, want aqua elastic gamma", got)
 	}
 }
