@@ -36,7 +36,7 @@ type Descriptor struct {
 }
 
 func (c *Client) url(repo name.Repository, kind, ref string) string {
-	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), kind, ref)
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr(), kind, ref)
 }
 
 // do sends one request built by mk (called again on each retry) and returns
@@ -304,7 +304,7 @@ func (c *Client) Mount(ctx context.Context, repo name.Repository, digest, from s
 	q.Set("mount", digest)
 	q.Set("from", from)
 	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/?%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), q.Encode()), nil)
+		return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/?%s", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr(), q.Encode()), nil)
 	}, http.StatusCreated, http.StatusAccepted)
 	if err != nil {
 		return false, "", err
@@ -335,7 +335,7 @@ func location2(repo name.Repository, resp *http.Response) (string, error) {
 func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string, size int64, r io.Reader, location string) error {
 	if location == "" {
 		resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-			return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()), nil)
+			return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr()), nil)
 		}, http.StatusAccepted)
 		if err != nil {
 			return err
@@ -381,7 +381,7 @@ func (final) Temporary() bool { return false }
 // Tags lists a repository's tags (all pages); a missing repository has none.
 func (c *Client) Tags(ctx context.Context, repo name.Repository) ([]string, error) {
 	var all []string
-	next := fmt.Sprintf("%s://%s/v2/%s/tags/list?n=1000", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr())
+	next := fmt.Sprintf("%s://%s/v2/%s/tags/list?n=1000", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr())
 	for next != "" {
 		u := next
 		resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {

@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocm-mirror/ocm/lib/testenv"
+)
+
+// proxyRequest is what a recordingProxy was asked.
+type proxyRequest struct {
+	Method, Target string
+	Authorization  string
+}
+
+// recordingProxy is an HTTP proxy on 127.0.0.1 that refuses CONNECT (so
+// HTTPS never gets through) and answers every plain HTTP request itself with
+// a Basic challenge, the way a hostile network would to harvest credentials.
+// Nothing it is asked for is ever contacted.
+type recordingProxy struct {
+	URL string
+	mu  sync.Mutex
+	got []proxyRequest
+}
+
+func startRecordingProxy(t *testing.T) *recordingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &recordingProxy{URL: "http://" + ln.Addr().String()}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.URL.String()
+		if r.Method == http.MethodConnect {
+			target = r.Host
+		}
+		p.mu.Lock()
+		p.got = append(p.got, proxyRequest{Method: r.Method, Target: target, Authorization: r.Header.Get("Authorization")})
+		p.mu.Unlock()
+		if r.Method == http.MethodConnect {
+			http.Error(w, "CONNECT refused", http.StatusForbidden)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+func (p *recordingProxy) requests() []proxyRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]proxyRequest(nil), p.got...)
+}
+
+// env points a command's HTTP and HTTPS traffic at the proxy.
+func (p *recordingProxy) env() []string {
+	return []string{"HTTP_PROXY=" + p.URL, "HTTPS_PROXY=" + p.URL, "http_proxy=" + p.URL, "https_proxy=" + p.URL, "NO_PROXY=", "no_proxy="}
+}
+
+// TestF1CleartextCredentials: with TLS verification on, registries at a
+// private address or a *.localhost name were tried over plain HTTP when
+// HTTPS failed, and the auth file's password went there in clear. Now
+// nothing but HTTPS leaves for them (the proxy sees only refused CONNECTs),
+// for plan sources and push destinations alike; with verification off the
+// plain HTTP fallback is kept.
+func TestF1CleartextCredentials(t *testing.T) {
+	const secret = "s3cret-password-f1"
+	hosts := []string{"10.99.0.1:5000", "172.20.0.9:5000", "192.168.77.1:5000", "mirror.localhost:5000"}
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+
+	var auths []string
+	for _, h := range hosts {
+		auths = append(auths, fmt.Sprintf("%q:{\"auth\":%q}", h, base64.StdEncoding.EncodeToString([]byte("mirror-user:"+secret))))
+	}
+	writeFile(t, filepath.Join(dir, "auth.json"), `{"auths":{`+strings.Join(auths, ",")+`}}`)
+	var extra []string
+	for _, h := range hosts {
+		extra = append(extra, h+"/app/one:v1")
+	}
+	writeFile(t, filepath.Join(dir, "isc-private.yaml"), "kind: ImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\nmirror:\n  additionalImages:\n"+
+		"  - name: "+strings.Join(extra, "\n  - name: ")+"\n")
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl"); r.code != 0 {
+		t.Fatalf("plan exit %d", r.code)
+	}
+
+	// checkClean fails on any plain HTTP request to the proxy, and on any
+	// credential it saw; it wants CONNECTs to every host (the proxy was used).
+	checkClean := func(t *testing.T, p *recordingProxy, hosts []string) {
+		t.Helper()
+		connected := map[string]bool{}
+		for _, q := range p.requests() {
+			if q.Method == http.MethodConnect {
+				connected[q.Target] = true
+				continue
+			}
+			t.Errorf("plain HTTP sent with TLS verification on: %s %s (Authorization: %q)", q.Method, q.Target, q.Authorization)
+		}
+		for _, h := range hosts {
+			if !connected[h] {
+				t.Errorf("no HTTPS attempt to %s went through the proxy: the test proves nothing (saw %v)", h, p.requests())
+			}
+		}
+	}
+
+	t.Run("plan sources", func(t *testing.T) {
+		p := startRecordingProxy(t)
+		r := sh(t, dir, p.env(), "ocm-plan --authfile auth.json -c isc-private.yaml > private-plan.jsonl")
+		if r.code == 0 {
+			t.Errorf("plan of unreachable sources exited 0")
+		}
+		checkClean(t, p, hosts)
+		if !strings.Contains(r.stderr, "TLS verification is on") {
+			t.Errorf("no message says why plain HTTP was not tried:\n%s", r.stderr)
+		}
+		if strings.Contains(r.stderr, secret) {
+			t.Error("the password appears in the log")
+		}
+	})
+	for _, h := range hosts {
+		t.Run("push to "+h, func(t *testing.T) {
+			p := startRecordingProxy(t)
+			r := sh(t, dir, p.env(), "ocm-push --authfile auth.json docker://"+h+"/mirror < plan.jsonl > /dev/null")
+			if r.code == 0 {
+				t.Errorf("push to an unreachable mirror exited 0")
+			}
+			checkClean(t, p, []string{h})
+		})
+	}
+	t.Run("verification off keeps the plain HTTP fallback", func(t *testing.T) {
+		p := startRecordingProxy(t)
+		h := hosts[0]
+		sh(t, dir, p.env(), "ocm-push --dest-tls-verify=false --authfile auth.json docker://"+h+"/mirror < plan.jsonl > /dev/null")
+		plain := 0
+		for _, q := range p.requests() {
+			if q.Method != http.MethodConnect && strings.HasPrefix(q.Target, "http://"+h+"/") {
+				plain++
+			}
+		}
+		if plain == 0 {
+			t.Errorf("no plain HTTP request with --dest-tls-verify=false: %v", p.requests())
+		}
+	})
+}
