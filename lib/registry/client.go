@@ -187,19 +187,22 @@ func (c *Client) hostTransport(ctx context.Context, repo name.Repository, auth a
 // hands out per-repository tokens (no transport can serve them all).
 func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn.Authenticator, scope string, askScheme bool) (rt http.RoundTripper, err error) {
 	err = c.opts.Retry.Do(ctx, func() error {
+		// The ping and token answers are read inside go-containerregistry,
+		// whose errors drop Retry-After: the guard hears it for us.
+		hctx, ra := withRetryAfterSink(ctx)
 		if askScheme {
-			ch, err := transport.Ping(ctx, repo.Registry, c.base)
+			ch, err := transport.Ping(hctx, repo.Registry, c.base)
 			if err != nil {
-				return handshakeError(repo, c.opts.TLSVerify, err)
+				return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
 			}
 			if strings.EqualFold(ch.Scheme, "bearer") {
 				return nil
 			}
 		}
 		var err error
-		rt, err = transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{scope})
+		rt, err = transport.NewWithContext(hctx, repo.Registry, auth, c.base, []string{scope})
 		if err != nil {
-			return handshakeError(repo, c.opts.TLSVerify, err)
+			return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
 		}
 		return nil
 	}, c.logRetry("connecting to "+repo.RegistryStr()))

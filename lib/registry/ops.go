@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,9 +53,11 @@ func (c *Client) do(ctx context.Context, repo name.Repository, push bool, mk fun
 			return err
 		}
 		what = req.Method + " " + stripQuery(req.URL)
-		resp, err = rt.RoundTrip(req.WithContext(ctx))
+		// A token refresh inside rt may be told to wait: keep that.
+		rctx, ra := withRetryAfterSink(ctx)
+		resp, err = rt.RoundTrip(req.WithContext(rctx))
 		if err != nil {
-			return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
+			return ra.hint(explain(repo.RegistryStr(), c.opts.TLSVerify, err))
 		}
 		for _, s := range ok {
 			if resp.StatusCode == s {
@@ -82,13 +83,7 @@ func stripQuery(u *url.URL) string {
 
 func readError(req *http.Request, resp *http.Response) error {
 	e := &HTTPError{Method: req.Method, URL: stripQuery(req.URL), StatusCode: resp.StatusCode}
-	if s := resp.Header.Get("Retry-After"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil {
-			e.retryAfter = time.Duration(n) * time.Second
-		} else if t, err := http.ParseTime(s); err == nil {
-			e.retryAfter = time.Until(t)
-		}
-	}
+	e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var env struct {
 		Errors []struct {

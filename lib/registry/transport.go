@@ -1,12 +1,15 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrPlainHTTP is returned, without anything being sent, for a plain HTTP
@@ -64,7 +67,74 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &PlainHTTPError{Host: req.URL.Host}
 	}
-	return g.inner.RoundTrip(req)
+	resp, err := g.inner.RoundTrip(req)
+	if err == nil {
+		if s, ok := req.Context().Value(retryAfterKey{}).(*retryAfterSink); ok {
+			s.note(resp)
+		}
+	}
+	return resp, err
+}
+
+// retryAfterSink hears the Retry-After of answers to requests we do not
+// read ourselves: go-containerregistry's ping and token requests turn them
+// into errors that drop the header.
+type retryAfterSink struct {
+	mu sync.Mutex
+	d  time.Duration
+}
+
+type retryAfterKey struct{}
+
+func withRetryAfterSink(ctx context.Context) (context.Context, *retryAfterSink) {
+	s := &retryAfterSink{}
+	return context.WithValue(ctx, retryAfterKey{}, s), s
+}
+
+func (s *retryAfterSink) note(resp *http.Response) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+		return
+	}
+	if d := parseRetryAfter(resp.Header.Get("Retry-After")); d > 0 {
+		s.mu.Lock()
+		s.d = max(s.d, d)
+		s.mu.Unlock()
+	}
+}
+
+// hint wraps err with the wait the registry asked for, if any; retry.Policy
+// honours it (capped by the policy).
+func (s *retryAfterSink) hint(err error) error {
+	s.mu.Lock()
+	d := s.d
+	s.mu.Unlock()
+	if err == nil || d <= 0 {
+		return err
+	}
+	return &waitHint{err: err, d: d}
+}
+
+type waitHint struct {
+	err error
+	d   time.Duration
+}
+
+func (w *waitHint) Error() string             { return w.err.Error() }
+func (w *waitHint) Unwrap() error             { return w.err }
+func (w *waitHint) RetryAfter() time.Duration { return w.d }
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or bad.
+func parseRetryAfter(s string) time.Duration {
+	if s == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(s); err == nil {
+		return time.Until(t)
+	}
+	return 0
 }
 
 // loopback: 127.0.0.0/8, ::1 or localhost, with or without a port.

@@ -3,11 +3,15 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/ocm-mirror/ocm/lib/retry"
 )
 
 // recordingRT records every request that reaches it and forwards only
@@ -99,3 +103,68 @@ func TestGuardSchemes(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestF14RetryAfterOnHandshake: a registry that answers the handshake's
+// ping or token request with 429/503 and Retry-After is asked again only
+// after that wait (the backoff alone here is a millisecond); it used to be
+// ignored there, though honoured on uploads.
+func TestF14RetryAfterOnHandshake(t *testing.T) {
+	tests := []struct {
+		name   string
+		path   string // the request answered "wait" once
+		status int
+	}{
+		{"ping", "/v2/", http.StatusTooManyRequests},
+		{"token", "/token", http.StatusServiceUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var times []time.Time
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == tc.path {
+					mu.Lock()
+					times = append(times, time.Now())
+					first := len(times) == 1
+					mu.Unlock()
+					if first {
+						w.Header().Set("Retry-After", "2")
+						w.WriteHeader(tc.status)
+						return
+					}
+				}
+				switch r.URL.Path {
+				case "/v2/":
+					if tc.name == "token" && r.Header.Get("Authorization") == "" {
+						w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token",service="test"`)
+						w.WriteHeader(http.StatusUnauthorized)
+						return
+					}
+					w.WriteHeader(http.StatusOK)
+				case "/token":
+					fmt.Fprint(w, `{"token":"t"}`)
+				default:
+					w.WriteHeader(http.StatusNotFound)
+				}
+			}))
+			defer srv.Close()
+			c := New(Options{Base: http.DefaultTransport, Retry: retry.Policy{Attempts: 3, Base: time.Millisecond, Max: 20 * time.Second}})
+			repo, err := c.Repository(strings.TrimPrefix(srv.URL, "http://") + "/ns/app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.HeadManifest(context.Background(), repo, "latest"); err != nil {
+				t.Fatalf("HeadManifest after one wait: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(times) < 2 {
+				t.Fatalf("%s asked %d times, want a retry", tc.path, len(times))
+			}
+			if gap := times[1].Sub(times[0]); gap < 2*time.Second {
+				t.Errorf("asked again after %s, want at least the 2s of Retry-After", gap.Round(time.Millisecond))
+			}
+		})
+	}
+}
