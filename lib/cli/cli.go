@@ -78,7 +78,7 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 		fs.IntVar(&c.BlobWorkers, "blob-workers", 8, "blobs transferred at once, across all images")
 		c.RegisterProgress(fs)
 	}
-	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request or blob on transient errors (429, 5xx, resets), with exponential backoff")
+	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff; a blob upload counts as one request, a cut download resumes within its request's tries")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
 }
 

@@ -52,5 +52,5 @@ func (c *Common) DestClient() (*registry.Client, error) { return c.client(c.DstT
 
 // Engine is the copy engine sized by --blob-workers.
 func (c *Common) Engine() *copier.Engine {
-	return copier.New(copier.Options{BlobWorkers: c.BlobWorkers, Retry: c.retry(), Logf: c.Log.Warnf})
+	return copier.New(copier.Options{BlobWorkers: c.BlobWorkers, Logf: c.Log.Warnf})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,7 +56,9 @@ func TestF1CleartextCredentialsGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Upload(context.Background(), repo, "sha256:"+strings.Repeat("0", 64), 4, strings.NewReader("blob"), "")
+	_, err = c.Upload(context.Background(), repo, "sha256:"+strings.Repeat("0", 64), 4, func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader("blob")), nil
+	}, "")
 	if !errors.Is(err, ErrPlainHTTP) {
 		t.Errorf("upload to a plain HTTP Location: %v, want ErrPlainHTTP", err)
 	}

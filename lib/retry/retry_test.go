@@ -39,6 +39,7 @@ func TestRetryable(t *testing.T) {
 		{"temporary", fmt.Errorf("x: %w", temp(true)), true},
 		{"permanent", temp(false), false},
 		{"plain", errors.New("manifest unknown"), false},
+		{"retried below", fmt.Errorf("x: %w", Permanent(opErrReset())), false},
 	}
 	for _, tc := range tests {
 		if got := Retryable(tc.err); got != tc.want {
@@ -68,4 +69,19 @@ func TestDoStopsAtTheBudget(t *testing.T) {
 
 func opErrReset() error {
 	return &net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}
+}
+
+// TestBudgetSpansCalls: a stream cut after its request succeeded resumes
+// on what is left of that request's tries, not on a fresh set.
+func TestBudgetSpansCalls(t *testing.T) {
+	b := Policy{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}.Budget()
+	calls, retries := 0, 0
+	onRetry := func(int, time.Duration, error) { retries++ }
+	if err := b.Do(context.Background(), nil, func() error { calls++; return nil }, onRetry); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Do(context.Background(), io.ErrUnexpectedEOF, func() error { calls++; return opErrReset() }, onRetry)
+	if err == nil || calls != 3 || retries != 2 {
+		t.Fatalf("err %v after %d calls, %d retries; want an error after 3 calls in all, 2 retries", err, calls, retries)
+	}
 }

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -156,4 +160,103 @@ func TestF1CleartextCredentials(t *testing.T) {
 			t.Errorf("no plain HTTP request with --dest-tls-verify=false: %v", p.requests())
 		}
 	})
+}
+
+// failingProxy forwards to a registry on 127.0.0.1 and answers 500 to the
+// requests fail picks, counting them.
+type failingProxy struct {
+	Host   string
+	mu     sync.Mutex
+	failed []string
+}
+
+func startFailingProxy(t *testing.T, target string, fail func(*http.Request) bool) *failingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &failingProxy{Host: ln.Addr().String()}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	director := rp.Director
+	rp.Director = func(r *http.Request) {
+		host := r.Host
+		director(r)
+		r.Host = host // upload Locations point back through the proxy
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail(r) {
+			p.mu.Lock()
+			p.failed = append(p.failed, r.Method+" "+r.URL.Path)
+			p.mu.Unlock()
+			http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"injected"}]}`, http.StatusInternalServerError)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+func (p *failingProxy) failures() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.failed...)
+}
+
+var retriesRe = regexp.MustCompile(`(\d+) retries`)
+
+// TestNestedRetries: the copier retried around the registry client, which
+// retried too, so one failing request was sent up to --retries squared
+// times. Retries now happen once, in the client: with --retries 3 a
+// manifest PUT, or a blob upload (POST and PUT), that keeps failing with
+// 500 is tried exactly 3 times, and the summary counts 2 retries, one per
+// request sent again.
+func TestNestedRetries(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	// One single-arch image, one blob at a time: the first failure ends
+	// the image before any other request could fail.
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml | grep '/ubi9/ubi-minimal:latest' > plan.jsonl"); r.code != 0 {
+		t.Fatalf("plan exit %d", r.code)
+	}
+	tests := []struct {
+		name string
+		fail func(*http.Request) bool
+	}{
+		{"manifest PUT", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+		}},
+		{"blob upload", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
+		}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startFailingProxy(t, dst.URL(), tc.fail)
+			r := sh(t, dir, nil, fmt.Sprintf("ocm-push --retries 3 --blob-workers 1 docker://%s/run%d < plan.jsonl > /dev/null", p.Host, i))
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1 (the image failed)", r.code)
+			}
+			got := p.failures()
+			if len(got) != 3 {
+				t.Errorf("the failing request was sent %d times with --retries 3, want 3: %v", len(got), got)
+			}
+			m := retriesRe.FindStringSubmatch(r.stderr)
+			if m == nil {
+				t.Fatalf("no retry count in the summary:\n%s", r.stderr)
+			}
+			if n, _ := strconv.Atoi(m[1]); n != len(got)-1 {
+				t.Errorf("summary says %d retries; the registry saw %d requests, %d of them sent again", n, len(got), len(got)-1)
+			}
+		})
+	}
 }
