@@ -89,6 +89,7 @@ func run(args []string) int {
 		}
 	}
 	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
+	eng.Stats.Stalls.Add(c.ClientStalls())
 	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 	if cause := context.Cause(ctx); cause != nil && !interrupted() {
 		c.Log.Errorf("%v", cause)

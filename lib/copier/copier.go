@@ -27,6 +27,7 @@ type Stats struct {
 	Manifests      atomic.Int64 // manifests written
 	ImagesUpToDate atomic.Int64 // images already complete at the destination
 	Retries        atomic.Int64 // requests retried (counted by the registry clients)
+	Stalls         atomic.Int64 // requests that stalled past the idle timeout (retried)
 }
 
 // Engine copies images. Create one per run with New.

@@ -42,6 +42,12 @@ type Options struct {
 	// OnRetry, when set, is called once per request retried (for the
 	// summary's retry count).
 	OnRetry func()
+	// IdleTimeout bounds how long a registry may send nothing: between
+	// bytes of a response, or before answering a request without a body.
+	// A stall is a transient error, retried. 0: no bound.
+	IdleTimeout time.Duration
+	// OnStall, when set, is called once per request that stalled.
+	OnStall func()
 	// Mirrors, when set, redirect reads (manifests and blobs) to the
 	// registries.conf mirrors of the source, tried in order before it.
 	Mirrors *registriesconf.Config
@@ -115,6 +121,7 @@ func New(opts Options) *Client {
 		}
 	}
 	g := newGuard(base, opts.TLSVerify)
+	g.idle, g.onStall = opts.IdleTimeout, opts.OnStall
 	return &Client{opts: opts, base: g, guard: g, transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -34,6 +35,9 @@ func (e *PlainHTTPError) Is(target error) bool { return target == ErrPlainHTTP }
 type guard struct {
 	inner  http.RoundTripper
 	verify bool
+	idle   time.Duration // 0: no idle timeout
+	// onStall, when set, hears of each request that hit the idle timeout.
+	onStall func()
 
 	mu    sync.Mutex
 	plain map[string]bool // hosts registries.conf marks insecure
@@ -67,13 +71,103 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &PlainHTTPError{Host: req.URL.Host}
 	}
-	resp, err := g.inner.RoundTrip(req)
-	if err == nil {
-		if s, ok := req.Context().Value(retryAfterKey{}).(*retryAfterSink); ok {
-			s.note(resp)
-		}
+	if g.idle <= 0 {
+		resp, err := g.inner.RoundTrip(req)
+		g.noteRetryAfter(req, resp)
+		return resp, err
 	}
-	return resp, err
+	ctx, cancel := context.WithCancelCause(req.Context())
+	w := &watchdog{g: g, ctx: ctx, cancel: cancel, url: stripQuery(req.URL)}
+	w.timer = time.AfterFunc(g.idle, func() { cancel(errIdle) })
+	if req.Body != nil && req.Body != http.NoBody {
+		// Sending a body takes as long as it takes (its source has its own
+		// watchdog); only a request without one is timed to its answer.
+		w.timer.Stop()
+	}
+	resp, err := g.inner.RoundTrip(req.WithContext(ctx))
+	w.timer.Stop()
+	if err != nil {
+		err = w.check(err)
+		cancel(nil)
+		return nil, err
+	}
+	g.noteRetryAfter(req, resp)
+	w.body = resp.Body
+	resp.Body = w
+	return resp, nil
+}
+
+func (g *guard) noteRetryAfter(req *http.Request, resp *http.Response) {
+	if resp == nil {
+		return
+	}
+	if s, ok := req.Context().Value(retryAfterKey{}).(*retryAfterSink); ok {
+		s.note(resp)
+	}
+}
+
+// ErrStalled: a registry sent nothing for the idle timeout, in the middle
+// of a response or before answering. It is transient: the request is
+// retried (a download resumes where it stopped).
+var ErrStalled = errors.New("registry stalled")
+
+// StallError names the request that stalled.
+type StallError struct {
+	URL  string
+	Idle time.Duration
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("%s: no data for %s (--idle-timeout)", e.URL, e.Idle)
+}
+func (e *StallError) Is(target error) bool { return target == ErrStalled }
+func (e *StallError) Timeout() bool        { return true }
+func (e *StallError) Temporary() bool      { return true }
+
+var errIdle = errors.New("idle timeout")
+
+// watchdog cancels a request that receives nothing for the idle timeout:
+// the timer runs only while a Read waits (a slow consumer is not a stalled
+// registry) and while a bodyless request waits for its answer.
+type watchdog struct {
+	g      *guard
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	url    string
+	body   io.ReadCloser
+	once   sync.Once
+}
+
+func (w *watchdog) Read(p []byte) (int, error) {
+	w.timer.Reset(w.g.idle)
+	n, err := w.body.Read(p)
+	w.timer.Stop()
+	if err != nil && err != io.EOF {
+		err = w.check(err)
+	}
+	return n, err
+}
+
+func (w *watchdog) Close() error {
+	w.timer.Stop()
+	err := w.body.Close()
+	w.cancel(nil)
+	return err
+}
+
+// check turns the error of a request the watchdog cancelled into a
+// StallError.
+func (w *watchdog) check(err error) error {
+	if !errors.Is(context.Cause(w.ctx), errIdle) {
+		return err
+	}
+	w.once.Do(func() {
+		if w.g.onStall != nil {
+			w.g.onStall()
+		}
+	})
+	return &StallError{URL: w.url, Idle: w.g.idle}
 }
 
 // retryAfterSink hears the Retry-After of answers to requests we do not

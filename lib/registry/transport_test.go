@@ -171,3 +171,56 @@ func TestF14RetryAfterOnHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestF7StalledTransferBudget: a registry that always sends half a blob and
+// goes silent makes the read fail, naming the stall, once the request's
+// tries are spent (each try resumes where the last stopped); it used to
+// wait forever.
+func TestF7StalledTransferBudget(t *testing.T) {
+	blob := strings.Repeat("x", 64<<10)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var ranges []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		w.Header().Set("Content-Length", fmt.Sprint(len(blob)))
+		w.WriteHeader(http.StatusOK) // Range ignored: the client skips
+		io.WriteString(w, blob[:len(blob)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	var stalls int
+	c := New(Options{Base: http.DefaultTransport, IdleTimeout: 200 * time.Millisecond, OnStall: func() { stalls++ },
+		Retry: retry.Policy{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}})
+	repo, err := c.Repository(strings.TrimPrefix(srv.URL, "http://") + "/ns/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := c.Blob(context.Background(), repo, "sha256:"+strings.Repeat("0", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, rc)
+	if !errors.Is(err, ErrStalled) {
+		t.Fatalf("read: %v, want ErrStalled", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ranges) != 3 || ranges[0] != "" || ranges[1] != fmt.Sprintf("bytes=%d-", len(blob)/2) {
+		t.Errorf("requests with Range %q, want 3: the first whole, then resuming at byte %d", ranges, len(blob)/2)
+	}
+	if stalls != 3 {
+		t.Errorf("%d stalls reported, want 3", stalls)
+	}
+}

@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/testenv"
 )
 
@@ -258,5 +262,121 @@ func TestNestedRetries(t *testing.T) {
 				t.Errorf("summary says %d retries; the registry saw %d requests, %d of them sent again", n, len(got), len(got)-1)
 			}
 		})
+	}
+}
+
+// stallingProxy forwards to a registry on 127.0.0.1; the first GET of each
+// blob gets its headers and half its body, then nothing more: the
+// connection stays open and silent until the client gives up.
+type stallingProxy struct {
+	Host    string
+	mu      sync.Mutex
+	stalled map[string]bool
+}
+
+func startStallingProxy(t *testing.T, target string) *stallingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallingProxy{Host: ln.Addr().String(), stalled: map[string]bool{}}
+	release := make(chan struct{})
+	rp := httputil.NewSingleHostReverseProxy(u)
+	director := rp.Director
+	rp.Director = func(r *http.Request) {
+		host := r.Host
+		director(r)
+		r.Host = host
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		stall := r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") && !p.stalled[r.URL.Path]
+		if stall {
+			p.stalled[r.URL.Path] = true
+		}
+		p.mu.Unlock()
+		if !stall {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, target+r.URL.RequestURI(), nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.CopyN(w, resp.Body, max(resp.ContentLength/2, 1))
+		w.(http.Flusher).Flush()
+		select { // silent, connection open
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { close(release); srv.Close() })
+	return p
+}
+
+func (p *stallingProxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.stalled)
+}
+
+// TestF7StalledTransfer: a source that sends half of each blob and goes
+// silent kept ocm-fetch waiting forever. With --idle-timeout the stalled
+// reads end, the downloads resume where they stopped, the run completes
+// and the summary says how many requests stalled.
+func TestF7StalledTransfer(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populateSized(t, src, 64<<10)
+	p := startStallingProxy(t, src.URL())
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(p.Host, set))
+	r := sh(t, dir, nil, "ocm-plan --idle-timeout 2s -c isc.yaml > plan.jsonl && timeout 300 ocm-fetch --idle-timeout 2s --cache cache < plan.jsonl > fetched.jsonl")
+	if r.code != 0 {
+		t.Fatalf("exit %d (124: still hanging after 300 s)", r.code)
+	}
+	if p.count() == 0 {
+		t.Fatal("no blob was stalled: the test proves nothing")
+	}
+	if !regexp.MustCompile(`\d+ requests stalled`).MatchString(r.stderr) {
+		t.Errorf("the summary does not say requests stalled:\n%s", r.stderr)
+	}
+	t.Logf("%d blobs stalled once", p.count())
+	if err := os.MkdirAll(filepath.Join(dir, "copy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cached := 0
+	for _, rec := range records(t, sh(t, dir, nil, "cat fetched.jsonl").stdout) {
+		if rec.Status != record.StatusCached {
+			continue
+		}
+		cached++
+		if strings.Contains(rec.MediaType, "docker") {
+			continue // containers/image reads only OCI-typed entries by name
+		}
+		// skopeo copies every blob out of the cache, checking its digest.
+		out := filepath.Join(dir, "copy", strconv.Itoa(cached))
+		if _, err := testenv.Skopeo(context.Background(), "copy", "--all", "oci:"+filepath.Join(dir, "cache")+":"+rec.Source, "dir:"+out); err != nil {
+			t.Errorf("skopeo copy %s out of the cache: %v", rec.Source, err)
+		}
+	}
+	if cached != len(set.Images)-2 {
+		t.Errorf("%d cached, want %d", cached, len(set.Images)-2)
 	}
 }
