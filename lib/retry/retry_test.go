@@ -85,3 +85,37 @@ func TestBudgetSpansCalls(t *testing.T) {
 		t.Fatalf("err %v after %d calls, %d retries; want an error after 3 calls in all, 2 retries", err, calls, retries)
 	}
 }
+
+type slowDown struct{ d time.Duration }
+
+func (s slowDown) Error() string             { return "429" }
+func (s slowDown) Temporary() bool           { return true }
+func (s slowDown) RetryAfter() time.Duration { return s.d }
+
+// TestRetryAfterIsBounded: a server asking for an hour's wait gets the
+// policy's longest wait (at least a second), not the hour.
+func TestRetryAfterIsBounded(t *testing.T) {
+	tests := []struct {
+		name       string
+		p          Policy
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		{"asked less than the cap", Policy{Attempts: 2, Base: time.Millisecond, Max: 20 * time.Second}, 2 * time.Second, 2 * time.Second},
+		{"asked an hour", Policy{Attempts: 2, Base: time.Millisecond, Max: 20 * time.Second}, time.Hour, 20 * time.Second},
+		{"cap below a second", Policy{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}, time.Hour, time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			var got time.Duration
+			tc.p.Do(ctx, func() error { return slowDown{tc.retryAfter} }, func(_ int, wait time.Duration, _ error) {
+				got = wait
+				cancel() // no need to sit through it
+			})
+			if got != tc.want {
+				t.Errorf("waited %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
