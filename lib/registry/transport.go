@@ -79,12 +79,15 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	w := &watchdog{g: g, ctx: ctx, cancel: cancel, url: stripQuery(req.URL)}
 	w.timer = time.AfterFunc(g.idle, func() { cancel(errIdle) })
+	out := req.WithContext(ctx)
 	if req.Body != nil && req.Body != http.NoBody {
-		// Sending a body takes as long as it takes (its source has its own
-		// watchdog); only a request without one is timed to its answer.
+		// A body is timed while the registry does not take what was
+		// handed over (its source has its own watchdog), not after it was
+		// all sent: committing a large blob may take a while.
 		w.timer.Stop()
+		out.Body = &sendWatch{w: w, body: req.Body, left: req.ContentLength}
 	}
-	resp, err := g.inner.RoundTrip(req.WithContext(ctx))
+	resp, err := g.inner.RoundTrip(out)
 	w.timer.Stop()
 	if err != nil {
 		err = w.check(err)
@@ -155,6 +158,29 @@ func (w *watchdog) Close() error {
 	w.cancel(nil)
 	return err
 }
+
+// sendWatch runs the watchdog's timer from the moment a chunk of a request
+// body is handed to the transport until the transport asks for the next:
+// a registry that stops reading leaves the transport blocked in between.
+type sendWatch struct {
+	w    *watchdog
+	body io.ReadCloser
+	left int64 // bytes still to send; <0: unknown
+}
+
+func (s *sendWatch) Read(p []byte) (int, error) {
+	s.w.timer.Stop()
+	n, err := s.body.Read(p)
+	if s.left >= 0 {
+		s.left -= int64(n)
+	}
+	if err == nil && s.left != 0 {
+		s.w.timer.Reset(s.w.g.idle)
+	}
+	return n, err
+}
+
+func (s *sendWatch) Close() error { return s.body.Close() }
 
 // check turns the error of a request the watchdog cancelled into a
 // StallError.

@@ -224,3 +224,55 @@ func TestF7StalledTransferBudget(t *testing.T) {
 		t.Errorf("%d stalls reported, want 3", stalls)
 	}
 }
+
+// TestF7StalledUpload: a registry that stops reading an upload half-way
+// (its socket buffers full) makes the upload fail as stalled once its tries
+// are spent, instead of blocking forever.
+func TestF7StalledUpload(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	puts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost:
+			w.Header().Set("Location", "/v2/ns/app/blobs/uploads/1")
+			w.WriteHeader(http.StatusAccepted)
+		case http.MethodPut:
+			mu.Lock()
+			puts++
+			mu.Unlock()
+			io.CopyN(io.Discard, r.Body, 1<<20) // then reads no more
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := New(Options{Base: http.DefaultTransport, IdleTimeout: 300 * time.Millisecond,
+		Retry: retry.Policy{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
+	repo, err := c.Repository(strings.TrimPrefix(srv.URL, "http://") + "/ns/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 64 << 20 // far more than loopback socket buffers hold
+	_, err = c.Upload(context.Background(), repo, "sha256:"+strings.Repeat("0", 64), size, func() (io.ReadCloser, error) {
+		return io.NopCloser(io.LimitReader(zeros{}, size)), nil
+	}, "")
+	if !errors.Is(err, ErrStalled) {
+		t.Fatalf("upload: %v, want ErrStalled", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if puts != 2 {
+		t.Errorf("%d PUTs, want 2 (--retries 2)", puts)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
