@@ -150,6 +150,25 @@ func TestF1CleartextCredentials(t *testing.T) {
 			checkClean(t, p, []string{h})
 		})
 	}
+	t.Run("registries.conf insecure mirror keeps plain HTTP", func(t *testing.T) {
+		p := startRecordingProxy(t)
+		writeFile(t, filepath.Join(dir, "registries.conf"), "[[registry]]\nlocation = \"source.example.com\"\n\n[[registry.mirror]]\nlocation = \"10.99.0.1:5000\"\ninsecure = true\n")
+		writeFile(t, filepath.Join(dir, "isc-mirrored.yaml"), "kind: ImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\nmirror:\n  additionalImages:\n  - name: source.example.com/app/one:v1\n")
+		sh(t, dir, p.env(), "ocm-plan --registries-conf registries.conf -c isc-mirrored.yaml > /dev/null")
+		plain := 0
+		for _, q := range p.requests() {
+			switch {
+			case q.Method == http.MethodConnect:
+			case strings.HasPrefix(q.Target, "http://10.99.0.1:5000/"):
+				plain++
+			default:
+				t.Errorf("plain HTTP to a registry not marked insecure: %s %s", q.Method, q.Target)
+			}
+		}
+		if plain == 0 {
+			t.Errorf("no plain HTTP request to the insecure mirror: %v", p.requests())
+		}
+	})
 	t.Run("verification off keeps the plain HTTP fallback", func(t *testing.T) {
 		p := startRecordingProxy(t)
 		h := hosts[0]
