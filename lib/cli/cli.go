@@ -147,7 +147,7 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 			name, HumanBytes(st.BytesMoved.Load()), st.BlobsCopied.Load(), st.BlobsExisting.Load(), st.BlobsMounted.Load(),
 			st.BlobsShared.Load(), st.Manifests.Load(), st.ImagesUpToDate.Load(), st.Retries.Load())
 		if n := st.Stalls.Load(); n > 0 {
-			fmt.Fprintf(w, "%s: %d requests stalled (no data within --idle-timeout) and were retried; raise --idle-timeout if the registry is slow rather than stuck\n", name, n)
+			fmt.Fprintf(w, "%s: %d requests stalled (no data within --idle-timeout), each retried while --retries allowed; raise --idle-timeout if the registry is slow rather than stuck\n", name, n)
 		}
 	}
 	for _, f := range t.Failed {
