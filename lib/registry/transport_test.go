@@ -200,7 +200,7 @@ func TestF7StalledTransferBudget(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	var stalls int
-	c := New(Options{Base: http.DefaultTransport, IdleTimeout: 200 * time.Millisecond, OnStall: func() { stalls++ },
+	c := New(Options{Base: http.DefaultTransport, IdleTimeout: time.Second, OnStall: func() { stalls++ },
 		Retry: retry.Policy{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}})
 	repo, err := c.Repository(strings.TrimPrefix(srv.URL, "http://") + "/ns/app")
 	if err != nil {
