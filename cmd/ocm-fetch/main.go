@@ -68,5 +68,6 @@ func run(args []string) int {
 		}
 	}
 	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
+	eng.Stats.Stalls.Add(c.ClientStalls())
 	return cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 }

@@ -90,6 +90,7 @@ func run(args []string) int {
 		}
 	}
 	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
+	eng.Stats.Stalls.Add(c.ClientStalls())
 	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 	if n := st.Collisions(); n > 0 && !interrupted() {
 		c.Log.Errorf("%d images not pushed: their target holds another image of this input (named above)", n)

@@ -34,6 +34,7 @@ type Common struct {
 	ImageWorkers int
 	BlobWorkers  int
 	Retries      int
+	IdleTimeout  time.Duration
 	RegConf      string
 	ProgressMode string
 
@@ -41,6 +42,7 @@ type Common struct {
 	bar bool // a progress bar is drawn: periodic progress lines are not
 
 	clientRetries atomic.Int64
+	clientStalls  atomic.Int64
 }
 
 // Flags bits select which common flags a command takes.
@@ -78,7 +80,8 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 		fs.IntVar(&c.BlobWorkers, "blob-workers", 8, "blobs transferred at once, across all images")
 		c.RegisterProgress(fs)
 	}
-	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request or blob on transient errors (429, 5xx, resets), with exponential backoff")
+	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff; a blob upload counts as one request, a cut download resumes within its request's tries")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "longest a registry may send nothing (mid-transfer, or before answering a request); a stalled request is retried, a download resumes where it stopped")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
 }
 
@@ -117,6 +120,10 @@ func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: --retries must be at least 1\n", c.Name)
 		return pipeline.ExitUsage
 	}
+	if fs.Lookup("idle-timeout") != nil && c.IdleTimeout <= 0 {
+		fmt.Fprintf(os.Stderr, "%s: --idle-timeout %s: must be positive; fix: e.g. --idle-timeout 30s or 5m\n", c.Name, c.IdleTimeout)
+		return pipeline.ExitUsage
+	}
 	return -1
 }
 
@@ -139,6 +146,9 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 		fmt.Fprintf(w, "%s: moved %s in %d blobs; %d blobs already there, %d mounted, %d shared within the run; %d manifests written, %d images already complete, %d retries\n",
 			name, HumanBytes(st.BytesMoved.Load()), st.BlobsCopied.Load(), st.BlobsExisting.Load(), st.BlobsMounted.Load(),
 			st.BlobsShared.Load(), st.Manifests.Load(), st.ImagesUpToDate.Load(), st.Retries.Load())
+		if n := st.Stalls.Load(); n > 0 {
+			fmt.Fprintf(w, "%s: %d requests stalled (no data within --idle-timeout), each retried while --retries allowed; raise --idle-timeout if the registry is slow rather than stuck\n", name, n)
+		}
 	}
 	for _, f := range t.Failed {
 		fmt.Fprintf(w, "%s: FAILED %s\n", name, f)

@@ -38,8 +38,14 @@ func (c *Common) client(verify, source bool) (*registry.Client, error) {
 		MaxConns:  max(32, c.BlobWorkers+c.ImageWorkers+2),
 		Logf:      c.Log.Debugf,
 		OnRetry:   func() { c.clientRetries.Add(1) },
+		// Each stall is logged with its retry; the summary counts them.
+		IdleTimeout: c.IdleTimeout,
+		OnStall:     func() { c.clientStalls.Add(1) },
 	}), nil
 }
+
+// ClientStalls is how many registry requests stalled past --idle-timeout.
+func (c *Common) ClientStalls() int64 { return c.clientStalls.Load() }
 
 // ClientRetries is how many registry requests the clients made by c retried.
 func (c *Common) ClientRetries() int64 { return c.clientRetries.Load() }
@@ -52,5 +58,5 @@ func (c *Common) DestClient() (*registry.Client, error) { return c.client(c.DstT
 
 // Engine is the copy engine sized by --blob-workers.
 func (c *Common) Engine() *copier.Engine {
-	return copier.New(copier.Options{BlobWorkers: c.BlobWorkers, Retry: c.retry(), Logf: c.Log.Warnf})
+	return copier.New(copier.Options{BlobWorkers: c.BlobWorkers, Logf: c.Log.Warnf})
 }

@@ -2,7 +2,8 @@
 // Source to a Dest. One Engine serves a whole run: it bounds how many blobs
 // move at once, moves each blob once per destination even when many images
 // share it (later images wait for it, then mount or reuse it), skips what the
-// destination already holds, retries transient failures and counts it all.
+// destination already holds and counts it all. Retries are the registry
+// client's, per request, so that none is multiplied by a loop here.
 package copier
 
 import (
@@ -12,10 +13,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
-	"github.com/ocm-mirror/ocm/lib/retry"
 )
 
 // Stats count what a run did. All fields are updated atomically.
@@ -27,16 +26,16 @@ type Stats struct {
 	BlobsShared    atomic.Int64 // blobs another image of this run had just moved
 	Manifests      atomic.Int64 // manifests written
 	ImagesUpToDate atomic.Int64 // images already complete at the destination
-	Retries        atomic.Int64
+	Retries        atomic.Int64 // requests retried (counted by the registry clients)
+	Stalls         atomic.Int64 // requests that stalled past the idle timeout (retried)
 }
 
 // Engine copies images. Create one per run with New.
 type Engine struct {
 	Stats Stats
 
-	retry retry.Policy
-	sem   chan struct{}
-	logf  func(string, ...any)
+	sem  chan struct{}
+	logf func(string, ...any)
 
 	mu      sync.Mutex
 	blobs   map[string]*blobState // scope + digest: the first transfer
@@ -57,8 +56,7 @@ type blobState struct {
 
 // Options for New.
 type Options struct {
-	BlobWorkers int          // blobs in flight at once across all images (default 8)
-	Retry       retry.Policy // per blob transfer (default retry.Default)
+	BlobWorkers int // blobs in flight at once across all images (default 8)
 	Logf        func(string, ...any)
 }
 
@@ -67,13 +65,10 @@ func New(o Options) *Engine {
 	if o.BlobWorkers <= 0 {
 		o.BlobWorkers = 8
 	}
-	if o.Retry.Attempts == 0 {
-		o.Retry = retry.Default
-	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	return &Engine{retry: o.Retry, sem: make(chan struct{}, o.BlobWorkers), logf: o.Logf, blobs: map[string]*blobState{}, placing: map[string]*flight{}}
+	return &Engine{sem: make(chan struct{}, o.BlobWorkers), logf: o.Logf, blobs: map[string]*blobState{}, placing: map[string]*flight{}}
 }
 
 // Result describes one copied image.
@@ -165,19 +160,13 @@ func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest,
 	return nil
 }
 
+// putManifest writes a manifest; the destination retries the request.
 func (e *Engine) putManifest(ctx context.Context, dst Dest, ref string, body []byte, mt string) error {
-	err := e.retry.Do(ctx, func() error { return dst.PutManifest(ctx, ref, body, mt) }, e.onRetry("manifest "+ref))
+	err := dst.PutManifest(ctx, ref, body, mt)
 	if err == nil {
 		e.Stats.Manifests.Add(1)
 	}
 	return err
-}
-
-func (e *Engine) onRetry(what string) func(int, time.Duration, error) {
-	return func(n int, wait time.Duration, err error) {
-		e.Stats.Retries.Add(1)
-		e.logf("retry %d in %s: %s: %v", n, wait.Round(time.Millisecond), what, err)
-	}
 }
 
 // copyBlob makes the blob present in dst's repository, once per run: images
@@ -281,42 +270,17 @@ func (e *Engine) transfer(ctx context.Context, src Source, dst Dest, d manifest.
 		return "", ctx.Err()
 	}
 	defer func() { <-e.sem }()
-	err = e.retry.Do(ctx, func() error {
-		rc, err := src.Blob(ctx, d.Digest, d.Size)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		sr := &sourceReader{r: rc}
-		n, err := dst.PutBlob(ctx, d.Digest, d.Size, sr)
-		e.Stats.BytesMoved.Add(n)
-		if err != nil && sr.err != nil {
-			// The source failed first (a digest mismatch, a cut stream):
-			// that is the cause, whatever the destination answered to the
-			// body it could not finish.
-			return sr.err
-		}
-		return err
-	}, e.onRetry("blob "+d.Digest))
+	// Retries happen below, per request: the source resumes a cut stream,
+	// the destination reopens the source for each try of an upload.
+	n, err := dst.PutBlob(ctx, d.Digest, d.Size, func() (io.ReadCloser, error) {
+		return src.Blob(ctx, d.Digest, d.Size)
+	})
+	e.Stats.BytesMoved.Add(n)
 	if err != nil {
 		return "", fmt.Errorf("copying blob %s from %s to %s: %w", d.Digest, src, dst, err)
 	}
 	e.Stats.BlobsCopied.Add(1)
 	return dst.Repo(), nil
-}
-
-// sourceReader remembers the error a blob's source stream ended with.
-type sourceReader struct {
-	r   io.Reader
-	err error
-}
-
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF && s.err == nil {
-		s.err = err
-	}
-	return n, err
 }
 
 // parallel runs f(0..n-1) concurrently and returns the first error; the
@@ -347,5 +311,3 @@ func parallel(ctx context.Context, n int, f func(context.Context, int) error) er
 	}
 	return errors.Join(errs...)
 }
-
-var _ io.Reader = (*countReader)(nil)

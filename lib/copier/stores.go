@@ -34,7 +34,9 @@ type Dest interface {
 	HasBlob(ctx context.Context, digest string) (bool, error)
 	// Mount links a blob from another repository of the scope; false: declined.
 	Mount(ctx context.Context, digest, fromRepo string) (bool, error)
-	PutBlob(ctx context.Context, digest string, size int64, r io.Reader) (int64, error)
+	// PutBlob writes a blob read from open, which it may call again to
+	// retry; it returns the bytes read.
+	PutBlob(ctx context.Context, digest string, size int64, open func() (io.ReadCloser, error)) (int64, error)
 	PutManifest(ctx context.Context, ref string, body []byte, mediaType string) error
 }
 
@@ -103,10 +105,8 @@ func (d *RemoteDest) Mount(ctx context.Context, digest, from string) (bool, erro
 	return ok, err
 }
 
-func (d *RemoteDest) PutBlob(ctx context.Context, digest string, size int64, r io.Reader) (int64, error) {
-	cr := &countReader{r: r}
-	err := d.Client.Upload(ctx, d.R, digest, size, cr, "")
-	return cr.n, err
+func (d *RemoteDest) PutBlob(ctx context.Context, digest string, size int64, open func() (io.ReadCloser, error)) (int64, error) {
+	return d.Client.Upload(ctx, d.R, digest, size, open, "")
 }
 
 func (d *RemoteDest) PutManifest(ctx context.Context, ref string, body []byte, mt string) error {
@@ -146,8 +146,13 @@ func (d *CacheDest) Mount(ctx context.Context, digest, from string) (bool, error
 	return d.HasBlob(ctx, digest)
 }
 
-func (d *CacheDest) PutBlob(ctx context.Context, digest string, size int64, r io.Reader) (int64, error) {
-	return d.Cache.Put(ctx, digest, size, r)
+func (d *CacheDest) PutBlob(ctx context.Context, digest string, size int64, open func() (io.ReadCloser, error)) (int64, error) {
+	rc, err := open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return d.Cache.Put(ctx, digest, size, rc)
 }
 
 // PutManifest stores the manifest blob; a tag (anything not a digest) names
@@ -161,15 +166,4 @@ func (d *CacheDest) PutManifest(ctx context.Context, ref string, body []byte, mt
 		return nil
 	}
 	return d.Cache.Tag(ref, cache.Descriptor{MediaType: mt, Digest: dg, Size: int64(len(body))})
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

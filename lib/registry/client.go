@@ -42,6 +42,12 @@ type Options struct {
 	// OnRetry, when set, is called once per request retried (for the
 	// summary's retry count).
 	OnRetry func()
+	// IdleTimeout bounds how long a registry may send nothing: between
+	// bytes of a response, or before answering a request without a body.
+	// A stall is a transient error, retried. 0: no bound.
+	IdleTimeout time.Duration
+	// OnStall, when set, is called once per request that stalled.
+	OnStall func()
 	// Mirrors, when set, redirect reads (manifests and blobs) to the
 	// registries.conf mirrors of the source, tried in order before it.
 	Mirrors *registriesconf.Config
@@ -50,8 +56,9 @@ type Options struct {
 // Client talks to registries. It is safe for concurrent use; authenticated
 // transports are made once per repository and access level.
 type Client struct {
-	opts Options
-	base http.RoundTripper
+	opts  Options
+	base  http.RoundTripper
+	guard *guard // inside base: refuses plain HTTP off loopback when verifying
 
 	mu         sync.Mutex
 	transports map[string]*handshakeResult // per registry and scope
@@ -113,7 +120,20 @@ func New(opts Options) *Client {
 			TLSClientConfig:       &tls.Config{InsecureSkipVerify: !opts.TLSVerify}, //nolint:gosec // the user's --tls-verify=false
 		}
 	}
-	return &Client{opts: opts, base: base, transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
+	g := newGuard(base, opts.TLSVerify)
+	g.idle, g.onStall = opts.IdleTimeout, opts.OnStall
+	return &Client{opts: opts, base: g, guard: g, transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
+}
+
+// scheme is the scheme of the URLs we build for repo: https unless plain
+// HTTP is allowed there (verification off, loopback, registries.conf
+// insecure), where go-containerregistry's handshake picks the one that
+// answers. Its own pick (http for private addresses) is not used.
+func (c *Client) scheme(repo name.Repository) string {
+	if c.guard.plainOK(repo.RegistryStr()) {
+		return repo.Scheme()
+	}
+	return "https"
 }
 
 // Repository parses "host/path" into a repository the client can use,
@@ -174,19 +194,22 @@ func (c *Client) hostTransport(ctx context.Context, repo name.Repository, auth a
 // hands out per-repository tokens (no transport can serve them all).
 func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn.Authenticator, scope string, askScheme bool) (rt http.RoundTripper, err error) {
 	err = c.opts.Retry.Do(ctx, func() error {
+		// The ping and token answers are read inside go-containerregistry,
+		// whose errors drop Retry-After: the guard hears it for us.
+		hctx, ra := withRetryAfterSink(ctx)
 		if askScheme {
-			ch, err := transport.Ping(ctx, repo.Registry, c.base)
+			ch, err := transport.Ping(hctx, repo.Registry, c.base)
 			if err != nil {
-				return handshakeError(repo, c.opts.TLSVerify, err)
+				return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
 			}
 			if strings.EqualFold(ch.Scheme, "bearer") {
 				return nil
 			}
 		}
 		var err error
-		rt, err = transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{scope})
+		rt, err = transport.NewWithContext(hctx, repo.Registry, auth, c.base, []string{scope})
 		if err != nil {
-			return handshakeError(repo, c.opts.TLSVerify, err)
+			return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
 		}
 		return nil
 	}, c.logRetry("connecting to "+repo.RegistryStr()))
@@ -226,6 +249,8 @@ func explain(host string, verify bool, err error) error {
 		return &explained{fmt.Sprintf("%s: TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(s)), err}
 	case strings.Contains(s, "connection refused") || strings.Contains(s, "no such host") || strings.Contains(s, "i/o timeout"):
 		return &explained{fmt.Sprintf("%s: registry unreachable (%s); fix: check the host, port and network", host, firstLine(s)), err}
+	case errors.Is(err, ErrPlainHTTP):
+		return &explained{fmt.Sprintf("%s: %s; fix: make the registry answer HTTPS, or pass --src-tls-verify=false / --dest-tls-verify=false if it speaks only plain HTTP", host, firstLine(s)), err}
 	case strings.Contains(s, "server gave HTTP response to HTTPS client") && !strings.Contains(s, "http://"):
 		// Only when the plain HTTP attempt was not made or did not fail for
 		// another reason.
@@ -326,6 +351,9 @@ func (c *Client) sources(repo name.Repository, ref string) ([]name.Repository, e
 		r, err := name.NewRepository(s, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("registries.conf rewrote %s to %q: %w", repo, ep.Reference, err)
+		}
+		if ep.Insecure {
+			c.guard.allowPlain(r.RegistryStr())
 		}
 		out = append(out, r)
 	}

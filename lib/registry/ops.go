@@ -10,13 +10,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/retry"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
@@ -36,42 +36,68 @@ type Descriptor struct {
 }
 
 func (c *Client) url(repo name.Repository, kind, ref string) string {
-	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), kind, ref)
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr(), kind, ref)
 }
 
 // do sends one request built by mk (called again on each retry) and returns
 // the response when its status is one of ok; other answers become *HTTPError.
+// It is the one place requests are retried: callers do not retry it.
 func (c *Client) do(ctx context.Context, repo name.Repository, push bool, mk func() (*http.Request, error), ok ...int) (*http.Response, error) {
+	return c.send(ctx, repo, push, c.opts.Retry.Budget(), nil, mk, nil, ok...)
+}
+
+// send is do on budget b, after the error that ended the last try (nil:
+// none). read, when set, consumes the response inside the try so that a
+// body cut short is retried like a failed request; it closes the body
+// unless it returns it to the caller in some form.
+func (c *Client) send(ctx context.Context, repo name.Repository, push bool, b *retry.Budget, after error, mk func() (*http.Request, error), read func(*http.Response) error, ok ...int) (*http.Response, error) {
 	rt, err := c.transport(ctx, repo, push)
 	if err != nil {
 		return nil, err
 	}
 	var resp *http.Response
 	var what string
-	err = c.opts.Retry.Do(ctx, func() error {
-		req, err := mk()
-		if err != nil {
-			return err
-		}
-		what = req.Method + " " + stripQuery(req.URL)
-		resp, err = rt.RoundTrip(req.WithContext(ctx))
-		if err != nil {
-			return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
-		}
-		for _, s := range ok {
-			if resp.StatusCode == s {
-				return nil
+	err = b.Do(ctx, after, func() error {
+		var err error
+		resp, what, err = c.once(ctx, repo, rt, mk, ok...)
+		if err == nil && read != nil {
+			if err = read(resp); err != nil {
+				resp.Body.Close()
 			}
 		}
-		defer resp.Body.Close()
-		return readError(req, resp)
+		return err
 	}, func(attempt int, wait time.Duration, err error) {
+		if what == "" && after != nil {
+			what = "reading " + repo.String()
+		}
 		c.logRetry(what)(attempt, wait, err)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// once sends one request on rt, without retrying.
+func (c *Client) once(ctx context.Context, repo name.Repository, rt http.RoundTripper, mk func() (*http.Request, error), ok ...int) (*http.Response, string, error) {
+	req, err := mk()
+	if err != nil {
+		return nil, "", err
+	}
+	what := req.Method + " " + stripQuery(req.URL)
+	// A token refresh inside rt may be told to wait: keep that.
+	rctx, ra := withRetryAfterSink(ctx)
+	resp, err := rt.RoundTrip(req.WithContext(rctx))
+	if err != nil {
+		return nil, what, ra.hint(explain(repo.RegistryStr(), c.opts.TLSVerify, err))
+	}
+	for _, s := range ok {
+		if resp.StatusCode == s {
+			return resp, what, nil
+		}
+	}
+	defer resp.Body.Close()
+	return nil, what, readError(req, resp)
 }
 
 func stripQuery(u *url.URL) string {
@@ -82,13 +108,7 @@ func stripQuery(u *url.URL) string {
 
 func readError(req *http.Request, resp *http.Response) error {
 	e := &HTTPError{Method: req.Method, URL: stripQuery(req.URL), StatusCode: resp.StatusCode}
-	if s := resp.Header.Get("Retry-After"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil {
-			e.retryAfter = time.Duration(n) * time.Second
-		} else if t, err := http.ParseTime(s); err == nil {
-			e.retryAfter = time.Until(t)
-		}
-	}
+	e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var env struct {
 		Errors []struct {
@@ -184,31 +204,24 @@ func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string)
 }
 
 func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
-	err = c.opts.Retry.Do(ctx, func() error {
-		resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodGet, c.url(repo, "manifests", ref), nil)
-			if err == nil {
-				req.Header.Set("Accept", ManifestAccept)
-			}
-			return req, err
-		}, http.StatusOK)
-		if err != nil {
-			return final{err} // do() has retried already
+	_, err = c.send(ctx, repo, false, c.opts.Retry.Budget(), nil, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodGet, c.url(repo, "manifests", ref), nil)
+		if err == nil {
+			req.Header.Set("Accept", ManifestAccept)
 		}
+		return req, err
+	}, func(resp *http.Response) error {
 		defer resp.Body.Close()
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
 		if err != nil {
 			return fmt.Errorf("reading manifest %s@%s: %w", repo, ref, err)
 		}
-		if len(body) > maxManifest {
+		if len(b) > maxManifest {
 			return fmt.Errorf("manifest %s@%s is larger than %d bytes", repo, ref, maxManifest)
 		}
-		mt = mediaType(resp)
+		body, mt = b, mediaType(resp)
 		return nil
-	}, nil)
-	if f, ok := err.(final); ok {
-		err = f.error
-	}
+	}, http.StatusOK)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -282,18 +295,94 @@ func (c *Client) Blob(ctx context.Context, repo name.Repository, digest string) 
 }
 
 func (c *Client) blob(ctx context.Context, repo name.Repository, digest string) (io.ReadCloser, int64, error) {
-	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, c.url(repo, "blobs", digest), nil)
-	}, http.StatusOK)
+	r := &resumingReader{c: c, ctx: ctx, repo: repo, url: c.url(repo, "blobs", digest), budget: c.opts.Retry.Budget()}
+	resp, err := c.send(ctx, repo, false, r.budget, nil, r.request, nil, http.StatusOK)
 	if err != nil {
 		return nil, 0, err
 	}
-	vr, err := verify.NewReader(resp.Body, digest, resp.ContentLength)
+	r.body, r.size = resp.Body, resp.ContentLength
+	vr, err := verify.NewReader(r, digest, resp.ContentLength)
 	if err != nil {
 		resp.Body.Close()
 		return nil, 0, err
 	}
 	return vr, resp.ContentLength, nil
+}
+
+// resumingReader reads a blob and, when the stream is cut or stalls, asks
+// again from where it stopped (a Range request; from the start, skipping
+// what was read, if the registry ignores Range). Resuming spends the tries
+// of the request that opened the stream: the copy above never retries.
+type resumingReader struct {
+	c      *Client
+	ctx    context.Context
+	repo   name.Repository
+	url    string
+	budget *retry.Budget
+
+	body io.ReadCloser
+	off  int64
+	size int64 // -1: unknown
+	err  error // sticky: the stream failed for good
+}
+
+func (r *resumingReader) request() (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodGet, r.url, nil)
+	if err == nil && r.off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", r.off))
+	}
+	return req, err
+}
+
+func (r *resumingReader) Read(p []byte) (int, error) {
+	for r.err == nil {
+		n, err := r.body.Read(p)
+		r.off += int64(n)
+		if err == io.EOF && r.size >= 0 && r.off < r.size {
+			err = io.ErrUnexpectedEOF
+		}
+		if err == nil || err == io.EOF {
+			return n, err
+		}
+		r.body.Close()
+		if err = r.resume(err); err != nil {
+			r.err = err
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, r.err
+}
+
+// resume reopens the stream at r.off after cut ended it.
+func (r *resumingReader) resume(cut error) error {
+	resp, err := r.c.send(r.ctx, r.repo, false, r.budget, cut, r.request, func(resp *http.Response) error {
+		switch {
+		case resp.StatusCode == http.StatusPartialContent:
+			if !strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", r.off)) {
+				return fmt.Errorf("resuming %s at byte %d: registry answered range %q", r.url, r.off, resp.Header.Get("Content-Range"))
+			}
+		case r.off > 0:
+			// Range ignored: skip what was read already.
+			if _, err := io.CopyN(io.Discard, resp.Body, r.off); err != nil {
+				return fmt.Errorf("resuming %s: %w", stripQuery(resp.Request.URL), err)
+			}
+		}
+		return nil
+	}, http.StatusOK, http.StatusPartialContent)
+	if err != nil {
+		return fmt.Errorf("reading blob %s at byte %d: %w", r.repo, r.off, err)
+	}
+	r.body = resp.Body
+	return nil
+}
+
+func (r *resumingReader) Close() error {
+	if r.body == nil {
+		return nil
+	}
+	return r.body.Close()
 }
 
 // Mount asks the registry to link a blob from another repository of the same
@@ -304,7 +393,7 @@ func (c *Client) Mount(ctx context.Context, repo name.Repository, digest, from s
 	q.Set("mount", digest)
 	q.Set("from", from)
 	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/?%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), q.Encode()), nil)
+		return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/?%s", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr(), q.Encode()), nil)
 	}, http.StatusCreated, http.StatusAccepted)
 	if err != nil {
 		return false, "", err
@@ -330,12 +419,44 @@ func location2(repo name.Repository, resp *http.Response) (string, error) {
 }
 
 // Upload streams a blob of known digest and size into repo in one request.
-// location is an upload session from Mount, or "" to open one. The reader is
-// consumed once: the caller retries with a fresh reader.
-func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string, size int64, r io.Reader, location string) error {
+// location is an upload session from Mount, or "" to open one. open gives
+// the content afresh for each try; a failure of the content itself (what
+// open returned failed while being read) is not retried here, its source
+// has retried already. An upload (POST and PUT) is tried at most
+// Retry.Attempts times in all. It returns the bytes read from open.
+func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string, size int64, open func() (io.ReadCloser, error), location string) (int64, error) {
+	rt, err := c.transport(ctx, repo, true)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	what := "upload " + digest + " to " + repo.String()
+	err = c.opts.Retry.Do(ctx, func() error {
+		loc := location
+		location = "" // an upload session serves one try
+		body, err := open()
+		if err != nil {
+			return retry.Permanent(err)
+		}
+		defer body.Close()
+		sr := &sourceReader{r: body}
+		err = c.uploadOnce(ctx, repo, rt, digest, size, sr, loc)
+		n += sr.n
+		if sr.err != nil {
+			// The content failed first (a digest mismatch, a cut
+			// stream): that is the cause, whatever the registry
+			// answered to the body it could not finish.
+			return retry.Permanent(sr.err)
+		}
+		return err
+	}, c.logRetry(what))
+	return n, err
+}
+
+func (c *Client) uploadOnce(ctx context.Context, repo name.Repository, rt http.RoundTripper, digest string, size int64, r io.Reader, location string) error {
 	if location == "" {
-		resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-			return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()), nil)
+		resp, _, err := c.once(ctx, repo, rt, func() (*http.Request, error) {
+			return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr()), nil)
 		}, http.StatusAccepted)
 		if err != nil {
 			return err
@@ -352,10 +473,6 @@ func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string
 	q := u.Query()
 	q.Set("digest", digest)
 	u.RawQuery = q.Encode()
-	rt, err := c.transport(ctx, repo, true)
-	if err != nil {
-		return err
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), io.NopCloser(r))
 	if err != nil {
 		return err
@@ -373,15 +490,27 @@ func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string
 	return nil
 }
 
-// final marks an error that must not be retried again by an outer loop.
-type final struct{ error }
+// sourceReader counts what was read and remembers the error the content
+// ended with.
+type sourceReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
 
-func (final) Temporary() bool { return false }
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
 
 // Tags lists a repository's tags (all pages); a missing repository has none.
 func (c *Client) Tags(ctx context.Context, repo name.Repository) ([]string, error) {
 	var all []string
-	next := fmt.Sprintf("%s://%s/v2/%s/tags/list?n=1000", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr())
+	next := fmt.Sprintf("%s://%s/v2/%s/tags/list?n=1000", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr())
 	for next != "" {
 		u := next
 		resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {

@@ -35,7 +35,8 @@ type retryAfter interface {
 // Retryable reports whether err looks transient: a server asking us to slow
 // down or failing inside, a connection reset or cut short, a timeout.
 func Retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var p *permanent
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &p) {
 		return false
 	}
 	// Connection-level failures first: net.OpError says Temporary() is
@@ -61,29 +62,67 @@ func Retryable(err error) bool {
 // Do calls f until it succeeds, fails for good, the attempts run out or ctx ends.
 // onRetry (may be nil) hears about each retry before the wait.
 func (p Policy) Do(ctx context.Context, f func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
-	attempts := max(p.Attempts, 1)
-	var err error
-	for i := 1; ; i++ {
-		if err = f(); err == nil || !Retryable(err) || i >= attempts {
-			return err
+	return p.Budget().Do(ctx, nil, f, onRetry)
+}
+
+// Budget is the tries of one request, spent across calls of Do: a download
+// resumed after its stream was cut spends from the budget of the request
+// that opened it, so a request is never tried more than Attempts times.
+type Budget struct {
+	p    Policy
+	used int
+}
+
+// Budget returns a fresh budget of p.Attempts tries.
+func (p Policy) Budget() *Budget { return &Budget{p: p} }
+
+// Do is Policy.Do on what is left of the budget. after, when not nil, is the
+// error that ended the last try (a stream cut): Do decides on it, as on any
+// failed try, before calling f. It is not safe for concurrent use.
+func (b *Budget) Do(ctx context.Context, after error, f func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
+	attempts := max(b.p.Attempts, 1)
+	err := after
+	for {
+		if err != nil {
+			if !Retryable(err) || b.used >= attempts {
+				return err
+			}
+			wait := b.p.backoff(b.used)
+			var ra retryAfter
+			if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+				wait = min(ra.RetryAfter(), max(b.p.Max, time.Second))
+			}
+			if onRetry != nil {
+				onRetry(b.used, wait, err)
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return errors.Join(err, ctx.Err())
+			case <-t.C:
+			}
 		}
-		wait := p.backoff(i)
-		var ra retryAfter
-		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
-			wait = min(ra.RetryAfter(), max(p.Max, time.Second))
-		}
-		if onRetry != nil {
-			onRetry(i, wait, err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
+		b.used++
+		if err = f(); err == nil {
+			return nil
 		}
 	}
 }
+
+// Permanent marks err as not to be retried by this layer whatever it wraps
+// (the layer below has retried it already); errors.Is and As still see it.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanent{err}
+}
+
+type permanent struct{ err error }
+
+func (p *permanent) Error() string { return p.err.Error() }
+func (p *permanent) Unwrap() error { return p.err }
 
 // backoff is Base*2^(attempt-1), capped, with +-25% jitter so that many
 // workers hitting the same busy registry do not retry in lockstep.
