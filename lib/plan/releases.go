@@ -14,6 +14,8 @@ import (
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/release"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
+	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
 // Where releases land under the mirror root (the reference tool's layout).
@@ -111,6 +113,9 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	if err := p.describe(ctx, payRec); err != nil {
 		return nil, fmt.Errorf("release %s: %w", s.Version, err)
 	}
+	if err := p.sign(ctx, payRec); err != nil {
+		return nil, err
+	}
 	recs := []*record.Record{payRec}
 	comps := make([]*record.Record, len(pay.Components))
 	errs := make([]error, len(pay.Components))
@@ -138,6 +143,33 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	recs = append(recs, comps...)
 	sort.SliceStable(recs[1:], func(i, j int) bool { return recs[1+i].Destination < recs[1+j].Destination })
 	return recs, nil
+}
+
+// sign fetches and verifies the payload's signatures and names them in
+// its record. A release without a valid signature is a release error.
+func (p *Planner) sign(ctx context.Context, r *record.Record) error {
+	if p.Signatures == nil {
+		if p.IgnoreSignatures {
+			p.Log.Warnf("release %s (%s): signature NOT verified and not mirrored (--ignore-release-signature); a cluster that verifies releases will refuse this one", r.Release, r.Digest)
+		}
+		return nil
+	}
+	sigs, err := p.Signatures.Signatures(ctx, r.Digest)
+	if err != nil {
+		return fmt.Errorf("release %s (%s): %w; fix: check %s and %s, or pass --ignore-release-signature for payloads that are not signed (custom or nightly builds)",
+			r.Release, r.Digest, err, releasesig.StoreEnv, releasesig.KeysEnv)
+	}
+	for _, b := range sigs {
+		d := verify.Digest(b)
+		if p.Cache != nil {
+			if _, err := p.Cache.PutBytes(ctx, b); err != nil {
+				return fmt.Errorf("release %s: caching its signature: %w", r.Release, err)
+			}
+		}
+		r.Signatures = append(r.Signatures, record.Blob{Digest: d, Size: int64(len(b))})
+	}
+	p.Log.Debugf("release %s (%s): %d signatures verified", r.Release, r.Digest, len(sigs))
+	return nil
 }
 
 type description struct {

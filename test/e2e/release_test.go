@@ -23,6 +23,16 @@ func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fi
 	}
 	srv := httptest.NewServer(rs)
 	t.Cleanup(srv.Close)
+	// Every command of the test reaches the fixture's signature store and
+	// trusts its key, as a user points ocm at a private store.
+	pub, err := rs.Signer.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "release-key.asc")
+	writeFile(t, keyFile, string(pub))
+	t.Setenv("OCP_SIGNATURE_URL", srv.URL+fixture.SignaturesPath)
+	t.Setenv("OCP_SIGNATURE_VERIFICATION_PK", keyFile)
 	return src, rs, srv.URL
 }
 
