@@ -73,7 +73,7 @@ func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, erro
 		if r.Done() {
 			continue
 		}
-		members, err := ImageBlobs(p.Cache, r.Digest, r.MediaType)
+		members, err := RecordBlobs(p.Cache, r)
 		if err == nil {
 			for _, m := range members {
 				if ok, _ := p.Cache.Has(m.Digest); !ok {

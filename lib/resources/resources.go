@@ -1,6 +1,7 @@
 // Package resources generates the cluster resources that point an OpenShift
 // cluster at the mirror: ImageDigestMirrorSet, ImageTagMirrorSet,
-// CatalogSource and UpdateService, from the records of what was pushed.
+// CatalogSource, UpdateService and the release signature ConfigMap, from
+// the records of what was pushed.
 package resources
 
 import (
@@ -38,6 +39,10 @@ type Options struct {
 	// Templates are per-catalog templates (targetCatalogSourceTemplate),
 	// keyed by the catalog's source reference; they win over the global one.
 	Templates map[string]map[string]any
+	// Signatures are the release payloads' signatures (payload digest ->
+	// the signatures its record names, in order), for the signature
+	// ConfigMap.
+	Signatures map[string][][]byte
 }
 
 // category splits mirror sets the way the reference tool names them.
@@ -115,6 +120,11 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, cs...)
+	sf, err := signatureConfigMaps(recs, o.Signatures)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, sf...)
 	if graph != nil && len(releaseMirrors) > 0 {
 		f, err := updateService(graph, releaseMirrors)
 		if err != nil {

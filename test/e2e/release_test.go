@@ -16,6 +16,14 @@ import (
 
 func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, string) {
 	t.Helper()
+	src, rs, srv := releaseEnvServer(t, ro)
+	return src, rs, srv.URL
+}
+
+// releaseEnvServer is releaseEnv returning the server of the update graph
+// and signature store, for tests that stop it.
+func releaseEnvServer(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, *httptest.Server) {
+	t.Helper()
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	rs, err := fixture.ReleaseSet(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096}, ro)
 	if err != nil {
@@ -33,7 +41,7 @@ func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fi
 	writeFile(t, keyFile, string(pub))
 	t.Setenv("OCP_SIGNATURE_URL", srv.URL+fixture.SignaturesPath)
 	t.Setenv("OCP_SIGNATURE_VERIFICATION_PK", keyFile)
-	return src, rs, srv.URL
+	return src, rs, srv
 }
 
 // TestReleasesShortestPathMirrorToMirror: the shortest upgrade path across
