@@ -11,8 +11,10 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cincinnati"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/release"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 	"github.com/ocm-mirror/ocm/lib/verify"
@@ -28,6 +30,9 @@ const (
 // every architecture, and every component image of each payload. Any release
 // problem is an error: releases are all-or-nothing.
 func (p *Planner) Releases(ctx context.Context, pl *config.Platform) ([]*record.Record, error) {
+	if pl != nil && pl.Release != "" {
+		return p.namedRelease(ctx, pl.Release)
+	}
 	if pl == nil || len(pl.Channels) == 0 {
 		return nil, nil
 	}
@@ -89,6 +94,52 @@ func (p *Planner) releaseRecords(ctx context.Context, sel []cincinnati.Selected,
 			return nil, errs[i]
 		}
 		recs = append(recs, out[i]...)
+	}
+	return recs, nil
+}
+
+// namedRelease plans mirror.platform.release: the one payload ref names
+// (by tag or digest), with its components and signatures. Its version comes
+// from the payload; its architecture from the image (multi for an index).
+func (p *Planner) namedRelease(ctx context.Context, ref string) ([]*record.Record, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("mirror.platform.release %q: %w", ref, err)
+	}
+	repo, err := p.Client.Repository(r.Context().Name())
+	if err != nil {
+		return nil, err
+	}
+	want := r.Identifier()
+	if d, ok := digestOf(ref); ok {
+		want = d
+	}
+	body, mt, digest, err := p.Client.Manifest(ctx, repo, want)
+	if err != nil {
+		return nil, fmt.Errorf("release %s: %w; fix: check mirror.platform.release", ref, err)
+	}
+	src := &copier.RemoteSource{Client: p.Client, Repo: repo}
+	pay, err := release.Read(ctx, src, digest, ref)
+	if err != nil {
+		return nil, err
+	}
+	parch := "multi"
+	if _, mt, err := manifest.Parse(body, mt); err != nil {
+		return nil, fmt.Errorf("release %s: %w", ref, err)
+	} else if !manifest.IsIndex(mt) {
+		img, err := imagefs.Resolve(ctx, src, digest, "")
+		if err != nil {
+			return nil, fmt.Errorf("release %s: %w", ref, err)
+		}
+		parch = cincinnati.PayloadArch(img.Config.Architecture)
+	}
+	p.Log.Infof("release %s: version %s, %s", ref, pay.Version, parch)
+	recs, err := p.releaseRecord(ctx, cincinnati.Selected{Node: cincinnati.Node{Version: pay.Version, Payload: r.Context().Name() + "@" + digest}}, parch)
+	if err != nil {
+		return nil, err
+	}
+	if tag := refs.TagOf(ref); tag != "" {
+		recs[0].Tag = tag
 	}
 	return recs, nil
 }
