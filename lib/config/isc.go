@@ -59,6 +59,9 @@ type Platform struct {
 	// Release names one release payload by tag or digest, instead of
 	// channels (e.g. a release candidate or a custom build).
 	Release string `json:"release,omitempty"`
+	// KubeVirtContainer adds each payload's KubeVirt container image (named
+	// in its boot images ConfigMap) as a release component.
+	KubeVirtContainer bool `json:"kubeVirtContainer,omitempty"`
 }
 
 // PlatformChannel is a release channel entry.

@@ -115,7 +115,9 @@ func (p *parser) platform(n *yaml.Node, path string) (*Platform, error) {
 	}
 	pl := &Platform{}
 	if k := f["kubeVirtContainer"]; k != nil {
-		return nil, p.errf(k, path+".kubeVirtContainer", "remove it", "kubeVirtContainer is not supported by ocm yet")
+		if err := p.boolean(k, path+".kubeVirtContainer", &pl.KubeVirtContainer); err != nil {
+			return nil, err
+		}
 	}
 	if rn := f["release"]; rn != nil {
 		if err := p.str(rn, path+".release", &pl.Release); err != nil {

@@ -44,6 +44,7 @@ type Planner struct {
 	IgnoreSignatures bool
 
 	described sync.Map // digest -> description
+	kubeVirt  bool     // mirror.platform.kubeVirtContainer of the plan
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot

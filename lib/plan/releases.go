@@ -30,6 +30,7 @@ const (
 // every architecture, and every component image of each payload. Any release
 // problem is an error: releases are all-or-nothing.
 func (p *Planner) Releases(ctx context.Context, pl *config.Platform) ([]*record.Record, error) {
+	p.kubeVirt = pl != nil && pl.KubeVirtContainer
 	if pl != nil && pl.Release != "" {
 		return p.namedRelease(ctx, pl.Release)
 	}
@@ -158,6 +159,13 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	if err != nil {
 		return nil, err
 	}
+	if p.kubeVirt {
+		kv, err := kubeVirtComponents(pay, parch)
+		if err != nil {
+			return nil, fmt.Errorf("release %s (%s): %w", s.Version, ref.DigestStr(), err)
+		}
+		pay.Components = append(pay.Components, kv...)
+	}
 	tag := s.Version + "-" + parch
 	payRec := &record.Record{V: record.Version, Origin: record.OriginRelease, Source: s.Payload, Digest: ref.DigestStr(),
 		Destination: ReleaseImagesRepo + ":" + tag, Release: s.Version, Status: record.StatusPlanned, Stage: "plan"}
@@ -221,6 +229,43 @@ func (p *Planner) sign(ctx context.Context, r *record.Record) error {
 	}
 	p.Log.Debugf("release %s (%s): %d signatures verified", r.Release, r.Digest, len(sigs))
 	return nil
+}
+
+// kubeVirtArchs are the boot image stream architectures of a payload
+// architecture that ship a KubeVirt container (x86_64 and s390x do; multi
+// takes every one the payload names), as the reference tool maps them.
+var kubeVirtArchs = map[string][]string{"x86_64": {"x86_64"}, "s390x": {"s390x"}}
+
+// kubeVirtComponents are the KubeVirt container images of pay for parch,
+// named as the reference tool names them: kube-virt-container, with the
+// architecture appended when there are several.
+func kubeVirtComponents(pay *release.Payload, parch string) ([]release.Component, error) {
+	archs := kubeVirtArchs[parch]
+	if parch == "multi" {
+		archs = nil
+		for a := range pay.KubeVirt {
+			archs = append(archs, a)
+		}
+		sort.Strings(archs)
+	}
+	var found []string
+	for _, a := range archs {
+		if pay.KubeVirt[a] != "" {
+			found = append(found, a)
+		}
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("kubeVirtContainer: %s names no KubeVirt container image for %s; fix: drop kubeVirtContainer, or mirror an architecture that has one (x86_64, s390x)", release.BootImages, parch)
+	}
+	var out []release.Component
+	for _, a := range found {
+		c := release.Component{Name: "kube-virt-container", Image: pay.KubeVirt[a]}
+		if len(found) > 1 {
+			c.Name += "-" + a
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 type description struct {

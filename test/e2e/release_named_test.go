@@ -68,3 +68,35 @@ func TestNamedRelease(t *testing.T) {
 		}
 	})
 }
+
+// TestKubeVirtContainer: kubeVirtContainer: true adds the KubeVirt
+// container image named in each payload's boot images ConfigMap as a
+// release component, tagged like the reference tool's.
+func TestKubeVirtContainer(t *testing.T) {
+	_, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2, KubeVirt: true})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  platform:\n    kubeVirtContainer: true\n    architectures: [amd64, multi]\n    channels:\n    - name: stable-4.15\n")
+	r := sh(t, dir, []string{"UPDATE_URL_OVERRIDE=" + graphURL}, fmt.Sprintf("ocm-plan -c isc.yaml | ocm-push docker://%s > pushed.jsonl", dst.Host))
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	got := map[string]bool{}
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if rec.Status != record.StatusPushed {
+			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
+		}
+		if strings.HasSuffix(rec.Destination, "-kube-virt-container") {
+			if rec.Origin != record.OriginReleaseComponent || rec.Digest != rs.KubeVirt {
+				t.Fatalf("%+v", rec)
+			}
+			if d := skopeoDigest(t, "docker://"+rec.Target, "--tls-verify=false"); d != rs.KubeVirt {
+				t.Fatalf("%s: %s, want %s", rec.Target, d, rs.KubeVirt)
+			}
+			got[rec.Destination] = true
+		}
+	}
+	if !got["openshift/release:4.15.3-x86_64-kube-virt-container"] || !got["openshift/release:4.15.3-multi-kube-virt-container"] || len(got) != 2 {
+		t.Fatalf("KubeVirt records: %v", got)
+	}
+}
