@@ -151,3 +151,36 @@ func TestKeyringFromEnv(t *testing.T) {
 		t.Fatalf("bad key file: %v", err)
 	}
 }
+
+// TestRealRedHatSignature: a signature from Red Hat's store verifies with
+// the built-in keys, and only for the digest it signs.
+func TestRealRedHatSignature(t *testing.T) {
+	sig, err := os.ReadFile("testdata/ocp-release-4.15.0-x86_64.signature-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := releasesig.DefaultKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const digest = "sha256:0da6316466d60a3a4535d5fed3589feb0391989982fba59d47d4c729912d6363"
+	c, err := k.Verify(sig, digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Critical.Identity.DockerReference != "quay.io/openshift-release-dev/ocp-release:4.15.0-x86_64" {
+		t.Fatalf("claim %+v", c.Critical)
+	}
+	if _, err := k.Verify(sig, payload); !errors.Is(err, releasesig.ErrInvalid) || !strings.Contains(err.Error(), "it signs digest "+digest) {
+		t.Fatalf("another digest: %v", err)
+	}
+	other, err := fixture.NewSigner("someone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := other.PublicKey()
+	ok, _ := releasesig.ParseKeyring(pub, "another key")
+	if _, err := ok.Verify(sig, digest); err == nil || !strings.Contains(err.Error(), "signed by key 199E2F91FD431D51, which is not in another key") {
+		t.Fatalf("another keyring: %v", err)
+	}
+}
