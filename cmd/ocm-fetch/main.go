@@ -18,9 +18,9 @@ const usage = `usage: ocm-plan -c isc.yaml | ocm-fetch --cache DIR [flags] > fet
 
 Copies every image of the input records (all platforms of an index) into the
 cache directory, skipping blobs the cache already holds, and the signatures
-of release payloads (from OCP_SIGNATURE_URL, checked against the digests the
-plan verified) beside them. Records that arrive
-failed or skipped pass through untouched. Exit 0: all cached; 1: some image
+of release payloads beside them (from OCP_SIGNATURE_URL when the cache lacks
+them, held to the digests the plan verified). Records that arrive failed or
+skipped pass through untouched. Exit 0: all cached; 1: some image
 failed (named in the summary); 2: bad flags or input; 130: interrupted.`
 
 func main() { os.Exit(run(os.Args[1:])) }

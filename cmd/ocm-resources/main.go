@@ -22,8 +22,8 @@ Writes into DIR (default working-dir/cluster-resources) idms-oc-mirror.yaml,
 itms-oc-mirror.yaml, one cs-<catalog>-<tag>.yaml per mirrored catalog and
 updateService.yaml and signature-configmap.yaml/.json (the release payloads'
 signatures, read from --cache, else fetched from OCP_SIGNATURE_URL), covering
-every pushed record of the input (the whole image set, not only what was new). Records pass through to stdout unless
---no-passthrough. Exit 0: written, no failed image; 1: written, some image
+every pushed record of the input (the whole image set, not only what was
+new). Records pass through to stdout unless --no-passthrough. Exit 0: written, no failed image; 1: written, some image
 failed (left out of the resources and named); 2: bad flags or input.`
 
 func main() { os.Exit(run(os.Args[1:])) }
