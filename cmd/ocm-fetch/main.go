@@ -11,13 +11,16 @@ import (
 	"github.com/ocm-mirror/ocm/lib/fetch"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/progress"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 const usage = `usage: ocm-plan -c isc.yaml | ocm-fetch --cache DIR [flags] > fetched.jsonl
 
 Copies every image of the input records (all platforms of an index) into the
-cache directory, skipping blobs the cache already holds. Records that arrive
-failed or skipped pass through untouched. Exit 0: all cached; 1: some image
+cache directory, skipping blobs the cache already holds, and the signatures
+of release payloads beside them (from OCP_SIGNATURE_URL when the cache lacks
+them, held to the digests the plan verified). Records that arrive failed or
+skipped pass through untouched. Exit 0: all cached; 1: some image
 failed (named in the summary); 2: bad flags or input; 130: interrupted.`
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -46,7 +49,11 @@ func run(args []string) int {
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
 	eng := c.Engine()
-	st := &fetch.Stage{Engine: eng, Source: src, Cache: cch, Log: c.Log}
+	sigs, err := releasesig.StoreFromEnv()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	st := &fetch.Stage{Engine: eng, Source: src, Cache: cch, Log: c.Log, Signatures: sigs}
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}

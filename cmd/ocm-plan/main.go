@@ -14,6 +14,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/plan"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 const usage = `usage: ocm-plan -c isc.yaml [flags] > plan.jsonl
@@ -22,7 +23,11 @@ Reads an image set configuration (mirror.openshift.io/v2alpha1) and writes the
 image records of the set: each image's source, the digest its tag resolves to
 now, and its destination under the mirror root. Plan never copies anything.
 Release payloads are read from their registry and every component image is
-planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Exit 0:
+planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Each
+payload's signatures are fetched from OCP_SIGNATURE_URL (default Red Hat's
+store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
+Red Hat release keys); a release without a valid one is a release error,
+unless --ignore-release-signature. Exit 0:
 every image planned; 1: some image could not be resolved (its record says
 why, the summary names it), or a release could not be planned (nothing is
 written then: releases are all or nothing); 2: bad flags or configuration,
@@ -38,6 +43,7 @@ func run(args []string) int {
 	cacheDir := fs.String("cache", "", "cache to build filtered catalogs and the update graph image in (needed for operators unless full, and for graph: true)")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
+	unsigned := fs.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
 	c.Register(fs, cli.FlagSource)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -59,6 +65,14 @@ func run(args []string) int {
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
 	p := &plan.Planner{Client: client, Log: c.Log, Workers: *workers}
+	if pl := cfg.Spec.Platform; pl != nil && cfg.Kind == config.KindImageSet {
+		if *unsigned {
+			p.IgnoreSignatures = true
+			c.Log.Warnf("--ignore-release-signature: release signatures are NOT verified and NOT mirrored")
+		} else if p.Signatures, err = releasesig.FromEnv(); err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+	}
 	if *cacheDir != "" {
 		cch, err := cache.Open(*cacheDir)
 		if err != nil {

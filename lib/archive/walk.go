@@ -5,7 +5,21 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
+
+// RecordBlobs is ImageBlobs of the record's image plus the release
+// signatures the record names: they travel and are checked like any blob.
+func RecordBlobs(c *cache.Cache, r *record.Record) ([]Member, error) {
+	members, err := ImageBlobs(c, r.Digest, r.MediaType)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range r.Signatures {
+		members = append(members, Member{Digest: s.Digest, Size: s.Size})
+	}
+	return members, nil
+}
 
 // ImageBlobs lists every blob an image needs, manifests included, walking
 // the image's manifests as stored in the cache. Layers and configs need not

@@ -18,7 +18,9 @@ import (
 // Default update service base URLs.
 const (
 	OCPBase = "https://api.openshift.com"
-	OKDBase = "https://amd64.origin.releases.ci.openshift.org"
+	// OKDBase is the OKD update graph endpoint the reference tool queries
+	// (its OkdUpdateURL): a full URL, channel and arch go in the query.
+	OKDBase = "https://origin-release.ci.openshift.org/graph"
 	// OverrideEnv replaces the base URL, as the reference tool's environment variable does.
 	OverrideEnv = "UPDATE_URL_OVERRIDE"
 	graphPath   = "/api/upgrades_info/v1/graph"

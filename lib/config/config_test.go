@@ -122,6 +122,11 @@ func TestInvalid(t *testing.T) {
 		{"bad targetCatalog", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    targetCatalog: quay.io/X:1\n", 6, "is not a repository path"},
 		{"bad targetTag", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    targetTag: \"-x\"\n", 6, "is not a valid tag"},
 		{"helm", head + "mirror:\n  helm: {}\n", 4, "helm charts are not supported"},
+		{"release and channels", head + "mirror:\n  platform:\n    release: quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64\n    channels: [{name: stable-4.15}]\n", 5, "mirror.platform.release: release names one release payload; it cannot be combined with channels"},
+		{"release and architectures", head + "mirror:\n  platform:\n    release: quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64\n    architectures: [arm64]\n", 6, "mirror.platform.architectures: architectures does not apply to release"},
+		{"kubeVirtContainer as string", head + "mirror:\n  platform:\n    kubeVirtContainer: \"yes\"\n    channels: [{name: stable-4.15}]\n", 5, "mirror.platform.kubeVirtContainer: must be true or false"},
+		{"bad release", head + "mirror:\n  platform:\n    release: 4.15.3\n", 5, `mirror.platform.release: bad image reference "4.15.3"`},
+		{"neither release nor channels", head + "mirror:\n  platform:\n    graph: true\n", 5, "or release: <payload image>"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,4 +172,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("multi-line error: %q", err)
 		}
 	})
+}
+
+func TestPlatformRelease(t *testing.T) {
+	c, err := Parse("isc.yaml", []byte(head+"mirror:\n  platform:\n    graph: true\n    kubeVirtContainer: true\n    release: quay.io/openshift-release-dev/ocp-release:4.16.0-rc.1-x86_64\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl := c.Spec.Platform; pl.Release != "quay.io/openshift-release-dev/ocp-release:4.16.0-rc.1-x86_64" || len(pl.Channels) != 0 || !pl.Graph || !pl.KubeVirtContainer {
+		t.Fatalf("platform %+v", pl)
+	}
 }

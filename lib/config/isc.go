@@ -56,6 +56,12 @@ type Platform struct {
 	Architectures []string          `json:"architectures,omitempty"`
 	Channels      []PlatformChannel `json:"channels,omitempty"`
 	Graph         bool              `json:"graph,omitempty"`
+	// Release names one release payload by tag or digest, instead of
+	// channels (e.g. a release candidate or a custom build).
+	Release string `json:"release,omitempty"`
+	// KubeVirtContainer adds each payload's KubeVirt container image (named
+	// in its boot images ConfigMap) as a release component.
+	KubeVirtContainer bool `json:"kubeVirtContainer,omitempty"`
 }
 
 // PlatformChannel is a release channel entry.

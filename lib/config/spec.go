@@ -114,9 +114,23 @@ func (p *parser) platform(n *yaml.Node, path string) (*Platform, error) {
 		return nil, err
 	}
 	pl := &Platform{}
-	for _, k := range []string{"release", "kubeVirtContainer"} {
-		if f[k] != nil {
-			return nil, p.errf(f[k], path+"."+k, "remove it", "%s is not supported by ocm yet", k)
+	if k := f["kubeVirtContainer"]; k != nil {
+		if err := p.boolean(k, path+".kubeVirtContainer", &pl.KubeVirtContainer); err != nil {
+			return nil, err
+		}
+	}
+	if rn := f["release"]; rn != nil {
+		if err := p.str(rn, path+".release", &pl.Release); err != nil {
+			return nil, err
+		}
+		if err := p.reference(rn, path+".release", pl.Release, false); err != nil {
+			return nil, err
+		}
+		if f["channels"] != nil {
+			return nil, p.errf(rn, path+".release", "keep release (one payload) or channels, not both", "release names one release payload; it cannot be combined with channels")
+		}
+		if a := f["architectures"]; a != nil {
+			return nil, p.errf(a, path+".architectures", "drop architectures: the payload release names is of one architecture (or multi)", "architectures does not apply to release")
 		}
 	}
 	if g := f["graph"]; g != nil {
@@ -144,9 +158,12 @@ func (p *parser) platform(n *yaml.Node, path string) (*Platform, error) {
 	if len(pl.Architectures) == 0 {
 		pl.Architectures = []string{"amd64"}
 	}
+	if pl.Release != "" {
+		return pl, nil
+	}
 	cn := f["channels"]
 	if cn == nil {
-		return nil, p.errf(n, path+".channels", "add channels: [{name: stable-4.15}]", "missing")
+		return nil, p.errf(n, path+".channels", "add channels: [{name: stable-4.15}], or release: <payload image>", "missing")
 	}
 	items, err := p.list(cn, path+".channels")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 // Stage copies records' images into Cache.
@@ -25,6 +26,9 @@ type Stage struct {
 	// DryRun, when set, copies nothing: it notes each image and whether the
 	// cache lacks it.
 	DryRun *dryrun.Report
+	// Signatures is the store release payload signatures the cache lacks
+	// are fetched from again.
+	Signatures *releasesig.Store
 }
 
 // Process fetches one record's image and sets its status.
@@ -65,6 +69,12 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	res, err := s.Engine.Copy(ctx, src, r.Digest, dst, r.Source)
 	if err != nil {
 		return err
+	}
+	// A payload's signatures travel with it (archives, disk to mirror).
+	if len(r.Signatures) > 0 {
+		if _, err := releasesig.Load(ctx, s.Cache, s.Signatures, r); err != nil {
+			return err
+		}
 	}
 	if r.PulledFrom == "" && !res.UpToDate {
 		r.PulledFrom = s.Source.ServedFrom(repo.Name())

@@ -19,6 +19,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 // Planner resolves images against their source registries.
@@ -35,8 +36,15 @@ type Planner struct {
 	// Cache and Engine rebuild filtered catalogs (nil: only whole catalogs).
 	Cache  *cache.Cache
 	Engine *copier.Engine
+	// Signatures fetches and verifies each release payload's signatures
+	// (kept in Cache when there is one). Nil plans releases without
+	// signatures: deletion, or IgnoreSignatures.
+	Signatures *releasesig.Verifier
+	// IgnoreSignatures: the user chose unsigned releases; each is logged.
+	IgnoreSignatures bool
 
 	described sync.Map // digest -> description
+	kubeVirt  bool     // mirror.platform.kubeVirtContainer of the plan
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot

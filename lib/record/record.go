@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Version is the schema version written in every record ("v").
@@ -79,6 +80,10 @@ type Record struct {
 	// PulledFrom names the registry the bytes came from when it was not the
 	// source's own (registries.conf mirrors).
 	PulledFrom string `json:"pulledFrom,omitempty"`
+	// Signatures are a release payload's verified signatures (set by plan),
+	// each a blob of the cache: ConfigMap keys sha256-<hex>-1, -2, ... follow
+	// this order.
+	Signatures []Blob `json:"signatures,omitempty"`
 
 	// extra keeps fields this version does not know, so that a stage passes on
 	// what a later (newer) stage needs.
@@ -90,7 +95,13 @@ var knownFields = map[string]bool{
 	"v": true, "origin": true, "source": true, "digest": true, "tag": true, "destination": true,
 	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
 	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
-	"pulledFrom": true,
+	"pulledFrom": true, "signatures": true,
+}
+
+// Blob names content by digest and size.
+type Blob struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
 }
 
 type plain Record // no methods: avoids recursion in (Un)MarshalJSON
@@ -177,6 +188,11 @@ func (r *Record) Validate() error {
 	case r.Status == StatusFailed && r.Error == "":
 		return fmt.Errorf("status failed without an error text")
 	}
+	for i, b := range r.Signatures {
+		if !validDigest(b.Digest) || b.Size <= 0 {
+			return fmt.Errorf("signatures[%d]: want {\"digest\":\"sha256:<64 hex>\",\"size\":>0}, got digest %q size %d", i, b.Digest, b.Size)
+		}
+	}
 	return nil
 }
 
@@ -197,4 +213,17 @@ func (r *Record) Name() string {
 		return fmt.Sprintf("%s (%s/%s)", r.Source, r.Package, r.Bundle)
 	}
 	return r.Source
+}
+
+func validDigest(d string) bool {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -50,6 +50,8 @@ func TestReaderErrors(t *testing.T) {
 		{"bad status", `{"v":1,"origin":"release","source":"a","status":"done"}`, `unknown status "done"`},
 		{"failed without error", `{"v":1,"origin":"release","source":"a","status":"failed"}`, "without an error"},
 		{"line counted past blanks", "\n\n{}\n", "stdin:3:"},
+		{"bad signature digest", `{"v":1,"origin":"release","source":"a","status":"planned","signatures":[{"digest":"sha256:ab","size":3}]}`, "signatures[0]: want"},
+		{"signature without size", `{"v":1,"origin":"release","source":"a","status":"planned","signatures":[{"digest":"sha256:` + strings.Repeat("a", 64) + `"}]}`, "size 0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package resources generates the cluster resources that point an OpenShift
 // cluster at the mirror: ImageDigestMirrorSet, ImageTagMirrorSet,
-// CatalogSource and ClusterCatalog, UpdateService, from the records of what
-// was pushed.
+// CatalogSource and ClusterCatalog, UpdateService and the release signature
+// ConfigMap, from the records of what was pushed.
 package resources
 
 import (
@@ -49,6 +49,10 @@ type Options struct {
 	// that a registryPoll update strategy (or a ClusterCatalog's polling)
 	// picks up a re-mirrored catalog.
 	PinDigest bool
+	// Signatures are the release payloads' signatures (payload digest ->
+	// the signatures its record names, in order), for the signature
+	// ConfigMap.
+	Signatures map[string][][]byte
 }
 
 // category splits mirror sets the way the reference tool names them.
@@ -131,6 +135,11 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, cc...)
+	sf, err := signatureConfigMaps(recs, o.Signatures)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, sf...)
 	if graph != nil && len(releaseMirrors) > 0 {
 		f, err := updateService(graph, releaseMirrors)
 		if err != nil {

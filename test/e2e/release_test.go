@@ -16,6 +16,14 @@ import (
 
 func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, string) {
 	t.Helper()
+	src, rs, srv := releaseEnvServer(t, ro)
+	return src, rs, srv.URL
+}
+
+// releaseEnvServer is releaseEnv returning the server of the update graph
+// and signature store, for tests that stop it.
+func releaseEnvServer(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, *httptest.Server) {
+	t.Helper()
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	rs, err := fixture.ReleaseSet(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096}, ro)
 	if err != nil {
@@ -23,7 +31,17 @@ func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fi
 	}
 	srv := httptest.NewServer(rs)
 	t.Cleanup(srv.Close)
-	return src, rs, srv.URL
+	// Every command of the test reaches the fixture's signature store and
+	// trusts its key, as a user points ocm at a private store.
+	pub, err := rs.Signer.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "release-key.asc")
+	writeFile(t, keyFile, string(pub))
+	t.Setenv("OCP_SIGNATURE_URL", srv.URL+fixture.SignaturesPath)
+	t.Setenv("OCP_SIGNATURE_VERIFICATION_PK", keyFile)
+	return src, rs, srv
 }
 
 // TestReleasesShortestPathMirrorToMirror: the shortest upgrade path across
@@ -130,7 +148,7 @@ func TestUnknownReleaseVersion(t *testing.T) {
 // TestGraphImage: graph: true builds the update graph image into the cache;
 // push takes it from there; resources name it in the UpdateService.
 func TestGraphImage(t *testing.T) {
-	src, _, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	src, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
 	if _, err := fixture.Additional(context.Background(), fixture.Options{Host: src.Host}); err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +180,14 @@ func TestGraphImage(t *testing.T) {
 	cfg, err := testenv.Skopeo(context.Background(), "inspect", "--config", "--tls-verify=false", target)
 	if err != nil || !strings.Contains(string(cfg), "cincinnati-graph-data") {
 		t.Fatalf("graph image config: %v\n%s", err, cfg)
+	}
+	// Mirror to mirror, without a cache for ocm-resources: the signature
+	// ConfigMap is filled from the signature store.
+	cm := sh(t, dir, nil, "cat res/signature-configmap.yaml").stdout
+	for _, v := range []string{"4.15.3"} { // the channel head
+		if d := rs.Payloads[v+"/amd64"]; !strings.Contains(cm, "sha256-"+strings.TrimPrefix(d, "sha256:")+"-1: ") {
+			t.Errorf("signature-configmap.yaml has no signature of %s (%s):\n%s", v, d, cm)
+		}
 	}
 	us := sh(t, dir, nil, "cat res/updateService.yaml")
 	if !strings.Contains(us.stdout, "graphDataImage: "+dst.Host+"/openshift/graph-image@"+graph.Digest) || !strings.Contains(us.stdout, "releases: "+dst.Host+"/openshift/release-images") {
