@@ -28,9 +28,15 @@ func run(args []string) int {
 	cacheDir := fs.String("cache", "", "cache directory (OCI image layout; created if missing)")
 	var dry cli.DryRun
 	dry.Register(fs)
+	var shards cli.Shard
+	shards.Register(fs)
 	c.Register(fs, cli.FlagSource|cli.FlagWorkers)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
+	}
+	part, err := shards.Spec()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	if *cacheDir == "" || fs.NArg() > 0 {
 		return c.Fatalf(pipeline.ExitUsage, "--cache DIR is required and no arguments are taken; fix: ocm-fetch --cache DIR < records")
@@ -45,6 +51,10 @@ func run(args []string) int {
 	}
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
+	in, code, err := c.Filter(ctx, os.Stdin, part, cli.ShardBlobs(src, cch))
+	if err != nil {
+		return c.Fatalf(code, "%v", err)
+	}
 	eng := c.Engine()
 	st := &fetch.Stage{Engine: eng, Source: src, Cache: cch, Log: c.Log}
 	if dry.On {
@@ -52,7 +62,7 @@ func run(args []string) int {
 	}
 	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
 	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
+	tally, err := pipeline.Run(ctx, in, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
 	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)

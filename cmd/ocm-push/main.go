@@ -34,9 +34,15 @@ func run(args []string) int {
 	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
 	var dry cli.DryRun
 	dry.Register(fs)
+	var shards cli.Shard
+	shards.Register(fs)
 	c.Register(fs, cli.FlagSource|cli.FlagDest|cli.FlagWorkers)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
+	}
+	part, err := shards.Spec()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	if fs.NArg() != 1 {
 		return c.Fatalf(pipeline.ExitUsage, "one destination is required; fix: ocm-push docker://HOST[:PORT][/PREFIX] < records")
@@ -66,6 +72,10 @@ func run(args []string) int {
 	defer cancel()
 	ctx, abort := context.WithCancelCause(sigCtx)
 	defer abort(nil)
+	in, code, err := c.Filter(ctx, os.Stdin, part, cli.ShardBlobs(src, cch))
+	if err != nil {
+		return c.Fatalf(code, "%v", err)
+	}
 	eng := c.Engine()
 	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Abort: abort}
 	if dry.On {
@@ -73,7 +83,7 @@ func run(args []string) int {
 	}
 	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
 	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
+	tally, err := pipeline.Run(ctx, in, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
 	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
@@ -89,7 +99,7 @@ func run(args []string) int {
 		}
 	}
 	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
-	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+	code = cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 	if cause := context.Cause(ctx); cause != nil && !interrupted() {
 		c.Log.Errorf("%v", cause)
 		return pipeline.ExitImageFailed

@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ocm-mirror/ocm/lib/testenv"
+)
+
+// mirrorContents lists "repo:tag digest" for every tag of reg, read with
+// go-containerregistry (not ocm's client).
+func mirrorContents(t *testing.T, reg *testenv.Registry) []string {
+	t.Helper()
+	ctx := context.Background()
+	r, err := name.NewRegistry(reg.Host, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := remote.Catalog(ctx, r)
+	if err != nil {
+		t.Fatalf("catalog of %s: %v", reg.Host, err)
+	}
+	var out []string
+	for _, repo := range repos {
+		rp, err := name.NewRepository(reg.Host+"/"+repo, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags, err := remote.List(rp, remote.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("tags of %s: %v", rp, err)
+		}
+		for _, tag := range tags {
+			d, err := remote.Head(rp.Tag(tag), remote.WithContext(ctx))
+			if err != nil {
+				t.Fatalf("%s:%s: %v", rp, tag, err)
+			}
+			out = append(out, fmt.Sprintf("%s:%s %s", repo, tag, d.Digest))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// movedBytes reads the bytes a summary line says were moved (to 0.1 of the
+// unit it prints).
+func movedBytes(t *testing.T, stderr string) float64 {
+	t.Helper()
+	f := strings.Fields(bytesMovedText(t, stderr))
+	if len(f) != 2 {
+		t.Fatalf("moved %q: not a size", f)
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mult := map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[f[1]]
+	if mult == 0 {
+		t.Fatalf("moved %q: unknown unit", f)
+	}
+	return v * mult
+}
+
+// An Indexed Job of three pods, each pushing its shard of one plan, leaves the
+// mirror a single push leaves, and moves the same bytes: images sharing
+// layers are in one shard, so no blob is copied twice.
+func TestShardedPushEqualsSingleRun(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	single := testenv.Start(t, testenv.RegistryOptions{})
+	sharded := testenv.Start(t, testenv.RegistryOptions{})
+	// Layers small enough that the summaries print KiB to 0.1 (exact to
+	// 0.01 %), large enough that manifests do not dominate.
+	set := populateSized(t, src, 48<<10)
+	dir := t.TempDir()
+	isc := writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, fmt.Sprintf("ocm-plan -c %s > plan.jsonl", isc)); r.code != 0 {
+		t.Fatalf("plan exit %d", r.code)
+	}
+
+	one := sh(t, dir, nil, fmt.Sprintf("ocm-push docker://%s/mirror < plan.jsonl > single.jsonl", single.Host))
+	if one.code != 0 {
+		t.Fatalf("single push exit %d", one.code)
+	}
+	// The three run at once, as pods do; each gets its index from the
+	// variable Kubernetes sets.
+	script := ""
+	for i := 0; i < 3; i++ {
+		script += fmt.Sprintf("(JOB_COMPLETION_INDEX=%d ocm-push --shards 3 docker://%s/mirror < plan.jsonl > shard-%d.jsonl 2> shard-%d.err; echo $? > shard-%d.rc) &\n", i, sharded.Host, i, i, i)
+	}
+	script += "wait; for i in 0 1 2; do echo \"== $i rc=$(cat shard-$i.rc)\"; cat shard-$i.err; done"
+	all := sh(t, dir, nil, script)
+	parts := strings.Split(all.stdout, "== ")[1:]
+	if len(parts) != 3 {
+		t.Fatalf("want 3 shard outputs, got:\n%s", all.stdout)
+	}
+	var shardBytes float64
+	shardBlobs, shardRecs := 0, 0
+	for i, p := range parts {
+		if !strings.HasPrefix(p, fmt.Sprintf("%d rc=0", i)) {
+			t.Fatalf("shard %d failed:\n%s", i, p)
+		}
+		shardBytes += movedBytes(t, p)
+		shardBlobs += blobsMoved(t, p)
+		out := sh(t, dir, nil, fmt.Sprintf("cat shard-%d.jsonl", i))
+		n := len(records(t, out.stdout))
+		if n == 0 {
+			t.Errorf("shard %d pushed nothing: the split is not spread", i)
+		}
+		shardRecs += n
+	}
+	singleBytes := movedBytes(t, one.stderr)
+	singleBlobs := blobsMoved(t, one.stderr)
+	t.Logf("bytes moved: single %.0f, shards %.0f; blobs: single %d, shards %d", singleBytes, shardBytes, singleBlobs, shardBlobs)
+	if math.Abs(shardBytes-singleBytes) > singleBytes/100 {
+		t.Errorf("shards moved %.0f bytes, a single run %.0f: more than 1%% apart", shardBytes, singleBytes)
+	}
+	// The registries' storage, measured apart from ocm's own counters.
+	a, err := single.DataSize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sharded.DataSize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("registry storage: single %d, sharded %d bytes", a, b)
+	if math.Abs(float64(a-b)) > float64(a)/100 {
+		t.Errorf("sharded mirror stores %d bytes, single %d: more than 1%% apart", b, a)
+	}
+	if shardBlobs != singleBlobs {
+		t.Errorf("shards copied %d blobs, a single run %d: some blob was copied twice", shardBlobs, singleBlobs)
+	}
+
+	// The union of the shards' records is the single run's.
+	sum := func(files string) []string {
+		out := sh(t, dir, nil, "cat "+files)
+		var lines []string
+		for _, r := range records(t, out.stdout) {
+			lines = append(lines, fmt.Sprintf("%s %s %s %s", r.Origin, r.Destination, r.Digest, r.Status))
+		}
+		sort.Strings(lines)
+		return lines
+	}
+	if a, b := sum("single.jsonl"), sum("shard-0.jsonl shard-1.jsonl shard-2.jsonl"); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("records differ:\nsingle:\n%s\nshards:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	if a, b := mirrorContents(t, single), mirrorContents(t, sharded); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("mirrors differ:\nsingle:\n%s\nsharded:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	} else if len(a) < 5 {
+		t.Errorf("mirror holds only %v", a)
+	}
+
+	// A bad selection is a usage error that names the fix.
+	for _, bad := range []string{"--shard 3/3", "--shards 3"} {
+		r := sh(t, dir, []string{"JOB_COMPLETION_INDEX="}, fmt.Sprintf("ocm-push %s docker://%s/mirror < plan.jsonl", bad, sharded.Host))
+		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line", bad, r.code, r.stderr)
+		}
+	}
+}
