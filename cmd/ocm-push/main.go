@@ -36,6 +36,8 @@ func run(args []string) int {
 	dry.Register(fs)
 	var shards cli.Shard
 	shards.Register(fs)
+	var files cli.RecordFiles
+	files.Register(fs, true, true)
 	c.Register(fs, cli.FlagSource|cli.FlagDest|cli.FlagWorkers)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -44,6 +46,11 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
+	stdin, stdout, err := files.Open()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	defer files.Close(false) // unless kept below
 	if fs.NArg() != 1 {
 		return c.Fatalf(pipeline.ExitUsage, "one destination is required; fix: ocm-push docker://HOST[:PORT][/PREFIX] < records")
 	}
@@ -72,7 +79,7 @@ func run(args []string) int {
 	defer cancel()
 	ctx, abort := context.WithCancelCause(sigCtx)
 	defer abort(nil)
-	in, code, err := c.Filter(ctx, os.Stdin, part, cli.ShardBlobs(src, cch))
+	in, code, err := c.Filter(ctx, stdin, part, cli.ShardBlobs(src, cch))
 	if err != nil {
 		return c.Fatalf(code, "%v", err)
 	}
@@ -83,10 +90,13 @@ func run(args []string) int {
 	}
 	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
 	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, in, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
+	tally, err := pipeline.Run(ctx, in, stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
 	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if err := files.Close(true); err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	if path, err := cli.ErrorLog(dry.Workspace, c.Name, tally); err != nil {
 		c.Log.Warnf("writing the error log: %v", err)

@@ -82,7 +82,8 @@ func TestShardedPushEqualsSingleRun(t *testing.T) {
 	set := populateSized(t, src, 48<<10)
 	dir := t.TempDir()
 	isc := writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
-	if r := sh(t, dir, nil, fmt.Sprintf("ocm-plan -c %s > plan.jsonl", isc)); r.code != 0 {
+	// Written with --output, as a container without a shell does.
+	if r := sh(t, dir, nil, fmt.Sprintf("ocm-plan -c %s --output plan.jsonl", isc)); r.code != 0 {
 		t.Fatalf("plan exit %d", r.code)
 	}
 
@@ -91,10 +92,10 @@ func TestShardedPushEqualsSingleRun(t *testing.T) {
 		t.Fatalf("single push exit %d", one.code)
 	}
 	// The three run at once, as pods do; each gets its index from the
-	// variable Kubernetes sets.
+	// variable Kubernetes sets, and names its files as the example's pods.
 	script := ""
 	for i := 0; i < 3; i++ {
-		script += fmt.Sprintf("(JOB_COMPLETION_INDEX=%d ocm-push --shards 3 docker://%s/mirror < plan.jsonl > shard-%d.jsonl 2> shard-%d.err; echo $? > shard-%d.rc) &\n", i, sharded.Host, i, i, i)
+		script += fmt.Sprintf("(JOB_COMPLETION_INDEX=%d ocm-push --shards 3 --input plan.jsonl --output shard-%d.jsonl docker://%s/mirror 2> shard-%d.err; echo $? > shard-%d.rc) &\n", i, i, sharded.Host, i, i)
 	}
 	script += "wait; for i in 0 1 2; do echo \"== $i rc=$(cat shard-$i.rc)\"; cat shard-$i.err; done"
 	all := sh(t, dir, nil, script)
@@ -160,7 +161,7 @@ func TestShardedPushEqualsSingleRun(t *testing.T) {
 	}
 
 	// A bad selection is a usage error that names the fix.
-	for _, bad := range []string{"--shard 3/3", "--shards 3"} {
+	for _, bad := range []string{"--shard 3/3", "--shards 3", "--input missing.jsonl", "--output nodir/out.jsonl"} {
 		r := sh(t, dir, []string{"JOB_COMPLETION_INDEX="}, fmt.Sprintf("ocm-push %s docker://%s/mirror < plan.jsonl", bad, sharded.Host))
 		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line", bad, r.code, r.stderr)
