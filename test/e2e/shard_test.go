@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	batchv1 "k8s.io/api/batch/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/testenv"
 )
@@ -70,9 +73,35 @@ func movedBytes(t *testing.T, stderr string) float64 {
 	return v * mult
 }
 
-// An Indexed Job of three pods, each pushing its shard of one plan, leaves the
-// mirror a single push leaves, and moves the same bytes: images sharing
-// layers are in one shard, so no blob is copied twice.
+// exampleJob decodes a Job of examples/kubernetes strictly.
+func exampleJob(t *testing.T, file string) *batchv1.Job {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "kubernetes", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j batchv1.Job
+	if err := yaml.UnmarshalStrict(b, &j); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return &j
+}
+
+// podCommand is the shell line for the job's first container in the pod of
+// index: $(JOB_COMPLETION_INDEX) expanded as the kubelet does, paths mapped.
+func podCommand(j *batchv1.Job, index int, paths *strings.Replacer) string {
+	c := j.Spec.Template.Spec.Containers[0]
+	var words []string
+	for _, a := range append(append([]string{}, c.Command...), c.Args...) {
+		a = strings.ReplaceAll(a, "$(JOB_COMPLETION_INDEX)", strconv.Itoa(index))
+		words = append(words, "'"+strings.ReplaceAll(paths.Replace(a), "'", `'\''`)+"'")
+	}
+	return strings.Join(words, " ")
+}
+
+// The Indexed Job of examples/kubernetes, its three pods run here as local
+// processes, leaves the mirror a single push leaves, and moves the same
+// bytes: images sharing layers are in one shard, so no blob is copied twice.
 func TestShardedPushEqualsSingleRun(t *testing.T) {
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	single := testenv.Start(t, testenv.RegistryOptions{})
@@ -81,21 +110,32 @@ func TestShardedPushEqualsSingleRun(t *testing.T) {
 	// 0.01 %), large enough that manifests do not dominate.
 	set := populateSized(t, src, 48<<10)
 	dir := t.TempDir()
-	isc := writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
-	// Written with --output, as a container without a shell does.
-	if r := sh(t, dir, nil, fmt.Sprintf("ocm-plan -c %s --output plan.jsonl", isc)); r.code != 0 {
+	// The plan job's and the push job's containers, run here as the pods
+	// would: the commands and arguments of examples/kubernetes, with their
+	// volumes as local folders and the example mirror as the test's.
+	vols := strings.NewReplacer("/config/", dir+"/config/", "/auth/", dir+"/auth/", "/work/", dir+"/work/",
+		"docker://mirror.example.com:5000/ocp", "docker://"+sharded.Host+"/mirror")
+	writeFile(t, filepath.Join(dir, "config", "isc.yaml"), additionalISC(src.Host, set))
+	writeFile(t, filepath.Join(dir, "auth", "config.json"), `{"auths":{}}`)
+	writeFile(t, filepath.Join(dir, "work", ".keep"), "")
+	planJob, pushJob := exampleJob(t, "plan-job.yaml"), exampleJob(t, "push-job.yaml")
+	if r := sh(t, dir, nil, podCommand(planJob, 0, vols)); r.code != 0 {
 		t.Fatalf("plan exit %d", r.code)
 	}
+	sh(t, dir, nil, "cp work/plan.jsonl plan.jsonl")
 
 	one := sh(t, dir, nil, fmt.Sprintf("ocm-push docker://%s/mirror < plan.jsonl > single.jsonl", single.Host))
 	if one.code != 0 {
 		t.Fatalf("single push exit %d", one.code)
 	}
-	// The three run at once, as pods do; each gets its index from the
-	// variable Kubernetes sets, and names its files as the example's pods.
+	// The pods run at once, each with the index Kubernetes gives it.
+	n := int(*pushJob.Spec.Completions)
+	if n != 3 {
+		t.Fatalf("the example runs %d pods; this test expects 3", n)
+	}
 	script := ""
-	for i := 0; i < 3; i++ {
-		script += fmt.Sprintf("(JOB_COMPLETION_INDEX=%d ocm-push --shards 3 --input plan.jsonl --output shard-%d.jsonl docker://%s/mirror 2> shard-%d.err; echo $? > shard-%d.rc) &\n", i, i, sharded.Host, i, i)
+	for i := 0; i < n; i++ {
+		script += fmt.Sprintf("(JOB_COMPLETION_INDEX=%d %s 2> shard-%d.err; echo $? > shard-%d.rc) &\n", i, podCommand(pushJob, i, vols), i, i)
 	}
 	script += "wait; for i in 0 1 2; do echo \"== $i rc=$(cat shard-$i.rc)\"; cat shard-$i.err; done"
 	all := sh(t, dir, nil, script)
@@ -109,9 +149,14 @@ func TestShardedPushEqualsSingleRun(t *testing.T) {
 		if !strings.HasPrefix(p, fmt.Sprintf("%d rc=0", i)) {
 			t.Fatalf("shard %d failed:\n%s", i, p)
 		}
+		for _, line := range strings.Split(p, "\n") {
+			if strings.Contains(line, "] shard ") || strings.HasPrefix(line, "ocm-push: ") {
+				t.Logf("pod %d: %s", i, line)
+			}
+		}
 		shardBytes += movedBytes(t, p)
 		shardBlobs += blobsMoved(t, p)
-		out := sh(t, dir, nil, fmt.Sprintf("cat shard-%d.jsonl", i))
+		out := sh(t, dir, nil, fmt.Sprintf("cat work/pushed-%d.jsonl", i))
 		n := len(records(t, out.stdout))
 		if n == 0 {
 			t.Errorf("shard %d pushed nothing: the split is not spread", i)
@@ -151,7 +196,7 @@ func TestShardedPushEqualsSingleRun(t *testing.T) {
 		sort.Strings(lines)
 		return lines
 	}
-	if a, b := sum("single.jsonl"), sum("shard-0.jsonl shard-1.jsonl shard-2.jsonl"); strings.Join(a, "\n") != strings.Join(b, "\n") {
+	if a, b := sum("single.jsonl"), sum("work/pushed-0.jsonl work/pushed-1.jsonl work/pushed-2.jsonl"); strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Errorf("records differ:\nsingle:\n%s\nshards:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 	}
 	if a, b := mirrorContents(t, single), mirrorContents(t, sharded); strings.Join(a, "\n") != strings.Join(b, "\n") {
