@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 
@@ -76,6 +77,10 @@ func ShardBlobs(src *registry.Client, cch *cache.Cache) shard.Blobs {
 		if err != nil {
 			return nil, err
 		}
-		return shard.Walk(ctx, &copier.RemoteSource{Client: src, Repo: repo}, r.Digest)
+		d, err := shard.Walk(ctx, &copier.RemoteSource{Client: src, Repo: repo}, r.Digest)
+		if registry.NotFound(err) {
+			return nil, fmt.Errorf("%w: %v", shard.ErrMissing, err)
+		}
+		return d, err
 	}
 }

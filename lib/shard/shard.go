@@ -23,6 +23,11 @@ const EnvIndex = "JOB_COMPLETION_INDEX"
 // ErrSpec marks a bad --shard/--shards value or a bad EnvIndex.
 var ErrSpec = errors.New("bad shard selection")
 
+// ErrMissing, wrapped by a Blobs error, says the image is not at its source
+// (404): every process sees the same, so the image still has a place (by
+// its catalog or release, else alone) and the stage that gets it fails it.
+var ErrMissing = errors.New("image not found")
+
 // Spec selects part Index of Count (0 <= Index < Count). Count 0: no sharding.
 type Spec struct{ Index, Count int }
 
@@ -111,9 +116,11 @@ func Walk(ctx context.Context, src ManifestSource, digest string) ([]manifest.De
 // the images of one release (all or nothing) form one group; groups go,
 // largest first, to the part with the fewest bytes so far.
 //
-// Records already done (failed, skipped) copy nothing and are not looked up.
-// A lookup that fails fails Assign: a process that guessed would compute a
-// partition the others do not, and an image could be pushed twice or never.
+// Records already done (failed, skipped) copy nothing and are not looked up;
+// nor can images gone from their source (ErrMissing). Any other failed
+// lookup (after the client's retries) fails Assign: a process that guessed
+// would compute a partition the others do not, and an image could be pushed
+// twice or never.
 func Assign(ctx context.Context, recs []*record.Record, n int, blobs Blobs, workers int) ([]int, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: %d parts", ErrSpec, n)
@@ -229,6 +236,9 @@ func lookupAll(ctx context.Context, recs []*record.Record, blobs Blobs, workers 
 			defer wg.Done()
 			for i := range next {
 				out[i], errs[i] = blobs(ctx, recs[i])
+				if errors.Is(errs[i], ErrMissing) {
+					out[i], errs[i] = nil, nil
+				}
 			}
 		}()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
@@ -149,6 +150,24 @@ func TestAssignFailsOnUnreadableManifest(t *testing.T) {
 	_, err := Assign(context.Background(), recs, 2, fakeBlobs(map[string][]manifest.Descriptor{"a": {blob("a", 1)}}), 2)
 	if err == nil {
 		t.Fatal("Assign guessed a partition without a manifest")
+	}
+}
+
+func TestAssignPlacesMissingImages(t *testing.T) {
+	cat := func(r *record.Record) { r.Catalog = "reg/catalog:v4.16" }
+	recs := []*record.Record{rec("cat", cat), rec("gone", cat), rec("other", nil), rec("gone2", nil)}
+	blobs := func(_ context.Context, r *record.Record) ([]manifest.Descriptor, error) {
+		if strings.HasPrefix(r.Digest, "gone") {
+			return nil, fmt.Errorf("%w: 404", ErrMissing)
+		}
+		return []manifest.Descriptor{blob(r.Digest, 10)}, nil
+	}
+	parts, err := Assign(context.Background(), recs, 2, blobs, 2)
+	if err != nil {
+		t.Fatalf("a missing image failed the split: %v", err)
+	}
+	if parts[0] != parts[1] {
+		t.Errorf("a missing bundle image left its catalog's part: %v", parts)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/testenv"
 )
 
@@ -210,6 +213,93 @@ func TestShardedPushEqualsSingleRun(t *testing.T) {
 		r := sh(t, dir, []string{"JOB_COMPLETION_INDEX="}, fmt.Sprintf("ocm-push %s docker://%s/mirror < plan.jsonl", bad, sharded.Host))
 		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// With operators, the pod that has a catalog also has its bundles and
+// related images, so it leaves out of the rebuilt catalog the bundle whose
+// image is gone from the source, as a single push does; the other pods push
+// additional images. The missing image does not stop the split.
+func TestShardedPushKeepsCatalogsWhole(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	single := testenv.Start(t, testenv.RegistryOptions{})
+	sharded := testenv.Start(t, testenv.RegistryOptions{})
+	ctx := context.Background()
+	cat, err := fixture.OperatorCatalog(ctx, fixture.Options{Host: src.Host, LayerSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := populate(t, src)
+	isc := head + fmt.Sprintf(operatorISC, cat.Ref) + "  additionalImages:\n"
+	for _, img := range set.Images {
+		if img.Tag != "" && !strings.HasPrefix(img.Repo, "library/alpine") {
+			isc += fmt.Sprintf("  - name: %s/%s:%s\n", src.Host, img.Repo, img.Tag)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), isc)
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml --cache cache --output plan.jsonl"); r.code != 0 {
+		t.Fatalf("plan exit %d", r.code)
+	}
+	gone := cat.Related["gamma.v0.2.0"][1]
+	at := strings.LastIndex(gone, "@")
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+src.Host+"/v2/"+strings.TrimPrefix(gone[:at], src.Host+"/")+"/manifests/"+gone[at+1:], nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("deleting %s: %v %v", gone, resp, err)
+	}
+
+	if r := sh(t, dir, nil, fmt.Sprintf("ocm-push --cache cache --input plan.jsonl --output single.jsonl docker://%s", single.Host)); r.code != 1 {
+		t.Fatalf("single push exit %d, want 1 (one image is gone)", r.code)
+	}
+	script := ""
+	for i := 0; i < 3; i++ {
+		script += fmt.Sprintf("(ocm-push --cache cache --shard %d/3 --input plan.jsonl --output pushed-%d.jsonl docker://%s 2> shard-%d.err; echo $? > shard-%d.rc) &\n", i, i, sharded.Host, i, i)
+	}
+	sh(t, dir, nil, script+"wait")
+	catalogPods, failedPods := 0, 0
+	for i := 0; i < 3; i++ {
+		rc := strings.TrimSpace(sh(t, dir, nil, fmt.Sprintf("cat shard-%d.rc", i)).stdout)
+		errText := sh(t, dir, nil, fmt.Sprintf("cat shard-%d.err", i)).stdout
+		hasCatalog := false
+		for _, rec := range records(t, sh(t, dir, nil, fmt.Sprintf("cat pushed-%d.jsonl", i)).stdout) {
+			hasCatalog = hasCatalog || rec.Origin == record.OriginCatalog
+		}
+		t.Logf("pod %d: exit %s, catalog %v\n%s", i, rc, hasCatalog, errText)
+		if hasCatalog {
+			catalogPods++
+		}
+		switch {
+		case rc == "1" && hasCatalog && strings.Contains(errText, "FAILED "+gone):
+			failedPods++
+		case rc != "0":
+			t.Errorf("pod %d: exit %s", i, rc)
+		}
+	}
+	if catalogPods != 1 || failedPods != 1 {
+		t.Errorf("%d pods had the catalog and %d failed; want the one with the catalog to fail the gone image", catalogPods, failedPods)
+	}
+	sum := func(files string) string {
+		var lines []string
+		for _, r := range records(t, sh(t, dir, nil, "cat "+files).stdout) {
+			lines = append(lines, fmt.Sprintf("%s %s %s %s", r.Origin, r.Destination, r.Digest, r.Status))
+		}
+		sort.Strings(lines)
+		return strings.Join(lines, "\n")
+	}
+	if a, b := sum("single.jsonl"), sum("pushed-0.jsonl pushed-1.jsonl pushed-2.jsonl"); a != b {
+		t.Errorf("records differ:\nsingle:\n%s\nshards:\n%s", a, b)
+	}
+	if a, b := mirrorContents(t, single), mirrorContents(t, sharded); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("mirrors differ:\nsingle:\n%s\nsharded:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed-*.jsonl").stdout) {
+		if rec.Origin == record.OriginCatalog {
+			fbc := readCatalog(t, sharded.Host, "mirrored/ocm-index", rec.Digest, "")
+			if fbc.Packages["gamma"] != nil || fbc.Packages["aqua"] == nil {
+				t.Errorf("sharded catalog offers %v; want aqua and elastic, not gamma", fbc.SortedPackages())
+			}
 		}
 	}
 }
