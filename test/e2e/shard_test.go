@@ -303,3 +303,56 @@ func TestShardedPushKeepsCatalogsWhole(t *testing.T) {
 		}
 	}
 }
+
+// ocm-fetch takes the same split: two shards fill two caches that together
+// hold what one fetch holds, each blob in one of them only.
+func TestShardedFetch(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml --output plan.jsonl"); r.code != 0 {
+		t.Fatalf("plan exit %d", r.code)
+	}
+	if r := sh(t, dir, nil, "ocm-fetch --cache one --input plan.jsonl --output one.jsonl"); r.code != 0 {
+		t.Fatalf("fetch exit %d", r.code)
+	}
+	for i := 0; i < 2; i++ {
+		if r := sh(t, dir, nil, fmt.Sprintf("ocm-fetch --shard %d/2 --cache c%d --input plan.jsonl --output f%d.jsonl", i, i, i)); r.code != 0 {
+			t.Fatalf("fetch shard %d exit %d", i, r.code)
+		}
+	}
+	lines := func(script string) []string {
+		out := strings.Fields(sh(t, dir, nil, script).stdout)
+		sort.Strings(out)
+		return out
+	}
+	recs := func(files string) string {
+		var l []string
+		for _, r := range records(t, sh(t, dir, nil, "cat "+files).stdout) {
+			l = append(l, r.Source+" "+r.Digest+" "+string(r.Status))
+		}
+		sort.Strings(l)
+		return strings.Join(l, "\n")
+	}
+	if a, b := recs("one.jsonl"), recs("f0.jsonl f1.jsonl"); a != b {
+		t.Errorf("records differ:\none fetch:\n%s\nshards:\n%s", a, b)
+	}
+	one := lines("ls one/blobs/sha256")
+	c0, c1 := lines("ls c0/blobs/sha256"), lines("ls c1/blobs/sha256")
+	in0 := map[string]bool{}
+	for _, b := range c0 {
+		in0[b] = true
+	}
+	for _, b := range c1 {
+		if in0[b] {
+			t.Errorf("blob %s fetched by both shards", b)
+		}
+	}
+	if len(c0) == 0 || len(c1) == 0 {
+		t.Errorf("a shard fetched nothing: %d and %d blobs", len(c0), len(c1))
+	}
+	if both := append(append([]string{}, c0...), c1...); len(both) != len(one) {
+		t.Errorf("shards cached %d blobs, one fetch %d", len(both), len(one))
+	}
+}
