@@ -31,10 +31,23 @@ func run(args []string) int {
 	cacheDir := fs.String("cache", "", "cache directory (OCI image layout; created if missing)")
 	var dry cli.DryRun
 	dry.Register(fs)
+	var shards cli.Shard
+	shards.Register(fs)
+	var files cli.RecordFiles
+	files.Register(fs, true, true)
 	c.Register(fs, cli.FlagSource|cli.FlagWorkers)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
 	}
+	part, err := shards.Spec()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	stdin, stdout, err := files.Open()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	defer files.Close(false) // unless kept below
 	if *cacheDir == "" || fs.NArg() > 0 {
 		return c.Fatalf(pipeline.ExitUsage, "--cache DIR is required and no arguments are taken; fix: ocm-fetch --cache DIR < records")
 	}
@@ -48,6 +61,10 @@ func run(args []string) int {
 	}
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
+	in, code, err := c.Filter(ctx, stdin, part, cli.ShardBlobs(src, cch))
+	if err != nil {
+		return c.Fatalf(code, "%v", err)
+	}
 	eng := c.Engine()
 	sigs, err := releasesig.StoreFromEnv()
 	if err != nil {
@@ -59,10 +76,13 @@ func run(args []string) int {
 	}
 	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
 	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
+	tally, err := pipeline.Run(ctx, in, stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
 	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if err := files.Close(true); err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	if path, err := cli.ErrorLog(dry.Workspace, c.Name, tally); err != nil {
 		c.Log.Warnf("writing the error log: %v", err)

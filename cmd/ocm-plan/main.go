@@ -44,6 +44,8 @@ func run(args []string) int {
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	unsigned := fs.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
+	var files cli.RecordFiles
+	files.Register(fs, false, true)
 	c.Register(fs, cli.FlagSource)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -62,6 +64,11 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
+	_, stdout, err := files.Open()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	defer files.Close(false) // unless kept below: a partial plan is no plan
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
 	p := &plan.Planner{Client: client, Log: c.Log, Workers: *workers}
@@ -83,7 +90,7 @@ func run(args []string) int {
 	}
 	// Records go out as they are resolved: ocm-push can start copying
 	// while the plan goes on.
-	w := record.NewWriter(os.Stdout)
+	w := record.NewWriter(stdout)
 	tally := &pipeline.Tally{}
 	var writeErr error
 	err = p.Stream(ctx, cfg, func(r *record.Record) error {
@@ -104,6 +111,13 @@ func run(args []string) int {
 	}
 	if err != nil {
 		// Release problems stop the plan: a partial release is useless.
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+	}
+	if interrupted() {
+		// The records stop short: leave no file that looks like a plan.
+		return cli.Summary(os.Stderr, c.Name, tally, nil, true)
+	}
+	if err := files.Close(true); err != nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())

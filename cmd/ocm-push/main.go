@@ -35,10 +35,23 @@ func run(args []string) int {
 	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
 	var dry cli.DryRun
 	dry.Register(fs)
+	var shards cli.Shard
+	shards.Register(fs)
+	var files cli.RecordFiles
+	files.Register(fs, true, true)
 	c.Register(fs, cli.FlagSource|cli.FlagDest|cli.FlagWorkers)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
 	}
+	part, err := shards.Spec()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	stdin, stdout, err := files.Open()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	defer files.Close(false) // unless kept below
 	if fs.NArg() != 1 {
 		return c.Fatalf(pipeline.ExitUsage, "one destination is required; fix: ocm-push docker://HOST[:PORT][/PREFIX] < records")
 	}
@@ -67,6 +80,10 @@ func run(args []string) int {
 	defer cancel()
 	ctx, abort := context.WithCancelCause(sigCtx)
 	defer abort(nil)
+	in, code, err := c.Filter(ctx, stdin, part, cli.ShardBlobs(src, cch))
+	if err != nil {
+		return c.Fatalf(code, "%v", err)
+	}
 	eng := c.Engine()
 	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Abort: abort}
 	if dry.On {
@@ -74,10 +91,13 @@ func run(args []string) int {
 	}
 	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
 	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
+	tally, err := pipeline.Run(ctx, in, stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
 	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if err := files.Close(true); err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	if path, err := cli.ErrorLog(dry.Workspace, c.Name, tally); err != nil {
 		c.Log.Warnf("writing the error log: %v", err)
@@ -91,7 +111,7 @@ func run(args []string) int {
 	}
 	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
 	eng.Stats.Stalls.Add(c.ClientStalls())
-	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+	code = cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 	if n := st.Collisions(); n > 0 && !interrupted() {
 		c.Log.Errorf("%d images not pushed: their target holds another image of this input (named above)", n)
 		return pipeline.ExitUsage
