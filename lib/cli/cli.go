@@ -122,7 +122,7 @@ func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
 
 // Fatalf prints a one-line error and returns the usage exit code.
 func (c *Common) Fatalf(code int, format string, args ...any) int {
-	fmt.Fprintf(os.Stderr, "%s: %s\n", c.Name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(os.Stderr, "%s: %s\n", c.Name, logging.Escape(fmt.Sprintf(format, args...)))
 	return code
 }
 
@@ -141,13 +141,13 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 			st.BlobsShared.Load(), st.Manifests.Load(), st.ImagesUpToDate.Load(), st.Retries.Load())
 	}
 	for _, f := range t.Failed {
-		fmt.Fprintf(w, "%s: FAILED %s\n", name, f)
+		fmt.Fprintf(w, "%s: FAILED %s\n", name, logging.Escape(f))
 	}
 	for _, f := range t.Upstream {
-		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, f)
+		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, logging.Escape(f))
 	}
 	if inc := t.IncompleteLine(); inc != "" {
-		fmt.Fprintf(w, "%s: incomplete operators: %s\n", name, inc)
+		fmt.Fprintf(w, "%s: incomplete operators: %s\n", name, logging.Escape(inc))
 	}
 	switch {
 	case interrupted:
@@ -199,7 +199,7 @@ func ErrorLog(workspace, name string, t *pipeline.Tally) (string, error) {
 	p := filepath.Join(dir, "mirroring_errors_"+time.Now().Format("20060102_150405")+".log")
 	var b strings.Builder
 	for _, f := range t.Failed {
-		fmt.Fprintf(&b, "%s: %s\n", name, f)
+		fmt.Fprintf(&b, "%s: %s\n", name, logging.Escape(f))
 	}
 	return p, os.WriteFile(p, []byte(b.String()), 0o644)
 }

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -35,8 +37,24 @@ type Descriptor struct {
 	Size      int64
 }
 
-func (c *Client) url(repo name.Repository, kind, ref string) string {
-	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), kind, ref)
+// ErrBadReference is wrapped by the error for a tag or digest that must not
+// go into a URL (a tampered record's "sha256:../../x" would be a path).
+var ErrBadReference = errors.New("bad tag or digest")
+
+var tagRef = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// url builds a manifest or blob URL, checking ref first: blobs take a digest,
+// manifests a digest or a tag. Nothing else reaches the registry.
+func (c *Client) url(repo name.Repository, kind, ref string) (string, error) {
+	ok := verify.ValidDigest(ref) || (kind == "manifests" && tagRef.MatchString(ref))
+	if !ok {
+		want := "a sha256 digest"
+		if kind == "manifests" {
+			want += " or a tag"
+		}
+		return "", fmt.Errorf("%s %q of %s is not %s: %w", strings.TrimSuffix(kind, "s"), ref, repo, want, ErrBadReference)
+	}
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), kind, ref), nil
 }
 
 // do sends one request built by mk (called again on each retry) and returns
@@ -140,8 +158,12 @@ func (c *Client) HeadManifest(ctx context.Context, repo name.Repository, ref str
 }
 
 func (c *Client) headManifest(ctx context.Context, repo name.Repository, ref string) (d Descriptor, found bool, err error) {
+	u, err := c.url(repo, "manifests", ref)
+	if err != nil {
+		return d, false, err
+	}
 	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodHead, c.url(repo, "manifests", ref), nil)
+		req, err := http.NewRequest(http.MethodHead, u, nil)
 		if err == nil {
 			req.Header.Set("Accept", ManifestAccept)
 		}
@@ -184,9 +206,13 @@ func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string)
 }
 
 func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
+	u, err := c.url(repo, "manifests", ref)
+	if err != nil {
+		return nil, "", "", err
+	}
 	err = c.opts.Retry.Do(ctx, func() error {
 		resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodGet, c.url(repo, "manifests", ref), nil)
+			req, err := http.NewRequest(http.MethodGet, u, nil)
 			if err == nil {
 				req.Header.Set("Accept", ManifestAccept)
 			}
@@ -225,8 +251,12 @@ func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string)
 
 // PutManifest uploads a manifest under ref (a tag or its digest).
 func (c *Client) PutManifest(ctx context.Context, repo name.Repository, ref string, body []byte, mt string) error {
+	u, err := c.url(repo, "manifests", ref)
+	if err != nil {
+		return err
+	}
 	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPut, c.url(repo, "manifests", ref), bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPut, u, bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", mt)
 			req.ContentLength = int64(len(body))
@@ -242,8 +272,12 @@ func (c *Client) PutManifest(ctx context.Context, repo name.Repository, ref stri
 
 // DeleteManifest removes a manifest by digest.
 func (c *Client) DeleteManifest(ctx context.Context, repo name.Repository, digest string) error {
+	u, err := c.url(repo, "manifests", digest)
+	if err != nil {
+		return err
+	}
 	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodDelete, c.url(repo, "manifests", digest), nil)
+		return http.NewRequest(http.MethodDelete, u, nil)
 	}, http.StatusAccepted, http.StatusOK, http.StatusNoContent)
 	if err != nil {
 		return err
@@ -254,8 +288,12 @@ func (c *Client) DeleteManifest(ctx context.Context, repo name.Repository, diges
 
 // HasBlob reports whether repo holds the blob.
 func (c *Client) HasBlob(ctx context.Context, repo name.Repository, digest string, push bool) (bool, error) {
+	u, err := c.url(repo, "blobs", digest)
+	if err != nil {
+		return false, err
+	}
 	resp, err := c.do(ctx, repo, push, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodHead, c.url(repo, "blobs", digest), nil)
+		return http.NewRequest(http.MethodHead, u, nil)
 	}, http.StatusOK)
 	if NotFound(err) {
 		return false, nil
@@ -282,8 +320,12 @@ func (c *Client) Blob(ctx context.Context, repo name.Repository, digest string) 
 }
 
 func (c *Client) blob(ctx context.Context, repo name.Repository, digest string) (io.ReadCloser, int64, error) {
+	u, err := c.url(repo, "blobs", digest)
+	if err != nil {
+		return nil, 0, err
+	}
 	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, c.url(repo, "blobs", digest), nil)
+		return http.NewRequest(http.MethodGet, u, nil)
 	}, http.StatusOK)
 	if err != nil {
 		return nil, 0, err
@@ -300,6 +342,9 @@ func (c *Client) blob(ctx context.Context, repo name.Repository, digest string) 
 // registry into repo. mounted is false when the registry declined (the blob
 // must then be uploaded); location is the upload session it opened instead.
 func (c *Client) Mount(ctx context.Context, repo name.Repository, digest, from string) (mounted bool, location string, err error) {
+	if !verify.ValidDigest(digest) {
+		return false, "", fmt.Errorf("blob digest %q is not a sha256 digest: %w", digest, ErrBadReference)
+	}
 	q := url.Values{}
 	q.Set("mount", digest)
 	q.Set("from", from)
@@ -333,6 +378,9 @@ func location2(repo name.Repository, resp *http.Response) (string, error) {
 // location is an upload session from Mount, or "" to open one. The reader is
 // consumed once: the caller retries with a fresh reader.
 func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string, size int64, r io.Reader, location string) error {
+	if !verify.ValidDigest(digest) {
+		return fmt.Errorf("blob digest %q is not a sha256 digest: %w", digest, ErrBadReference)
+	}
 	if location == "" {
 		resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
 			return http.NewRequest(http.MethodPost, fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()), nil)

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// spy is a registry stand-in on 127.0.0.1 that answers the version check
+// and 404 to the rest, and remembers every request it was sent.
+type spy struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	reqs []string
+}
+
+func startSpy(t *testing.T) *spy {
+	s := &spy{}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.reqs = append(s.reqs, r.Method+" "+r.URL.RawPath+" "+r.URL.Path)
+		s.mu.Unlock()
+		if r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *spy) host() string { return strings.TrimPrefix(s.srv.URL, "http://") }
+
+// beyondV2 lists requests other than the version check.
+func (s *spy) beyondV2() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.reqs {
+		if !strings.HasSuffix(r, " /v2/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+const goodDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// F13: a record's digest or repository is checked before any URL is built
+// from it; a tampered one stops the command with exit 2 and sends nothing.
+func TestF13TamperedRecordsNeverReachTheRegistry(t *testing.T) {
+	sp := startSpy(t)
+	dir := t.TempDir()
+	rec := func(src, extra string) string {
+		return fmt.Sprintf(`{"v":1,"origin":"additional","source":%q,%s"status":"planned"}`, src, extra) + "\n"
+	}
+	src := sp.host() + "/m/app:1"
+	cases := []struct {
+		name, records, cmd, want string
+	}{
+		{"push: path in digest", rec(src, `"digest":"sha256:../../victim/manifests/x","destination":"m/app:1",`), "ocm-push docker://" + sp.host(), "field digest"},
+		{"fetch: path in digest", rec(src, `"digest":"sha256:../../x",`), "ocm-fetch --cache cache", "field digest"},
+		{"push: dot-dot destination", rec(src, `"digest":"`+goodDigest+`","destination":"m/../victim:1",`), "ocm-push docker://" + sp.host(), "field destination"},
+		{"fetch: dot-dot source", rec(sp.host()+"/m/../victim:1", `"digest":"`+goodDigest+`",`), "ocm-fetch --cache cache", "field source"},
+		{"delete generate: dot-dot destination", rec(src, `"digest":"`+goodDigest+`","destination":"m/../victim:1",`), "ocm-delete --generate docker://" + sp.host(), "field destination"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			writeFile(t, filepath.Join(dir, "in.jsonl"), c.records)
+			r := sh(t, dir, nil, c.cmd+" < in.jsonl > out.jsonl")
+			if r.code != 2 || !strings.Contains(r.stderr, "stdin:1: "+c.want) {
+				t.Fatalf("exit %d, want 2 and stdin:1: %s; stderr:\n%s", r.code, c.want, r.stderr)
+			}
+			if got := sp.beyondV2(); len(got) > 0 {
+				t.Fatalf("the registry was sent %q", got)
+			}
+		})
+	}
+	list := func(repo, digest string) string {
+		return fmt.Sprintf("apiVersion: mirror.openshift.io/v2alpha1\nkind: DeleteImageList\nregistry: %s\nitems:\n- destination: %s/m/app:1\n  repository: %s\n  digest: %s\n", sp.host(), sp.host(), repo, digest)
+	}
+	for _, c := range []struct{ name, body, want string }{
+		{"dot-dot repository", list("m/../victim", goodDigest), `items[0].repository "m/../victim"`},
+		{"path in digest", list("m/app", "sha256:../../victim/manifests/"+goodDigest[7:]), "items[0].digest"},
+	} {
+		t.Run("delete list: "+c.name, func(t *testing.T) {
+			writeFile(t, filepath.Join(dir, "delete-images.yaml"), c.body)
+			r := sh(t, dir, nil, "ocm-delete --delete-yaml-file delete-images.yaml docker://"+sp.host())
+			if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d, want 2 and %q; stderr:\n%s", r.code, c.want, r.stderr)
+			}
+			if got := sp.beyondV2(); len(got) > 0 {
+				t.Fatalf("the registry was sent %q", got)
+			}
+		})
+	}
+}
+
+// F12: a control character in a record stops the reader (exit 2) and its
+// error names the field; a registry's multi-line error text stays on one
+// line in the summary and the error log.
+func TestF12ControlCharactersCannotForgeLogLines(t *testing.T) {
+	sp := startSpy(t)
+	dir := t.TempDir()
+	forged := `{"v":1,"origin":"additional","source":"` + sp.host() + `/m/app:1","digest":"` + goodDigest + `","destination":"m/app:1","package":"p\n12:00:00 ocm-push [INFO] pushed everything","bundle":"b","status":"planned"}` + "\n"
+	writeFile(t, filepath.Join(dir, "in.jsonl"), forged)
+	r := sh(t, dir, nil, "ocm-push docker://"+sp.host()+" < in.jsonl > out.jsonl")
+	if r.code != 2 || !strings.Contains(r.stderr, `stdin:1: field package holds control character '\n'`) {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "\n12:00:00 ocm-push [INFO] pushed everything") {
+		t.Fatal("the forged line reached stderr")
+	}
+
+	// A registry whose error message holds newlines: the image fails, and
+	// every line of stderr and of the error log is ocm's own.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"errors":[{"code":"DENIED","message":"no\n12:00:00 ocm-push [INFO] forged line\r\u001b[2J"}]}`)
+	}))
+	defer evil.Close()
+	host := strings.TrimPrefix(evil.URL, "http://")
+	writeFile(t, filepath.Join(dir, "in.jsonl"), `{"v":1,"origin":"additional","source":"`+host+`/m/app:1","digest":"`+goodDigest+`","destination":"m/app:1","status":"planned"}`+"\n")
+	r = sh(t, dir, nil, "ocm-push --workspace ws docker://"+sp.host()+" < in.jsonl > out.jsonl")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1", r.code)
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "ws", "logs", "*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("error logs: %v", logs)
+	}
+	elog, _ := os.ReadFile(logs[0])
+	for name, text := range map[string]string{"stderr": r.stderr, "error log": string(elog)} {
+		for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+			if strings.HasPrefix(line, "12:00:00 ocm-push [INFO] forged") || strings.ContainsAny(line, "\r\x1b") {
+				t.Errorf("%s has a forged line: %q", name, line)
+			}
+		}
+		if !strings.Contains(text, "forged line") {
+			t.Errorf("%s lost the registry's message", name)
+		}
+	}
+	out := sh(t, dir, nil, "cat out.jsonl").stdout
+	recs := records(t, out) // the failed record must read back
+	if len(recs) != 1 || recs[0].Error == "" {
+		t.Fatalf("records: %s", out)
+	}
+}
