@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/archive"
@@ -21,7 +22,8 @@ Checks every member of every archive of one set (size and sha256, while
 streaming) and loads it into the cache; a damaged member never reaches it.
 Writes the set's records, each cached or failed with the blob and archive at
 fault. Unpack earlier (incremental) sets first. Exit 0: every image whole;
-1: some archive or image was damaged or missing; 2: bad flags.`
+1: some archive or image was damaged or missing; 2: bad flags, or a file
+that is not an ocm archive (empty, garbage, unreadable table of contents).`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -61,7 +63,11 @@ func run(args []string) int {
 	res, err := (&archive.Unpacker{Cache: cch, Log: c.Log, Meter: meter}).Unpack(ctx, files)
 	stop()
 	if err != nil && res == nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+		code := pipeline.ExitImageFailed
+		if errors.Is(err, archive.ErrBadArchive) {
+			code = pipeline.ExitUsage
+		}
+		return c.Fatalf(code, "%v", err)
 	}
 	if cfg != nil {
 		all := len(res.Records)

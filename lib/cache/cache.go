@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
@@ -53,7 +54,7 @@ func Open(dir string) (*Cache, error) {
 		return nil, fmt.Errorf("cache %s: %w", dir, err)
 	}
 	layout := filepath.Join(dir, "oci-layout")
-	b, err := os.ReadFile(layout)
+	b, err := capread.File(layout, capread.Config)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := atomicfile.WriteFile(layout, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
@@ -131,7 +132,7 @@ func (c *Cache) ReadBlob(digest string) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(r)
+	return capread.All(r, "cached blob "+digest, capread.ImageConfig)
 }
 
 // Put stores a blob from r, verifying digest and size (size < 0: unknown).
@@ -248,7 +249,7 @@ func (c *Cache) Lookup(ref string) (Descriptor, bool, error) {
 }
 
 func (c *Cache) readIndex() (*index, error) {
-	b, err := os.ReadFile(c.indexPath())
+	b, err := capread.File(c.indexPath(), capread.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.Dir, err)
 	}

@@ -6,7 +6,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/suggest"
 )
 
@@ -132,7 +132,7 @@ func (e *Error) Error() string {
 
 // Load reads and parses path.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -231,7 +231,7 @@ func Write(path string, l *List) error {
 
 // Read loads and checks a list.
 func Read(path string) (*List, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 )
 
@@ -73,7 +74,7 @@ func Resolve(ctx context.Context, src Source, digest, platform string) (*Image, 
 		return nil, fmt.Errorf("image config %s: %w", m.Config.Digest, err)
 	}
 	defer rc.Close()
-	cb, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	cb, err := capread.All(rc, "image config "+m.Config.Digest, capread.ImageConfig)
 	if err != nil {
 		return nil, fmt.Errorf("image config %s: %w", m.Config.Digest, err)
 	}
@@ -146,7 +147,7 @@ func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBy
 				return nil
 			}
 			if total+h.Size > maxBytes {
-				return fmt.Errorf("files under %s exceed %d bytes", strings.Join(dirs, ", "), maxBytes)
+				return &capread.TooLargeError{Name: "the files under " + strings.Join(dirs, ", ") + " of image " + img.Digest, Cap: maxBytes}
 			}
 			b, err := io.ReadAll(r)
 			if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
@@ -188,9 +189,6 @@ func mediaType(resp *http.Response) string {
 	return strings.TrimSpace(mt)
 }
 
-// maxManifest bounds a manifest read; real ones are a few KiB.
-const maxManifest = 8 << 20
-
 // Manifest fetches a manifest by tag or digest and returns its bytes, media
 // type and digest. Fetched by digest, the bytes are verified against it.
 func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
@@ -222,12 +220,12 @@ func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string)
 			return final{err} // do() has retried already
 		}
 		defer resp.Body.Close()
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+		body, err = capread.All(resp.Body, fmt.Sprintf("manifest %s@%s", repo, ref), capread.Manifest)
+		if errors.Is(err, capread.ErrTooLarge) {
+			return final{err}
+		}
 		if err != nil {
 			return fmt.Errorf("reading manifest %s@%s: %w", repo, ref, err)
-		}
-		if len(body) > maxManifest {
-			return fmt.Errorf("manifest %s@%s is larger than %d bytes", repo, ref, maxManifest)
 		}
 		mt = mediaType(resp)
 		return nil
@@ -444,8 +442,11 @@ func (c *Client) Tags(ctx context.Context, repo name.Repository) ([]string, erro
 		var page struct {
 			Tags []string `json:"tags"`
 		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
+		b, err := capread.All(resp.Body, "tag list of "+repo.String(), capread.Meta)
 		resp.Body.Close()
+		if err == nil {
+			err = json.Unmarshal(b, &page)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("tags of %s: %w", repo, err)
 		}

@@ -6,7 +6,6 @@ package resources
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -298,7 +298,7 @@ func deepCopy(m map[string]any) map[string]any {
 
 // LoadTemplate reads a CatalogSource template (targetCatalogSourceTemplate).
 func LoadTemplate(path string) (map[string]any, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("catalog source template: %w", err)
 	}

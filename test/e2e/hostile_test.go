@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"archive/tar"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -155,4 +157,60 @@ func TestF12ControlCharactersCannotForgeLogLines(t *testing.T) {
 	if len(recs) != 1 || recs[0].Error == "" {
 		t.Fatalf("records: %s", out)
 	}
+}
+
+// F10: configuration and metadata are read up to a cap: an endless or huge
+// input is refused, naming the file and the cap, with exit 2. The shell's
+// ulimit keeps a regression from eating the machine: without the cap these
+// runs die of it (or of the timeout) instead of printing the message.
+func TestF10UnboundedReadsAreCapped(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n")
+	// a table of contents of 65 MiB, over the 64 MiB cap
+	f, err := os.Create(filepath.Join(dir, "mirror_000001.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	const big = 65 << 20
+	if err := tw.WriteHeader(&tar.Header{Name: "ocm/toc.json", Mode: 0o644, Size: big, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, strings.NewReader(strings.Repeat(" ", 1<<20)+"\n"), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeros{}, big-(1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	f.Close()
+
+	cases := []struct {
+		name, cmd, want string
+	}{
+		{"config", "ocm-plan -c /dev/zero", "/dev/zero is larger than 8 MiB"},
+		{"auth file", "ocm-plan -c isc.yaml --authfile /dev/zero", "/dev/zero is larger than 8 MiB"},
+		{"registries.conf", "ocm-plan -c isc.yaml --registries-conf /dev/zero", "/dev/zero is larger than 8 MiB"},
+		{"catalog source template", "ocm-resources --catalog-source-template /dev/zero < /dev/null", "/dev/zero is larger than 8 MiB"},
+		{"delete list", "ocm-delete --delete-yaml-file /dev/zero docker://127.0.0.1:1", "/dev/zero is larger than 8 MiB"},
+		{"archive table of contents", "ocm-unpack mirror_000001.tar --cache cache", "member ocm/toc.json is larger than 64 MiB"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := sh(t, dir, nil, "ulimit -v 2500000; timeout 60 "+c.cmd+" > out.jsonl")
+			if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d, want 2 and %q; stderr:\n%s", r.code, c.want, r.stderr)
+			}
+			if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Fatalf("error is not one line: %q", r.stderr)
+			}
+		})
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
