@@ -13,10 +13,13 @@ import (
 func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 	var out []Member
 	seen := map[string]bool{}
-	var walk func(d, mt string) error
-	walk = func(d, mt string) error {
+	var walk func(d, mt string, depth int) error
+	walk = func(d, mt string, depth int) error {
 		if seen[d] {
 			return nil
+		}
+		if err := manifest.Nested(depth, d); err != nil {
+			return err
 		}
 		seen[d] = true
 		ok, size := c.Has(d)
@@ -34,7 +37,7 @@ func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 		}
 		if manifest.IsIndex(mt) {
 			for _, child := range m.Manifests {
-				if err := walk(child.Digest, child.MediaType); err != nil {
+				if err := walk(child.Digest, child.MediaType, depth+1); err != nil {
 					return err
 				}
 			}
@@ -49,7 +52,7 @@ func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 		}
 		return nil
 	}
-	if err := walk(digest, mediaType); err != nil {
+	if err := walk(digest, mediaType, 0); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -59,6 +59,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
+	if err := r.CheckMediaType(res.MediaType); err != nil {
+		return err
+	}
 	if r.PulledFrom == "" && !res.UpToDate {
 		r.PulledFrom = s.Source.ServedFrom(repo.Name())
 	}

@@ -48,6 +48,13 @@ type Config struct {
 // Resolve reads the image digest; an index resolves to its entry for
 // platform ("linux/amd64"), or the first entry when platform is "".
 func Resolve(ctx context.Context, src Source, digest, platform string) (*Image, error) {
+	return resolve(ctx, src, digest, platform, 0)
+}
+
+func resolve(ctx context.Context, src Source, digest, platform string, depth int) (*Image, error) {
+	if err := manifest.Nested(depth, digest); err != nil {
+		return nil, err
+	}
 	body, mt, err := src.Manifest(ctx, digest)
 	if err != nil {
 		return nil, err
@@ -67,7 +74,7 @@ func Resolve(ctx context.Context, src Source, digest, platform string) (*Image, 
 		if pick == nil {
 			return nil, fmt.Errorf("index %s has no %s image (it has %s)", digest, platform, strings.Join(m.Platforms(), ", "))
 		}
-		return Resolve(ctx, src, pick.Digest, "")
+		return resolve(ctx, src, pick.Digest, "", depth+1)
 	}
 	rc, err := src.Blob(ctx, m.Config.Digest, m.Config.Size)
 	if err != nil {

@@ -284,6 +284,18 @@ func OneLine(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// ErrMediaType is wrapped by CheckMediaType's error.
+var ErrMediaType = errors.New("record's mediaType disagrees with the manifest")
+
+// CheckMediaType compares the record's mediaType with got, the type the
+// manifest body showed when it was copied ("" when not copied again).
+func (r *Record) CheckMediaType(got string) error {
+	if r.MediaType == "" || got == "" || r.MediaType == got {
+		return nil
+	}
+	return fmt.Errorf("the record says mediaType %s but manifest %s is %s; fix: plan again (records are not to be edited): %w", r.MediaType, r.Digest, got, ErrMediaType)
+}
+
 // Failed reports whether an earlier stage gave up on this image (or it was skipped).
 // Stages pass such records through untouched.
 func (r *Record) Done() bool { return r.Status == StatusFailed || r.Status == StatusSkipped }

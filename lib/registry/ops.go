@@ -241,7 +241,15 @@ func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string)
 	if strings.HasPrefix(ref, "sha256:") && ref != digest {
 		return nil, "", "", fmt.Errorf("manifest %s@%s: registry sent content with digest %s (digest mismatch)", repo, ref, digest)
 	}
-	if mt == "" || mt == "application/json" || mt == "text/plain" {
+	// The body decides what it is; a Content-Type that disagrees is an error
+	// (an image served as an index would be copied without its layers).
+	_, decided, perr := manifest.Parse(body, mt)
+	switch {
+	case errors.Is(perr, manifest.ErrMismatch):
+		return nil, "", "", fmt.Errorf("manifest %s@%s from the registry: %w", repo, ref, perr)
+	case perr == nil:
+		mt = decided
+	case mt == "" || mt == "application/json" || mt == "text/plain":
 		mt = manifest.Sniff(body)
 	}
 	return body, mt, digest, nil

@@ -6,11 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/testenv"
 )
 
 // spy is a registry stand-in on 127.0.0.1 that answers the version check
@@ -213,4 +219,74 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// retyper is a proxy in front of a real registry that serves every
+// manifest with Content-Type ct, whatever its body is.
+func retyper(t *testing.T, upstream, ct string) string {
+	u, _ := url.Parse("http://" + upstream)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if strings.Contains(resp.Request.URL.Path, "/manifests/") {
+			resp.Header.Set("Content-Type", ct)
+		}
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// F2: an image manifest served with the index Content-Type, or a record
+// whose mediaType says index, is an error naming both types at the first
+// stage that sees it; before, every stage exited 0 and the archive held no
+// layer.
+func TestF2HeaderOrRecordCannotRetypeAManifest(t *testing.T) {
+	const ociIndex = "application/vnd.oci.image.index.v1+json"
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	var img fixture.Image
+	for _, i := range set.Images {
+		if i.Tag != "" && len(i.Platforms) == 0 && i.Repo != "library/alpine" {
+			img = i
+			break
+		}
+	}
+	if img.Repo == "" {
+		t.Fatal("the fixture has no single-platform tagged image")
+	}
+	dir := t.TempDir()
+
+	t.Run("registry header", func(t *testing.T) {
+		proxy := retyper(t, src.Host, ociIndex)
+		writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  additionalImages:\n  - name: "+proxy+"/"+img.Repo+":"+img.Tag+"\n")
+		r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl")
+		if r.code != 1 || !strings.Contains(r.stderr, "media type "+ociIndex+" is claimed for a manifest whose body is "+img.MediaType) {
+			t.Fatalf("exit %d, want 1 naming both types; stderr:\n%s", r.code, r.stderr)
+		}
+		recs := records(t, sh(t, dir, nil, "cat plan.jsonl").stdout)
+		if len(recs) != 1 || recs[0].Status != record.StatusFailed {
+			t.Fatalf("records: %+v", recs)
+		}
+	})
+
+	t.Run("record mediaType", func(t *testing.T) {
+		writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  additionalImages:\n  - name: "+src.Host+"/"+img.Repo+":"+img.Tag+"\n")
+		if r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl && ocm-fetch --cache good < plan.jsonl > /dev/null"); r.code != 0 {
+			t.Fatalf("plan and fetch: exit %d", r.code)
+		}
+		tamper := fmt.Sprintf(`sed 's|"mediaType":"%s"|"mediaType":"%s"|' plan.jsonl > tampered.jsonl && grep -q '%s' tampered.jsonl`, img.MediaType, ociIndex, ociIndex)
+		if r := sh(t, dir, nil, tamper); r.code != 0 {
+			t.Fatal("could not retype the record")
+		}
+		want := "the record says mediaType " + ociIndex + " but manifest " + img.Digest + " is " + img.MediaType
+		r := sh(t, dir, nil, "ocm-fetch --cache fresh < tampered.jsonl > fetched.jsonl")
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("fetch: exit %d, want 1 and %q; stderr:\n%s", r.code, want, r.stderr)
+		}
+		r = sh(t, dir, nil, "ocm-pack --cache good --out arch < tampered.jsonl > packed.jsonl")
+		if r.code != 1 || !strings.Contains(r.stderr, "media type "+ociIndex+" is claimed for a manifest whose body is "+img.MediaType) {
+			t.Errorf("pack: exit %d, want 1 naming both types; stderr:\n%s", r.code, r.stderr)
+		}
+	})
 }
