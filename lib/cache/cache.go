@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
@@ -68,6 +69,11 @@ func Open(dir string) (*Cache, error) {
 		}
 		if json.Unmarshal(b, &l) != nil || l.V == "" {
 			return nil, fmt.Errorf("cache %s: oci-layout is not an OCI image layout marker; fix: point --cache at an empty directory or an ocm cache", dir)
+		}
+		// OCI image layout 1.x is what ocm writes and reads; another
+		// major version may lay blobs out differently.
+		if !strings.HasPrefix(l.V, "1.") {
+			return nil, fmt.Errorf("cache %s: oci-layout says imageLayoutVersion %q, this ocm reads 1.x only; fix: point --cache at an empty directory or an ocm cache", dir, l.V)
 		}
 	}
 	if _, err := os.Stat(c.indexPath()); errors.Is(err, fs.ErrNotExist) {

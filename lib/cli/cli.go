@@ -236,3 +236,19 @@ func (d *DryRun) Finish(c *Common, r *dryrun.Report, where string) error {
 	c.Log.Infof("list of all images for mirroring in: %s", mapping)
 	return nil
 }
+
+// OutDir checks that flag's directory (--out) is a directory or does not
+// exist yet: a file there is a mistake in the command line (exit 2), not a
+// failure found after the work is done.
+func OutDir(flag, dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", flag, dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s %s is a file, not a directory; fix: name a directory (it is created if missing)", flag, dir)
+	}
+	return nil
+}

@@ -176,6 +176,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, p.errf(nil, "", "start from an example in docs/isc.md", "the file is empty")
 	}
+	if a := findAlias(&doc); a != nil {
+		return nil, p.errf(a, "", "write the value out in full where the alias stands", "YAML aliases (*%s) are not supported", a.Value)
+	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		return nil, p.errf(root, "", "start from an example in docs/isc.md", "the file is not a YAML mapping")
@@ -236,6 +239,20 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	cfg.Spec = *spec
 	return cfg, nil
+}
+
+// findAlias returns the first alias node under n: ocm reads each value
+// where it is written, so an alias would be misread as a wrong type.
+func findAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := findAlias(c); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 // mapping checks n is a mapping with only the allowed keys, returning them.

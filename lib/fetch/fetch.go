@@ -40,8 +40,10 @@ func (s *Stage) Process(ctx context.Context, r *record.Record) {
 }
 
 func (s *Stage) process(ctx context.Context, r *record.Record) error {
-	if r.Digest == "" {
-		return fmt.Errorf("record has no digest; fix: feed ocm-fetch the output of ocm-plan")
+	// What push needs (its record reader has checked the syntax): an image
+	// that could never be pushed is not worth fetching or carrying.
+	if r.Digest == "" || r.Destination == "" {
+		return fmt.Errorf("record has no digest or destination; fix: feed ocm-fetch the output of ocm-plan")
 	}
 	repo, err := SourceRepo(s.Source, r.Source)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 // File names, kept from the reference tool so existing runbooks work.
@@ -74,6 +75,10 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		srcRepo, byDigest, err := sourceRepo(r.Source)
 		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", r.Source, err)
+		}
+		// The target goes verbatim into mirror sets a cluster applies.
+		if err := refs.CheckTarget(r.Target); err != nil {
+			return nil, fmt.Errorf("record %s: target: %w", r.Source, err)
 		}
 		dstRepo, err := targetRepo(r.Target)
 		if err != nil {

@@ -290,3 +290,61 @@ func TestF2HeaderOrRecordCannotRetypeAManifest(t *testing.T) {
 		}
 	})
 }
+
+// F15: each wrong input gets exit 2 and a message that says what is wrong
+// (not a misleading one, not exit 1 after the fact).
+func TestF15MessagesAndExitCodes(t *testing.T) {
+	sp := startSpy(t)
+	dir := t.TempDir()
+	rec := func(fields string) string {
+		return `{"v":1,"origin":"additional","source":"` + sp.host() + `/m/app:1",` + fields + `}` + "\n"
+	}
+	files := map[string]string{
+		"alias.yaml":                       head + "mirror:\n  additionalImages: &imgs\n  - name: quay.io/a/b:1\n  blockedImages: *imgs\n",
+		"dotdot.yaml":                      head + "mirror:\n  additionalImages:\n  - name: 127.0.0.1:1/../../etc/passwd:latest\n",
+		"afile":                            "x",
+		"hist/" + ".ocm-pack-history.json": "{not json",
+		"empty.tar":                        "",
+		"garbage.tar":                      strings.Repeat("garbage\n", 200),
+		"layout9/oci-layout":               `{"imageLayoutVersion":"9.9.9"}`,
+		"no-destination.jsonl":             rec(`"digest":"` + goodDigest + `","status":"cached"`),
+		"bad-destination.jsonl":            rec(`"digest":"` + goodDigest + `","destination":"M/App:1","status":"planned"`),
+		"bad-target.jsonl":                 rec(`"digest":"` + goodDigest + `","destination":"m/app:1","status":"pushed","target":"mirror.example:5000/m/../../victim:1"`),
+	}
+	for name, body := range files {
+		writeFile(t, filepath.Join(dir, name), body)
+	}
+	if r := sh(t, dir, nil, "mkdir -p cache && ocm-fetch --cache cache < /dev/null"); r.code != 0 {
+		t.Fatalf("making an empty cache: exit %d", r.code)
+	}
+	cases := []struct {
+		name, cmd string
+		code      int
+		want      string
+	}{
+		{"YAML alias", "ocm-plan -c alias.yaml", 2, "alias.yaml:6: YAML aliases (*imgs) are not supported"},
+		{"dot-dot path in a reference", "ocm-plan -c dotdot.yaml", 2, `dotdot.yaml:5: mirror.additionalImages[0].name: bad image reference "127.0.0.1:1/../../etc/passwd:latest": path component ".."`},
+		{"pack --out is a file", "ocm-pack --cache cache --out afile < /dev/null", 2, "--out afile is a file, not a directory"},
+		{"resources --out is a file", "ocm-resources --out afile < /dev/null", 2, "--out afile is a file, not a directory"},
+		{"damaged pack history", "ocm-pack --cache cache --out hist < /dev/null", 2, "hist/.ocm-pack-history.json"},
+		{"empty archive", "ocm-unpack empty.tar --cache cache", 2, "empty.tar: not an ocm archive"},
+		{"garbage archive", "ocm-unpack garbage.tar --cache cache", 2, "garbage.tar: not an ocm archive"},
+		{"oci-layout 9.9.9", "ocm-fetch --cache layout9 < /dev/null", 2, `imageLayoutVersion "9.9.9", this ocm reads 1.x only`},
+		{"fetch: destination push rejects", "ocm-fetch --cache cache < bad-destination.jsonl", 2, `stdin:1: field destination: destination "M/App:1"`},
+		{"pack: destination push rejects", "ocm-pack --cache cache --out arch < bad-destination.jsonl", 2, `stdin:1: field destination: destination "M/App:1"`},
+		{"fetch: no destination", "ocm-fetch --cache cache < no-destination.jsonl", 1, "record has no digest or destination"},
+		{"pack: no destination", "ocm-pack --cache cache --out arch < no-destination.jsonl", 1, "record has no digest or destination"},
+		{"resources: unchecked target", "ocm-resources --out res < bad-target.jsonl", 2, `stdin:1: field target: "mirror.example:5000/m/../../victim:1"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := sh(t, dir, nil, c.cmd+" > out.jsonl")
+			if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d, want %d and %q; stderr:\n%s", r.code, c.code, c.want, r.stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "res")); err == nil {
+		t.Error("ocm-resources wrote resources for a tampered target")
+	}
+}
