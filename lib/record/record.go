@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -203,7 +204,8 @@ func (r *Record) Validate() error {
 	}
 	for _, f := range r.textFields() {
 		if i := controlIndex(f.v); i >= 0 {
-			return invalidf("field %s holds control character %q at byte %d; fix: records are written by ocm commands, do not edit them", f.name, f.v[i], i)
+			c, _ := utf8.DecodeRuneInString(f.v[i:])
+			return invalidf("field %s holds control character %q at byte %d; fix: records are written by ocm commands, do not edit them", f.name, c, i)
 		}
 	}
 	if r.Digest != "" && !verify.ValidDigest(r.Digest) {

@@ -165,6 +165,9 @@ func TestF12ControlCharactersRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "field "+field+" holds control character") {
 				t.Fatalf("%s with %s: err = %v", field, c, err)
 			}
+			if want := map[string]string{`\n`: `'\n'`, `\r`: `'\r'`, `\u001b[2J`: `'\x1b'`, `\u0085`: `'\u0085'`, `\u007f`: `'\x7f'`}[c]; !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q does not show the character as %s", err, want)
+			}
 			if strings.ContainsAny(err.Error(), "\n\r\x1b") {
 				t.Fatalf("the error itself carries the control character: %q", err)
 			}
