@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -46,6 +47,13 @@ func run(args []string) int {
 	if *cacheDir == "" || *out == "" || fs.NArg() > 0 {
 		return c.Fatalf(pipeline.ExitUsage, "--cache DIR and --out ARCHIVE_DIR are required; fix: ocm-pack --cache DIR --out ARCHIVE_DIR < records")
 	}
+	if err := cli.OutDir("--out", *out); err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	// A damaged history is found now, before any work, as bad input.
+	if _, err := archive.LoadHistory(*out); err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
 	p := &archive.Packer{OutDir: *out, Strict: *strict, Full: *full, Log: c.Log}
 	var err error
 	if *size != "" {
@@ -70,6 +78,12 @@ func run(args []string) int {
 	recs, err := record.ReadAll(os.Stdin, "stdin")
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	for _, r := range recs {
+		// As ocm-push would: an archive carries only images it can push.
+		if !r.Done() && (r.Digest == "" || r.Destination == "") {
+			r.Fail("pack", fmt.Errorf("record has no digest or destination; fix: feed ocm-pack the output of ocm-fetch"))
+		}
 	}
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()

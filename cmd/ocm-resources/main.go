@@ -48,6 +48,9 @@ func run(args []string) int {
 	if fs.NArg() > 0 {
 		return c.Fatalf(pipeline.ExitUsage, "no arguments are taken; fix: ocm-resources --out DIR < records")
 	}
+	if err := cli.OutDir("--out", *out); err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
 	o := resources.Options{PinDigest: *pin}
 	if *tmpl != "" {
 		t, err := resources.LoadTemplate(*tmpl)

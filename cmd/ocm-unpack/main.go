@@ -22,7 +22,8 @@ Checks every member of every archive of one set (size and sha256, while
 streaming) and loads it into the cache; a damaged member never reaches it.
 Writes the set's records, each cached or failed with the blob and archive at
 fault. Unpack earlier (incremental) sets first. Exit 0: every image whole;
-1: some archive or image was damaged or missing; 2: bad flags, or archives
+1: some archive or image was damaged or missing; 2: bad flags, a file that is
+not an ocm archive (empty, garbage, unreadable table of contents), or archives
 of different sets (only consecutive sets of one ARCHIVE_DIR go together).`
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -66,7 +67,11 @@ func run(args []string) int {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	if err != nil && res == nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+		code := pipeline.ExitImageFailed
+		if errors.Is(err, archive.ErrBadArchive) {
+			code = pipeline.ExitUsage
+		}
+		return c.Fatalf(code, "%v", err)
 	}
 	if cfg != nil {
 		all := len(res.Records)

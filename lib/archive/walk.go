@@ -27,10 +27,13 @@ func RecordBlobs(c *cache.Cache, r *record.Record) ([]Member, error) {
 func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 	var out []Member
 	seen := map[string]bool{}
-	var walk func(d, mt string) error
-	walk = func(d, mt string) error {
+	var walk func(d, mt string, depth int) error
+	walk = func(d, mt string, depth int) error {
 		if seen[d] {
 			return nil
+		}
+		if err := manifest.Nested(depth, d); err != nil {
+			return err
 		}
 		seen[d] = true
 		ok, size := c.Has(d)
@@ -48,7 +51,7 @@ func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 		}
 		if manifest.IsIndex(mt) {
 			for _, child := range m.Manifests {
-				if err := walk(child.Digest, child.MediaType); err != nil {
+				if err := walk(child.Digest, child.MediaType, depth+1); err != nil {
 					return err
 				}
 			}
@@ -63,7 +66,7 @@ func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 		}
 		return nil
 	}
-	if err := walk(digest, mediaType); err != nil {
+	if err := walk(digest, mediaType, 0); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -7,12 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ocm-mirror/ocm/lib/capread"
 )
 
 // Default update service base URLs.
@@ -126,7 +127,7 @@ func (c *Client) Fetch(ctx context.Context, platformType, channel, arch string) 
 		return nil, fmt.Errorf("update graph for %s/%s: %w; fix: check network access or set %s", channel, arch, err, OverrideEnv)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := capread.All(resp.Body, "update graph response from "+u, capread.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("update graph for %s/%s: %w", channel, arch, err)
 	}

@@ -129,7 +129,7 @@ func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
 
 // Fatalf prints a one-line error and returns the usage exit code.
 func (c *Common) Fatalf(code int, format string, args ...any) int {
-	fmt.Fprintf(os.Stderr, "%s: %s\n", c.Name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(os.Stderr, "%s: %s\n", c.Name, logging.Escape(fmt.Sprintf(format, args...)))
 	return code
 }
 
@@ -151,13 +151,13 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 		}
 	}
 	for _, f := range t.Failed {
-		fmt.Fprintf(w, "%s: FAILED %s\n", name, f)
+		fmt.Fprintf(w, "%s: FAILED %s\n", name, logging.Escape(f))
 	}
 	for _, f := range t.Upstream {
-		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, f)
+		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, logging.Escape(f))
 	}
 	if inc := t.IncompleteLine(); inc != "" {
-		fmt.Fprintf(w, "%s: incomplete operators: %s\n", name, inc)
+		fmt.Fprintf(w, "%s: incomplete operators: %s\n", name, logging.Escape(inc))
 	}
 	switch {
 	case interrupted:
@@ -209,7 +209,7 @@ func ErrorLog(workspace, name string, t *pipeline.Tally) (string, error) {
 	p := filepath.Join(dir, "mirroring_errors_"+time.Now().Format("20060102_150405")+".log")
 	var b strings.Builder
 	for _, f := range t.Failed {
-		fmt.Fprintf(&b, "%s: %s\n", name, f)
+		fmt.Fprintf(&b, "%s: %s\n", name, logging.Escape(f))
 	}
 	return p, os.WriteFile(p, []byte(b.String()), 0o644)
 }
@@ -244,5 +244,21 @@ func (d *DryRun) Finish(c *Common, r *dryrun.Report, where string) error {
 		c.Log.Infof("all %d images are already in %s", all, where)
 	}
 	c.Log.Infof("list of all images for mirroring in: %s", mapping)
+	return nil
+}
+
+// OutDir checks that flag's directory (--out) is a directory or does not
+// exist yet: a file there is a mistake in the command line (exit 2), not a
+// failure found after the work is done.
+func OutDir(flag, dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", flag, dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s %s is a file, not a directory; fix: name a directory (it is created if missing)", flag, dir)
+	}
 	return nil
 }

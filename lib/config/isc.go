@@ -6,7 +6,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/suggest"
 )
 
@@ -138,7 +138,7 @@ func (e *Error) Error() string {
 
 // Load reads and parses path.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -181,6 +181,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	if len(doc.Content) == 0 {
 		return nil, p.errf(nil, "", "start from an example in docs/isc.md", "the file is empty")
+	}
+	if a := findAlias(&doc); a != nil {
+		return nil, p.errf(a, "", "write the value out in full where the alias stands", "YAML aliases (*%s) are not supported", a.Value)
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -242,6 +245,20 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	cfg.Spec = *spec
 	return cfg, nil
+}
+
+// findAlias returns the first alias node under n: ocm reads each value
+// where it is written, so an alias would be misread as a wrong type.
+func findAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := findAlias(c); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 // mapping checks n is a mapping with only the allowed keys, returning them.

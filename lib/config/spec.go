@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
+
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 func (p *parser) imageSet(n *yaml.Node, path string, kind Kind) (*ImageSet, error) {
@@ -94,16 +96,21 @@ func (p *parser) reference(n *yaml.Node, path, s string, repoOK bool) error {
 	if s == "" {
 		return p.errf(n, path, "write registry/repository:tag or registry/repository@sha256:...", "empty image name")
 	}
-	if _, err := name.ParseReference(s, name.StrictValidation); err == nil {
-		return nil
-	}
-	if repoOK {
-		if _, err := name.NewRepository(s, name.StrictValidation); err == nil {
-			return nil
-		}
-	}
+	const fix = "write registry/repository:tag or registry/repository@sha256:<64 hex> in lowercase"
 	_, err := name.ParseReference(s, name.StrictValidation)
-	return p.errf(n, path, "write registry/repository:tag or registry/repository@sha256:<64 hex> in lowercase", "bad image reference %q (%v)", s, err)
+	if err != nil && repoOK {
+		_, err = name.NewRepository(s, name.StrictValidation)
+	}
+	if err != nil {
+		_, err = name.ParseReference(s, name.StrictValidation)
+		return p.errf(n, path, fix, "bad image reference %q (%v)", s, err)
+	}
+	// The name package checks characters only: "host.example/../x" passes
+	// it. The distribution grammar (path components, tags) is refs'.
+	if _, _, _, _, err := refs.Split(s); err != nil {
+		return p.errf(n, path, fix, "%v", err)
+	}
+	return nil
 }
 
 var archs = map[string]bool{"amd64": true, "arm64": true, "ppc64le": true, "s390x": true, "multi": true}

@@ -8,19 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
 // Kind and APIVersion of delete-images.yaml.
@@ -231,7 +231,7 @@ func Write(path string, l *List) error {
 
 // Read loads and checks a list.
 func Read(path string) (*List, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -243,8 +243,12 @@ func Read(path string) (*List, error) {
 		return nil, fmt.Errorf("%s: kind %q apiVersion %q; fix: use a file written by ocm-delete --generate", path, l.Kind, l.APIVersion)
 	}
 	for i, it := range l.Items {
-		if it.Repository == "" || !strings.HasPrefix(it.Digest, "sha256:") {
-			return nil, fmt.Errorf("%s: items[%d]: needs repository and a sha256 digest", path, i)
+		// Repository and digest go into DELETE URLs: check them whole.
+		if err := refs.CheckRepository(it.Repository); err != nil {
+			return nil, fmt.Errorf("%s: items[%d].repository %q: %v; fix: use a file written by ocm-delete --generate", path, i, it.Repository, err)
+		}
+		if !verify.ValidDigest(it.Digest) {
+			return nil, fmt.Errorf("%s: items[%d].digest %q is not sha256:<64 lowercase hex>; fix: use a file written by ocm-delete --generate", path, i, it.Digest)
 		}
 	}
 	return &l, nil

@@ -44,8 +44,10 @@ func (s *Stage) Process(ctx context.Context, r *record.Record) {
 }
 
 func (s *Stage) process(ctx context.Context, r *record.Record) error {
-	if r.Digest == "" {
-		return fmt.Errorf("record has no digest; fix: feed ocm-fetch the output of ocm-plan")
+	// What push needs (its record reader has checked the syntax): an image
+	// that could never be pushed is not worth fetching or carrying.
+	if r.Digest == "" || r.Destination == "" {
+		return fmt.Errorf("record has no digest or destination; fix: feed ocm-fetch the output of ocm-plan")
 	}
 	repo, err := SourceRepo(s.Source, r.Source)
 	if err != nil {
@@ -68,6 +70,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	}
 	res, err := s.Engine.Copy(ctx, src, r.Digest, dst, r.Source)
 	if err != nil {
+		return err
+	}
+	if err := r.CheckMediaType(res.MediaType); err != nil {
 		return err
 	}
 	// A payload's signatures travel with it (archives, disk to mirror).

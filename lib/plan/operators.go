@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
@@ -18,7 +19,7 @@ import (
 )
 
 // maxCatalogBytes bounds the declarative config read from a catalog.
-const maxCatalogBytes = 1 << 30
+const maxCatalogBytes = capread.Catalog
 
 // Operators plans mirror.operators: for each catalog, the selected bundles,
 // their related images, and the catalog itself, rebuilt into the cache with

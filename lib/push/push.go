@@ -106,6 +106,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
+	if err := r.CheckMediaType(res.MediaType); err != nil {
+		return err
+	}
 	r.Target = target
 	if r.PulledFrom == "" && !res.UpToDate && srcRepo != "" {
 		r.PulledFrom = s.Source.ServedFrom(srcRepo)

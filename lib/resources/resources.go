@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,7 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 // File names, kept from the reference tool so existing runbooks work.
@@ -89,6 +90,10 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		srcRepo, byDigest, err := sourceRepo(r.Source)
 		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", r.Source, err)
+		}
+		// The target goes verbatim into mirror sets a cluster applies.
+		if err := refs.CheckTarget(r.Target); err != nil {
+			return nil, fmt.Errorf("record %s: target: %w", r.Source, err)
 		}
 		dstRepo, err := targetRepo(r.Target)
 		if err != nil {
@@ -410,7 +415,7 @@ func deepCopy(m map[string]any) map[string]any {
 
 // LoadTemplate reads a CatalogSource template (targetCatalogSourceTemplate).
 func LoadTemplate(path string) (map[string]any, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("catalog source template: %w", err)
 	}
