@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type storageServer struct {
 	*httptest.Server
 	objects map[string][]byte // path -> content
 	cutOnce bool              // cut the first whole-object GET half-way
+	stall   bool              // with cutOnce: go silent instead of cutting
 
 	mu     sync.Mutex
 	creds  []string // credential headers received
@@ -70,6 +72,10 @@ func (s *storageServer) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 		w.Write(body[:len(body)/2])
 		w.(http.Flusher).Flush()
+		if s.stall {
+			<-r.Context().Done() // silent until the client gives up
+			return
+		}
 		panic(http.ErrAbortHandler) // the connection drops mid-body
 	default:
 		if strings.Contains(r.URL.Path, "/manifests/") {
@@ -217,17 +223,31 @@ func TestRedirectToStorage(t *testing.T) {
 	}
 }
 
-// TestRedirectResume: a blob download cut half-way after a redirect
-// resumes from the registry, which hands out a fresh storage URL, with a
-// Range for the rest; resuming against the storage URL itself would reuse
-// an expired signature (403 here, as S3 answers).
+// TestRedirectResume: a blob download cut half-way (or stalled past
+// --idle-timeout) after a redirect resumes from the registry, which hands
+// out a fresh storage URL, with a Range for the rest; resuming against the
+// storage URL itself would reuse an expired signature (403 here, as S3
+// answers).
 func TestRedirectResume(t *testing.T) {
+	for _, stall := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cut", true: "stalled"}[stall], func(t *testing.T) {
+			testRedirectResume(t, stall)
+		})
+	}
+}
+
+func testRedirectResume(t *testing.T, stall bool) {
 	blob := bytes.Repeat([]byte("0123456789abcdef"), 1<<14)
 	bd := sha(blob)
 	st := newStorage(t, map[string][]byte{"/store/blobs/" + bd: blob})
-	st.cutOnce = true
+	st.cutOnce, st.stall = true, stall
 	reg := newRedirectingRegistry(t, st, http.StatusTemporaryRedirect, false)
-	c := New(Options{Base: http.DefaultTransport, Keychain: staticKeychain{"u", "p"}, Retry: fastRetry()})
+	var stalls atomic.Int64
+	opts := Options{Base: http.DefaultTransport, Keychain: staticKeychain{"u", "p"}, Retry: fastRetry()}
+	if stall {
+		opts.IdleTimeout, opts.OnStall = time.Second, func() { stalls.Add(1) }
+	}
+	c := New(opts)
 	repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/ns/app")
 	if err != nil {
 		t.Fatal(err)
@@ -256,6 +276,9 @@ func TestRedirectResume(t *testing.T) {
 	}
 	if len(st.creds) > 0 {
 		t.Errorf("storage received credentials: %q", st.creds)
+	}
+	if want := map[bool]int64{false: 0, true: 1}[stall]; stalls.Load() != want {
+		t.Errorf("%d stalls reported, want %d", stalls.Load(), want)
 	}
 }
 
