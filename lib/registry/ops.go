@@ -110,13 +110,25 @@ func (c *Client) once(ctx context.Context, repo name.Repository, rt http.RoundTr
 	if err != nil {
 		return nil, what, ra.hint(explain(repo.RegistryStr(), c.opts.TLSVerify, err))
 	}
+	first := req
+	if redirected(req, resp) {
+		// Blob reads are sent on to storage or a CDN (quay.io,
+		// registry.redhat.io, S3-backed registries): follow, hop by hop.
+		if resp, req, err = c.follow(rctx, rt, req, resp); err != nil {
+			return nil, what, ra.hint(err)
+		}
+	}
 	for _, s := range ok {
 		if resp.StatusCode == s {
 			return resp, what, nil
 		}
 	}
 	defer resp.Body.Close()
-	return nil, what, readError(req, resp)
+	e := readError(req, resp)
+	if req != first {
+		e.RedirectedFrom = stripQuery(first.URL)
+	}
+	return nil, what, e
 }
 
 func stripQuery(u *url.URL) string {
@@ -125,7 +137,7 @@ func stripQuery(u *url.URL) string {
 	return v.String()
 }
 
-func readError(req *http.Request, resp *http.Response) error {
+func readError(req *http.Request, resp *http.Response) *HTTPError {
 	e := &HTTPError{Method: req.Method, URL: stripQuery(req.URL), StatusCode: resp.StatusCode}
 	e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -374,6 +386,11 @@ type resumingReader struct {
 	err  error // sticky: the stream failed for good
 }
 
+// request asks the registry, never the storage URL a redirect led to: a
+// resume restarts the redirect chain. Presigned URLs expire (the CNCF
+// registry signs them for 20 minutes, CDNs often for less), and a resume
+// comes after a stall and backoff; the registry hands out a fresh one for
+// the price of one small request. The Range header rides along every hop.
 func (r *resumingReader) request() (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, r.url, nil)
 	if err == nil && r.off > 0 {
