@@ -255,14 +255,14 @@ func readMeta(path string) (*meta, error) {
 	next := func(want string) ([]byte, error) {
 		h, err := tr.Next()
 		if err != nil {
-			return nil, fmt.Errorf("archive %s: not an ocm archive (%v); fix: pass the mirror_*.tar files written by ocm-pack", path, err)
+			return nil, &badArchive{fmt.Errorf("archive %s: not an ocm archive (%v); fix: pass the mirror_*.tar files written by ocm-pack", path, err)}
 		}
 		if h.Name != want {
-			return nil, fmt.Errorf("archive %s: member %s where %s belongs; fix: pass the mirror_*.tar files written by ocm-pack", path, h.Name, want)
+			return nil, &badArchive{fmt.Errorf("archive %s: member %s where %s belongs; fix: pass the mirror_*.tar files written by ocm-pack", path, h.Name, want)}
 		}
 		b, err := capread.All(tr, "member "+h.Name, capread.Meta)
 		if err != nil {
-			return nil, fmt.Errorf("archive %s: reading %s: %w", path, h.Name, err)
+			return nil, &badArchive{fmt.Errorf("archive %s: reading %s: %w", path, h.Name, err)}
 		}
 		return b, nil
 	}
@@ -284,7 +284,7 @@ func readMeta(path string) (*meta, error) {
 	}
 	toc := &TOC{}
 	if err := json.Unmarshal(tocBytes, toc); err != nil {
-		return nil, fmt.Errorf("archive %s: %s: %v", path, TOCMember, err)
+		return nil, &badArchive{fmt.Errorf("archive %s: %s: %v", path, TOCMember, err)}
 	}
 	if toc.Version > FormatVersion {
 		return nil, fmt.Errorf("archive %s: format %d is newer than this ocm reads (%d); fix: unpack with the ocm that packed it", path, toc.Version, FormatVersion)
