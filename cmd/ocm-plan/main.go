@@ -52,6 +52,9 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
+	for _, w := range cfg.Warnings {
+		c.Log.Warnf("%s", w)
+	}
 	client, err := c.SourceClient()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)

@@ -35,6 +35,9 @@ type Config struct {
 	APIVersion  string   `json:"apiVersion"`
 	ArchiveSize int      `json:"archiveSize,omitempty"`
 	Spec        ImageSet `json:"spec"` // mirror: or delete:
+	// Warnings name fields oc-mirror accepts that ocm reads but does not
+	// apply as oc-mirror does, each "file:line: field: why".
+	Warnings []string `json:"-"`
 }
 
 // ImageSet is the content of mirror: or delete:.
@@ -48,7 +51,15 @@ type ImageSet struct {
 // Image is an additionalImages or blockedImages entry.
 type Image struct {
 	Name string `json:"name"`
-	Line int    `json:"-"`
+	// TargetRepo and TargetTag override the destination path and tag
+	// (additionalImages only).
+	TargetRepo string   `json:"targetRepo,omitempty"`
+	TargetTag  string   `json:"targetTag,omitempty"`
+	Platforms  []string `json:"platforms,omitempty"` // os/arch
+	// Pattern is set for a blockedImages entry that is not an image
+	// reference: an unanchored regular expression, as oc-mirror 4.19+ reads it.
+	Pattern bool `json:"-"`
+	Line    int  `json:"-"`
 }
 
 // Platform is mirror.platform.
@@ -56,6 +67,7 @@ type Platform struct {
 	Architectures []string          `json:"architectures,omitempty"`
 	Channels      []PlatformChannel `json:"channels,omitempty"`
 	Graph         bool              `json:"graph,omitempty"`
+	Platforms     []string          `json:"platforms,omitempty"` // os/arch
 }
 
 // PlatformChannel is a release channel entry.
@@ -77,6 +89,8 @@ type Operator struct {
 	TargetCatalog               string    `json:"targetCatalog,omitempty"`
 	TargetTag                   string    `json:"targetTag,omitempty"`
 	TargetCatalogSourceTemplate string    `json:"targetCatalogSourceTemplate,omitempty"`
+	SkipDependencies            bool      `json:"skipDependencies,omitempty"`
+	Platforms                   []string  `json:"platforms,omitempty"` // os/arch
 	Line                        int       `json:"-"`
 }
 
@@ -87,7 +101,10 @@ type Package struct {
 	MaxVersion string    `json:"maxVersion,omitempty"`
 	Channels   []Channel `json:"channels,omitempty"`
 	Bundles    []Bundle  `json:"bundles,omitempty"`
-	Line       int       `json:"-"`
+	// DefaultChannel is the package's default channel in the rebuilt
+	// catalog; needed when the channels kept drop the original one.
+	DefaultChannel string `json:"defaultChannel,omitempty"`
+	Line           int    `json:"-"`
 }
 
 // Channel is a package channels[] entry.
@@ -140,7 +157,10 @@ func Load(path string) (*Config, error) {
 }
 
 // parser carries the file name for errors.
-type parser struct{ file string }
+type parser struct {
+	file     string
+	warnings []string
+}
 
 func (p *parser) errf(n *yaml.Node, field, fix, format string, args ...any) *Error {
 	line := 0
@@ -235,6 +255,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	cfg.Spec = *spec
+	cfg.Warnings = p.warnings
 	return cfg, nil
 }
 

@@ -32,7 +32,7 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 		keep := false
 		switch r.Origin {
 		case record.OriginAdditional:
-			keep = wantAdd[canonical(r.Source)] && blocked.match(r.Source, r.Digest) == ""
+			keep = wantAdd[canonical(r.Source)] && blocked.matchRecord(r) == ""
 		case record.OriginCatalog, record.OriginBundle, record.OriginRelated:
 			keep = operatorSelected(cfg.Spec.Operators, r)
 		case record.OriginRelease, record.OriginReleaseComponent:
