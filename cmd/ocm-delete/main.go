@@ -44,7 +44,8 @@ func run(args []string) int {
 	workspace := new(string)
 	cli.LocalPathVar(fs, workspace, "workspace", "working-dir", "folder for delete/delete-images.yaml (PATH or file://PATH)")
 	keep := fs.String("keep", "", "image set to keep: an ImageSetConfiguration (planned against its sources) or a records file (.jsonl)")
-	yamlFile := fs.String("delete-yaml-file", "", "delete the manifests this file lists")
+	yamlFile := new(string)
+	cli.LocalPathVar(fs, yamlFile, "delete-yaml-file", "", "delete the manifests this file lists: ocm-delete --generate's or oc-mirror v2's delete-images.yaml (PATH or file://PATH)")
 	dryRun := fs.Bool("dry-run", false, "with --delete-yaml-file: print what would be deleted, delete nothing")
 	forceCache := fs.Bool("force-cache-delete", false, "also remove the deleted images from --cache (blobs no other cached image uses)")
 	var cacheFlag cli.Cache

@@ -241,3 +241,46 @@ func TestDefaultChannelMirrored(t *testing.T) {
 		t.Fatalf("opm validate rejects the rebuilt catalog: %v\n%s", err, out)
 	}
 }
+
+// TestOcMirrorDeleteList: a delete-images.yaml in oc-mirror v2's format
+// (imageName, imageReference, type), one image named by tag and one by
+// digest, deletes exactly those from the mirror; skopeo confirms.
+func TestOcMirrorDeleteList(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf("mirror:\n  additionalImages:\n  - name: %[1]s/ubi9/ubi:latest\n  - name: %[1]s/ubi9/ubi-minimal:latest\n  - name: %[1]s/library/alpine:3.20\n", src.Host))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml | ocm-push docker://"+dst.Host+" > pushed.jsonl"); r.code != 0 {
+		t.Fatalf("push exit %d", r.code)
+	}
+	alpine, _ := set.ByRepo("library/alpine")
+	writeFile(t, filepath.Join(dir, "working-dir", "delete", "delete-images.yaml"), fmt.Sprintf(`kind: DeleteImageList
+apiVersion: mirror.openshift.io/v2alpha1
+items:
+- imageName: %[1]s/ubi9/ubi-minimal:latest
+  imageReference: docker://%[2]s/ubi9/ubi-minimal:latest
+  type: generic
+- imageName: %[1]s/library/alpine:3.20
+  imageReference: docker://%[2]s/library/alpine@%[3]s
+  type: generic
+`, src.Host, dst.Host, alpine.Digest))
+	r := sh(t, dir, nil, "ocm-delete --delete-yaml-file file://$PWD/working-dir/delete/delete-images.yaml docker://"+dst.Host)
+	if r.code != 0 {
+		t.Fatalf("delete exit %d", r.code)
+	}
+	for ref, want := range map[string]bool{
+		dst.Host + "/ubi9/ubi-minimal:latest": false,
+		dst.Host + "/library/alpine:3.20":     false,
+		dst.Host + "/ubi9/ubi:latest":         true,
+	} {
+		_, err := testenv.SkopeoDigest(context.Background(), "docker://"+ref, "--tls-verify=false")
+		if (err == nil) != want {
+			t.Errorf("%s: present %v, want %v (%v)", ref, err == nil, want, err)
+		}
+	}
+	// Run again: both are already gone, which is not an error.
+	if r := sh(t, dir, nil, "ocm-delete --delete-yaml-file working-dir/delete/delete-images.yaml docker://"+dst.Host); r.code != 0 || !strings.Contains(r.stderr, "already gone") {
+		t.Fatalf("second run exit %d", r.code)
+	}
+}
