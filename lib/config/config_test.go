@@ -127,7 +127,8 @@ func TestInvalid(t *testing.T) {
 		{"channels and bundles", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    packages:\n    - name: p\n      channels:\n      - name: c\n      bundles:\n      - name: b\n", 11, "channels and bundles cannot be combined"},
 		{"bad targetCatalog", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    targetCatalog: quay.io/X:1\n", 6, "is not a repository path"},
 		{"bad targetTag", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    targetTag: \"-x\"\n", 6, "is not a valid tag"},
-		{"helm", head + "mirror:\n  helm: {}\n", 4, "helm charts are not supported"},
+		{"helm url", head + "mirror:\n  helm:\n    repositories:\n    - name: r\n      url: charts.example.com\n", 7, "is not an http(s) URL"},
+		{"helm local without path", head + "mirror:\n  helm:\n    local:\n    - name: c\n", 6, "path: missing"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -46,6 +46,7 @@ type ImageSet struct {
 	Operators        []Operator `json:"operators,omitempty"`
 	AdditionalImages []Image    `json:"additionalImages,omitempty"`
 	BlockedImages    []Image    `json:"blockedImages,omitempty"`
+	Helm             *Helm      `json:"helm,omitempty"`
 }
 
 // Image is an additionalImages or blockedImages entry.

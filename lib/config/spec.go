@@ -26,7 +26,9 @@ func (p *parser) imageSet(n *yaml.Node, path string, kind Kind) (*ImageSet, erro
 		p.warnf(sn, path+".samples", "ignored: oc-mirror v2 reads samples but mirrors nothing for them; list sample images under additionalImages")
 	}
 	if h := f["helm"]; h != nil {
-		return nil, p.errf(h, path+".helm", "mirror charts' images as additionalImages", "helm charts are not supported by ocm")
+		if s.Helm, err = p.helm(h, path+".helm"); err != nil {
+			return nil, err
+		}
 	}
 	if pn := f["platform"]; pn != nil {
 		if s.Platform, err = p.platform(pn, path+".platform"); err != nil {

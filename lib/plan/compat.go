@@ -1,7 +1,10 @@
 package plan
 
 import (
+	"context"
+
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/helm"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
@@ -36,4 +39,26 @@ func (p *Planner) operatorBlocklist() *blocklist {
 	}
 	b, _ := newBlocklist(nil)
 	return b
+}
+
+// helmRecords plans the images mirror.helm's charts use (resolved and
+// blocked like additional images, which they precede).
+func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*record.Record, error) {
+	if cfg.Spec.Helm == nil {
+		return nil, nil
+	}
+	c := p.HelmCharts
+	if c == nil {
+		c = &helm.Collector{Warn: p.Log.Warnf}
+	}
+	imgs, err := c.Images(ctx, cfg.Spec.Helm)
+	if err != nil {
+		return nil, err
+	}
+	var out []*record.Record
+	for _, i := range imgs {
+		out = append(out, &record.Record{V: record.Version, Origin: record.OriginHelm, Source: i.Ref, Status: record.StatusPlanned, Stage: "plan"})
+	}
+	p.Log.Infof("helm: %d images in the charts", len(out))
+	return out, nil
 }

@@ -37,6 +37,8 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 			keep = operatorSelected(cfg.Spec.Operators, r)
 		case record.OriginRelease, record.OriginReleaseComponent:
 			keep = releaseSelected(cfg.Spec.Platform, r.Release)
+		case record.OriginHelm:
+			keep = cfg.Spec.Helm != nil && blocked.matchRecord(r) == ""
 		case record.OriginGraph:
 			keep = cfg.Spec.Platform != nil && cfg.Spec.Platform.Graph
 		}

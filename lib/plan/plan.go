@@ -14,6 +14,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cincinnati"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/helm"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -39,6 +40,9 @@ type Planner struct {
 	described sync.Map // digest -> description
 
 	blocked *blocklist // of the configuration being planned
+
+	// HelmCharts reads mirror.helm (nil: plain HTTP client).
+	HelmCharts *helm.Collector
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot
@@ -81,7 +85,10 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 		recs = append(recs, g)
 	}
 	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators, cfg.Kind == config.KindDelete)...)
-	var add []*record.Record
+	add, err := p.helmRecords(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
 	for _, img := range cfg.Spec.AdditionalImages {
 		r, err := additionalRecord(img)
 		if err != nil {
