@@ -28,7 +28,8 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	c := cli.Common{Name: "ocm-fetch"}
 	fs := cli.NewFlagSet(c.Name, usage)
-	cacheDir := fs.String("cache", "", "cache directory (OCI image layout; created if missing)")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "cache directory (OCI image layout; created if missing)")
 	var dry cli.DryRun
 	dry.Register(fs)
 	var shards cli.Shard
@@ -48,10 +49,14 @@ func run(args []string) int {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	defer files.Close(false) // unless kept below
-	if *cacheDir == "" || fs.NArg() > 0 {
-		return c.Fatalf(pipeline.ExitUsage, "--cache DIR is required and no arguments are taken; fix: ocm-fetch --cache DIR < records")
+	cacheDir, cerr := cacheFlag.Dir()
+	if cerr != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
 	}
-	cch, err := cache.Open(*cacheDir)
+	if fs.NArg() > 0 {
+		return c.Fatalf(pipeline.ExitUsage, "no arguments are taken; fix: ocm-fetch [--cache DIR] < records")
+	}
+	cch, err := cache.Open(cacheDir)
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}

@@ -40,7 +40,8 @@ func run(args []string) int {
 	fs := cli.NewFlagSet(c.Name, usage)
 	cfgPath := fs.StringP("config", "c", "", "image set configuration file")
 	workers := fs.Int("workers", 8, "images resolved at once")
-	cacheDir := fs.String("cache", "", "cache to build filtered catalogs and the update graph image in (needed for operators unless full, and for graph: true)")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "cache to build filtered catalogs and the update graph image in")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	unsigned := fs.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
@@ -59,6 +60,9 @@ func run(args []string) int {
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	for _, w := range cfg.Warnings {
+		c.Log.Warnf("%s", w)
 	}
 	client, err := c.SourceClient()
 	if err != nil {
@@ -80,8 +84,13 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
 	}
-	if *cacheDir != "" {
-		cch, err := cache.Open(*cacheDir)
+	if needsCache(cfg) {
+		// Opened only when used: a plan of additional images writes nothing.
+		cacheDir, err := cacheFlag.Dir()
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		cch, err := cache.Open(cacheDir)
 		if err != nil {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
@@ -121,4 +130,20 @@ func run(args []string) int {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
+}
+
+// needsCache: filtered catalogs and the graph image are built in the cache.
+func needsCache(cfg *config.Config) bool {
+	if cfg.Kind == config.KindDelete {
+		return false // nothing is rebuilt for a deletion
+	}
+	if pl := cfg.Spec.Platform; pl != nil && pl.Graph {
+		return true
+	}
+	for _, op := range cfg.Spec.Operators {
+		if !op.Full || len(op.Packages) > 0 {
+			return true
+		}
+	}
+	return false
 }

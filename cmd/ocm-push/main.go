@@ -31,7 +31,8 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	c := cli.Common{Name: "ocm-push"}
 	fs := cli.NewFlagSet(c.Name, usage)
-	cacheDir := fs.String("cache", "", "read images from this cache when it holds them")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "read images from this cache when it holds them")
 	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
 	var dry cli.DryRun
 	dry.Register(fs)
@@ -62,11 +63,13 @@ func run(args []string) int {
 	if *maxNested < 0 {
 		return c.Fatalf(pipeline.ExitUsage, "--max-nested-paths must be 0 or more")
 	}
-	var cch *cache.Cache
-	if *cacheDir != "" {
-		if cch, err = cache.Open(*cacheDir); err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
-		}
+	cacheDir, cerr := cacheFlag.Dir()
+	if cerr != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
+	}
+	cch, err := cache.Open(cacheDir)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	src, err := c.SourceClient()
 	if err != nil {

@@ -37,6 +37,8 @@ type Common struct {
 	IdleTimeout  time.Duration
 	RegConf      string
 	ProgressMode string
+	RetryDelay   time.Duration // --retry-delay: first wait between tries
+	retryTimes   int           // --retry-times (oc-mirror)
 
 	Log *logging.Logger
 	bar bool // a progress bar is drawn: periodic progress lines are not
@@ -80,9 +82,10 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 		fs.IntVar(&c.BlobWorkers, "blob-workers", 8, "blobs transferred at once, across all images")
 		c.RegisterProgress(fs)
 	}
-	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff; a blob upload counts as one request, a cut download resumes within its request's tries")
+	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff (also --retry-times N-1); a blob upload counts as one request, a cut download resumes within its request's tries")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "longest a registry may send nothing (mid-transfer, or before answering a request); a stalled request is retried, a download resumes where it stopped")
-	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
+	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace (also --log-level)")
+	c.registerRetryAliases(fs)
 }
 
 // RegisterProgress adds --progress to fs.
@@ -93,6 +96,7 @@ func (c *Common) RegisterProgress(fs *pflag.FlagSet) {
 // Parse parses args and sets up logging. It returns an exit code >= 0 when
 // the command must stop now (help asked, bad flag).
 func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
+	normalize(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return pipeline.ExitOK
@@ -114,6 +118,10 @@ func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
 	case "", "auto", "bar", "lines":
 	default:
 		fmt.Fprintf(os.Stderr, "%s: --progress %q: must be auto, bar or lines\n", c.Name, c.ProgressMode)
+		return pipeline.ExitUsage
+	}
+	if err := c.finishCompat(fs); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
 		return pipeline.ExitUsage
 	}
 	if c.Retries < 1 {
@@ -226,7 +234,7 @@ type DryRun struct {
 // Register adds --dry-run and --workspace to fs.
 func (d *DryRun) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.On, "dry-run", false, "copy nothing: write WORKSPACE/dry-run/mapping.txt (every image) and missing.txt (images not yet at the destination)")
-	fs.StringVar(&d.Workspace, "workspace", "working-dir", "folder for dry-run files and logs/mirroring_errors_<time>.log")
+	LocalPathVar(fs, &d.Workspace, "workspace", "working-dir", "folder for dry-run files and logs/mirroring_errors_<time>.log (PATH or file://PATH)")
 }
 
 // Finish writes the dry-run files and says what is missing, as the reference

@@ -35,6 +35,9 @@ type Config struct {
 	APIVersion  string   `json:"apiVersion"`
 	ArchiveSize int      `json:"archiveSize,omitempty"`
 	Spec        ImageSet `json:"spec"` // mirror: or delete:
+	// Warnings name fields oc-mirror accepts that ocm reads but does not
+	// apply as oc-mirror does, each "file:line: field: why".
+	Warnings []string `json:"-"`
 }
 
 // ImageSet is the content of mirror: or delete:.
@@ -43,12 +46,21 @@ type ImageSet struct {
 	Operators        []Operator `json:"operators,omitempty"`
 	AdditionalImages []Image    `json:"additionalImages,omitempty"`
 	BlockedImages    []Image    `json:"blockedImages,omitempty"`
+	Helm             *Helm      `json:"helm,omitempty"`
 }
 
 // Image is an additionalImages or blockedImages entry.
 type Image struct {
 	Name string `json:"name"`
-	Line int    `json:"-"`
+	// TargetRepo and TargetTag override the destination path and tag
+	// (additionalImages only).
+	TargetRepo string   `json:"targetRepo,omitempty"`
+	TargetTag  string   `json:"targetTag,omitempty"`
+	Platforms  []string `json:"platforms,omitempty"` // os/arch
+	// Pattern is set for a blockedImages entry that is not an image
+	// reference: an unanchored regular expression, as oc-mirror 4.19+ reads it.
+	Pattern bool `json:"-"`
+	Line    int  `json:"-"`
 }
 
 // Platform is mirror.platform.
@@ -61,7 +73,8 @@ type Platform struct {
 	Release string `json:"release,omitempty"`
 	// KubeVirtContainer adds each payload's KubeVirt container image (named
 	// in its boot images ConfigMap) as a release component.
-	KubeVirtContainer bool `json:"kubeVirtContainer,omitempty"`
+	KubeVirtContainer bool     `json:"kubeVirtContainer,omitempty"`
+	Platforms         []string `json:"platforms,omitempty"` // os/arch
 }
 
 // PlatformChannel is a release channel entry.
@@ -83,6 +96,8 @@ type Operator struct {
 	TargetCatalog               string    `json:"targetCatalog,omitempty"`
 	TargetTag                   string    `json:"targetTag,omitempty"`
 	TargetCatalogSourceTemplate string    `json:"targetCatalogSourceTemplate,omitempty"`
+	SkipDependencies            bool      `json:"skipDependencies,omitempty"`
+	Platforms                   []string  `json:"platforms,omitempty"` // os/arch
 	Line                        int       `json:"-"`
 }
 
@@ -93,7 +108,10 @@ type Package struct {
 	MaxVersion string    `json:"maxVersion,omitempty"`
 	Channels   []Channel `json:"channels,omitempty"`
 	Bundles    []Bundle  `json:"bundles,omitempty"`
-	Line       int       `json:"-"`
+	// DefaultChannel is the package's default channel in the rebuilt
+	// catalog; needed when the channels kept drop the original one.
+	DefaultChannel string `json:"defaultChannel,omitempty"`
+	Line           int    `json:"-"`
 }
 
 // Channel is a package channels[] entry.
@@ -146,7 +164,10 @@ func Load(path string) (*Config, error) {
 }
 
 // parser carries the file name for errors.
-type parser struct{ file string }
+type parser struct {
+	file     string
+	warnings []string
+}
 
 func (p *parser) errf(n *yaml.Node, field, fix, format string, args ...any) *Error {
 	line := 0
@@ -244,6 +265,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	cfg.Spec = *spec
+	cfg.Warnings = p.warnings
 	return cfg, nil
 }
 

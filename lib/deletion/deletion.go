@@ -44,6 +44,9 @@ type Item struct {
 	Destination string `json:"destination"`      // host/repo:tag it was found at
 	Repository  string `json:"repository"`
 	Digest      string `json:"digest"`
+	// Tag names the manifest instead of Digest (oc-mirror's lists name
+	// images by tag); it is resolved against the mirror when deleting.
+	Tag string `json:"tag,omitempty"`
 	// Parent is the index this manifest belongs to (a platform image).
 	Parent string `json:"parent,omitempty"`
 	// SharedWith names tags outside this list that point at the same
@@ -237,7 +240,10 @@ func Read(path string) (*List, error) {
 	}
 	var l List
 	if err := yaml.UnmarshalStrict(b, &l); err != nil {
-		return nil, fmt.Errorf("%s: %v; fix: use a file written by ocm-delete --generate", path, err)
+		if ol, ok, oerr := fromOcMirror(path, b); ok {
+			return ol, oerr
+		}
+		return nil, fmt.Errorf("%s: %v; fix: use a file written by ocm-delete --generate or oc-mirror v2 delete --generate", path, err)
 	}
 	if l.Kind != Kind || l.APIVersion != APIVersion {
 		return nil, fmt.Errorf("%s: kind %q apiVersion %q; fix: use a file written by ocm-delete --generate", path, l.Kind, l.APIVersion)
@@ -275,6 +281,18 @@ func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, maxNest
 		repo, err := c.Repository(mirror.Registry + "/" + it.Repository)
 		if err != nil {
 			return res, err
+		}
+		if it.Digest == "" { // named by tag: the manifest it points at now
+			desc, found, err := c.HeadManifest(ctx, repo, it.Tag)
+			if err != nil {
+				return res, fmt.Errorf("resolving %s:%s: %w", it.Repository, it.Tag, err)
+			}
+			if !found {
+				log.Infof("%s:%s is already gone, skipped", it.Repository, it.Tag)
+				res.Gone = append(res.Gone, it)
+				continue
+			}
+			it.Digest = desc.Digest
 		}
 		if dryRun {
 			log.Infof("would delete %s@%s (%s)", it.Repository, it.Digest, it.Destination)

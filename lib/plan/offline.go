@@ -34,11 +34,13 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 		keep := false
 		switch r.Origin {
 		case record.OriginAdditional:
-			keep = wantAdd[canonical(r.Source)] && blocked.match(r.Source, r.Digest) == ""
+			keep = wantAdd[canonical(r.Source)] && blocked.matchRecord(r) == ""
 		case record.OriginCatalog, record.OriginBundle, record.OriginRelated:
 			keep = operatorSelected(cfg.Spec.Operators, r)
 		case record.OriginRelease, record.OriginReleaseComponent:
 			keep = releaseSelected(cfg.Spec.Platform, r.Release) || named[r.Release]
+		case record.OriginHelm:
+			keep = cfg.Spec.Helm != nil && blocked.matchRecord(r) == ""
 		case record.OriginGraph:
 			keep = cfg.Spec.Platform != nil && cfg.Spec.Platform.Graph
 		}

@@ -48,7 +48,7 @@ func (p *Planner) Operators(ctx context.Context, ops []config.Operator, deleting
 func filterOf(op config.Operator) catalog.Filter {
 	f := catalog.Filter{Full: op.Full}
 	for _, pk := range op.Packages {
-		pf := catalog.PackageFilter{Name: pk.Name, MinVersion: pk.MinVersion, MaxVersion: pk.MaxVersion}
+		pf := catalog.PackageFilter{Name: pk.Name, MinVersion: pk.MinVersion, MaxVersion: pk.MaxVersion, DefaultChannel: pk.DefaultChannel}
 		for _, c := range pk.Channels {
 			pf.Channels = append(pf.Channels, catalog.ChannelFilter{Name: c.Name, MinVersion: c.MinVersion, MaxVersion: c.MaxVersion})
 		}
@@ -148,7 +148,7 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 			}
 		}
 	}
-	p.resolveAll(ctx, recs, &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}}, func(*record.Record) error { return nil })
+	p.resolveAll(ctx, recs, p.operatorBlocklist(), func(*record.Record) error { return nil })
 	p.Log.Infof("catalog %s: %d packages, %d bundle and related images", op.Catalog, len(sel.Packages), len(recs))
 	if deleting && len(op.Packages) > 0 {
 		return recs, nil // the catalog stays: only these operators go

@@ -14,6 +14,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cincinnati"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/helm"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -45,6 +46,11 @@ type Planner struct {
 
 	described sync.Map // digest -> description
 	kubeVirt  bool     // mirror.platform.kubeVirtContainer of the plan
+
+	blocked *blocklist // of the configuration being planned
+
+	// HelmCharts reads mirror.helm (nil: plain HTTP client).
+	HelmCharts *helm.Collector
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot
@@ -68,9 +74,13 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
+	p.blocked = blocked
 	recs, err := p.Releases(ctx, cfg.Spec.Platform)
 	if err != nil {
 		return err
+	}
+	if err := blocked.checkReleases(recs); err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	if pl := cfg.Spec.Platform; pl != nil && pl.Graph && cfg.Kind == config.KindImageSet {
 		if p.Graph == nil {
@@ -83,9 +93,16 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 		recs = append(recs, g)
 	}
 	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators, cfg.Kind == config.KindDelete)...)
-	var add []*record.Record
+	add, err := p.helmRecords(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
 	for _, img := range cfg.Spec.AdditionalImages {
-		add = append(add, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})
+		r, err := additionalRecord(img)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+		add = append(add, r)
 	}
 	// Two different images bound for one destination stop the plan before
 	// anything is emitted: the mirror would keep only the last one pushed.
@@ -152,7 +169,7 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 			close(done[i])
 			continue
 		}
-		if why := blocked.match(r.Source, ""); why != "" {
+		if why := blocked.matchRecord(r); why != "" {
 			r.Status, r.Error = record.StatusSkipped, why
 			close(done[i])
 			continue
@@ -166,7 +183,7 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 				return
 			}
 			// A block by digest can only match once the digest is known.
-			if why := blocked.match(r.Source, r.Digest); why != "" {
+			if why := blocked.matchRecord(r); why != "" {
 				r.Status, r.Error = record.StatusSkipped, why
 			}
 		}()
@@ -184,7 +201,9 @@ func (p *Planner) resolve(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	r.Destination = dest.Path + ":" + dest.Tag
+	if r.Destination == "" { // else set by targetRepo/targetTag
+		r.Destination = dest.Path + ":" + dest.Tag
+	}
 	repo, err := p.Client.Repository(ref.Context().Name())
 	if err != nil {
 		return err
