@@ -56,8 +56,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-# Starts two local registries, fills the source, mirrors it, prints where the
-# result is.
+# The product in one run (test/demo): a source site with releases, a catalog
+# and additional images, mirror to disk, the source stopped, disk to mirror,
+# cluster resources, a rerun that moves nothing, a skopeo check. Prints each
+# command; leaves everything in demo-out/. TestDemo runs the same program.
 demo: deps build
 	$(GO) run ./test/demo
 
