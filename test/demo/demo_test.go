@@ -93,20 +93,27 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pushed, err := record.ReadAll(f, "pushed.jsonl")
+	all, err := record.ReadAll(f, "pushed.jsonl")
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	origins := map[record.Origin]int{}
 	payloads := map[string]bool{}
-	for _, r := range pushed {
-		if r.Status != record.StatusPushed {
-			t.Errorf("%s: %s %s", r.Source, r.Status, r.Error)
-		}
+	var pushed []*record.Record
+	blocked := 0
+	for _, r := range all {
 		if strings.Contains(r.Source, "/library/alpine") {
-			t.Errorf("blocked image mirrored: %s", r.Source)
+			if r.Status != record.StatusSkipped {
+				t.Errorf("blocked image %s: %s, want skipped", r.Source, r.Status)
+			}
+			blocked++
+			continue
 		}
+		if r.Status != record.StatusPushed {
+			t.Fatalf("%s: %s %s", r.Source, r.Status, r.Error)
+		}
+		pushed = append(pushed, r)
 		origins[r.Origin]++
 		if r.Origin == record.OriginRelease {
 			payloads[r.Digest] = true
@@ -116,6 +123,9 @@ func TestDemo(t *testing.T) {
 		if origins[o] == 0 {
 			t.Errorf("no %s image pushed (%v)", o, origins)
 		}
+	}
+	if blocked != 1 {
+		t.Errorf("%d records of the blocked library/alpine, want 1 (skipped)", blocked)
 	}
 	if len(payloads) != 2 {
 		t.Errorf("%d release payloads pushed, want 2 (4.15.2, 4.15.3)", len(payloads))

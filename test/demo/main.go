@@ -188,6 +188,7 @@ mirror:
   - name: %[2]s/ubi9/ubi-minimal:latest
   - name: %[2]s/multiarch/tools:1.0
   - name: %[2]s/docker/legacy:v1
+  - name: %[2]s/library/alpine:3.20
   blockedImages:
   - name: %[2]s/library/alpine
   # helm: charts go here once ocm mirrors them
@@ -214,7 +215,8 @@ mirror:
 	if err != nil {
 		return err
 	}
-	d.say("plan.jsonl: %d images (%s), one JSON record each; the first:", len(plan), byOrigin(plan))
+	planned, skipped := split(plan, record.StatusPlanned)
+	d.say("plan.jsonl: %d images to mirror (%s), one JSON record each, and %d blocked (status skipped, kept for the record); the first:", len(planned), byOrigin(planned), len(skipped))
 	d.show(firstLine(filepath.Join(d.out, "plan.jsonl")))
 	d.say("(--loglevel warn below keeps a line per image off the screen; summaries, warnings and errors stay)")
 	if _, err := d.sh(ctx, "copy them into the cache (an OCI layout) and pack archives to carry across the gap",
@@ -254,10 +256,14 @@ mirror:
 	if err != nil {
 		return err
 	}
-	for _, r := range pushed {
-		if r.Status != record.StatusPushed {
+	pushed, others := split(pushed, record.StatusPushed)
+	for _, r := range others {
+		if r.Status != record.StatusSkipped {
 			return fmt.Errorf("%s: %s %s", r.Source, r.Status, r.Error)
 		}
+	}
+	if len(pushed) != len(planned) {
+		return fmt.Errorf("%d images pushed, %d planned", len(pushed), len(planned))
 	}
 	d.say("pushed.jsonl: %d images pushed (%s)", len(pushed), byOrigin(pushed))
 	if err := d.resources(); err != nil {
@@ -398,6 +404,18 @@ func serve(h http.Handler) (*http.Server, error) {
 	s := &http.Server{Addr: l.Addr().String(), Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go s.Serve(l)
 	return s, nil
+}
+
+// split returns the records of status st and the others.
+func split(recs []*record.Record, st record.Status) (in, out []*record.Record) {
+	for _, r := range recs {
+		if r.Status == st {
+			in = append(in, r)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return in, out
 }
 
 func readRecords(path string) ([]*record.Record, error) {
