@@ -63,10 +63,11 @@ lint:
 demo: deps build
 	$(GO) run ./test/demo
 
-# Benchmarks against skopeo on the same data (ratios matter, not seconds).
+# Benchmarks against skopeo on the same data (ratios matter, not seconds), and
+# default concurrency against tuned flags (BenchmarkDefaults, interleaved rounds).
 bench: deps build
 	$(GO) test -run '^$$' -bench 'MirrorToMirror|PackUnpack|CatalogPlan|PlanReleases' -benchtime 3x -timeout 60m ./bench/
-	$(GO) test -run '^$$' -bench Suite -benchtime 1x -timeout 60m ./bench/
+	$(GO) test -run '^$$' -bench 'Suite|Defaults' -benchtime 1x -timeout 60m ./bench/
 
 clean:
 	rm -rf $(BIN)
