@@ -20,12 +20,12 @@ import (
 	"github.com/ocm-mirror/ocm/lib/testenv"
 )
 
-// build compiles the ocm commands and the demo into one folder, as make
-// build and go run do.
-func build(t *testing.T) string {
+// build compiles pkgs (the demo is ".", the ocm commands "../../cmd/...")
+// into one folder, as make build and go run do.
+func build(t *testing.T, pkgs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, pkg := range []string{"../../cmd/...", "."} {
+	for _, pkg := range pkgs {
 		cmd := exec.Command("go", "build", "-o", dir+"/", pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -69,7 +69,7 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts registries")
 	}
-	bin := build(t)
+	bin := build(t, "../../cmd/...", ".")
 	out := filepath.Join(t.TempDir(), "demo-out")
 	log, code := runDemo(t, bin, "--bin", bin, "--out", out, "--brief")
 	t.Logf("demo output:\n%s", log)
@@ -186,7 +186,14 @@ func TestDemo(t *testing.T) {
 // TestDemoRefuses: bad flags and a folder the demo did not make end with
 // exit 2 and a line saying what to do; the folder is left as it was.
 func TestDemoRefuses(t *testing.T) {
-	bin := build(t)
+	// The demo refuses before it runs any command: empty files stand in
+	// for them.
+	bin := build(t, ".")
+	for _, c := range []string{"ocm-plan", "ocm-fetch", "ocm-pack", "ocm-unpack", "ocm-push", "ocm-resources"} {
+		if err := os.WriteFile(filepath.Join(bin, c), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	foreign := t.TempDir()
 	keep := filepath.Join(foreign, "notes.txt")
 	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
