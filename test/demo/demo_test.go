@@ -37,9 +37,8 @@ func build(t *testing.T, pkgs ...string) string {
 func runDemo(t *testing.T, bin string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "demo"), args...)
-	// No credentials from the developer's machine reach the commands.
-	// REGISTRY_AUTH_FILE is dropped, not emptied: docker-registry reads
-	// REGISTRY_* variables as configuration (auth.file).
+	// No credentials from the developer's machine reach the commands: with
+	// REGISTRY_AUTH_FILE dropped, they look only under an empty HOME.
 	home := t.TempDir()
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "REGISTRY_AUTH_FILE=") {
