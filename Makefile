@@ -56,15 +56,18 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-# Starts two local registries, fills the source, mirrors it, prints where the
-# result is.
+# The product in one run (test/demo): a source site with releases, a catalog
+# and additional images, mirror to disk, the source stopped, disk to mirror,
+# cluster resources, a rerun that moves nothing, a skopeo check. Prints each
+# command; leaves everything in demo-out/. TestDemo runs the same program.
 demo: deps build
 	$(GO) run ./test/demo
 
-# Benchmarks against skopeo on the same data (ratios matter, not seconds).
+# Benchmarks against skopeo on the same data (ratios matter, not seconds), and
+# default concurrency against tuned flags (BenchmarkDefaults, interleaved rounds).
 bench: deps build
 	$(GO) test -run '^$$' -bench 'MirrorToMirror|PackUnpack|CatalogPlan|PlanReleases' -benchtime 3x -timeout 60m ./bench/
-	$(GO) test -run '^$$' -bench Suite -benchtime 1x -timeout 60m ./bench/
+	$(GO) test -run '^$$' -bench 'Suite|Defaults' -benchtime 1x -timeout 60m ./bench/
 
 clean:
 	rm -rf $(BIN)

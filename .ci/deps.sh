@@ -5,6 +5,7 @@ need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v skopeo >/dev/null || need+=(skopeo)
+command -v jq >/dev/null || need+=(jq)   # the demo's digest check
 command -v openssl >/dev/null || need+=(openssl)
 command -v make >/dev/null || need+=(make)
 command -v git >/dev/null || need+=(git)

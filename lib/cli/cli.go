@@ -78,8 +78,8 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 		fs.BoolVar(&c.DstTLSVerify, "dest-tls-verify", true, "require HTTPS and verify certificates of the destination registry (plain HTTP is tried only for loopback)")
 	}
 	if which&FlagWorkers != 0 {
-		fs.IntVar(&c.ImageWorkers, "image-workers", 4, "images copied at once")
-		fs.IntVar(&c.BlobWorkers, "blob-workers", 8, "blobs transferred at once, across all images")
+		fs.IntVar(&c.ImageWorkers, "image-workers", 8, "images copied at once")
+		fs.IntVar(&c.BlobWorkers, "blob-workers", 16, "blobs transferred at once, across all images")
 		c.RegisterProgress(fs)
 	}
 	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff (also --retry-times N-1); a blob upload counts as one request, a cut download resumes within its request's tries")

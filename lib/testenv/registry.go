@@ -139,6 +139,15 @@ func (r *Registry) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(Binary, "serve", r.ConfigPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// docker-registry takes REGISTRY_* variables as configuration: the
+	// caller's REGISTRY_AUTH_FILE (containers-auth.json(5)) would read as
+	// auth.file and stop it. Only the config file configures it.
+	cmd.Env = []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REGISTRY_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	// The registry dies with the process that started it: no strays.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -57,3 +57,18 @@ func TestAuthTLSRegistry(t *testing.T) {
 		t.Fatal("self-signed certificate accepted without its CA")
 	}
 }
+
+// TestRegistryIgnoresClientEnvironment: docker-registry reads REGISTRY_*
+// variables as configuration, and REGISTRY_AUTH_FILE (containers-auth.json(5),
+// set by many podman users) reads as auth.file, an access controller it does
+// not have. The registry must start whatever the caller's environment holds.
+func TestRegistryIgnoresClientEnvironment(t *testing.T) {
+	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(t.TempDir(), "auth.json"))
+	t.Setenv("REGISTRY_HTTP_ADDR", "127.0.0.1:0") // would move it off its port
+	r := Start(t, RegistryOptions{})
+	resp, err := r.Client().Get(r.URL() + "/v2/")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v2/: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
