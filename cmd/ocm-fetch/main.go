@@ -26,6 +26,8 @@ func run(args []string) int {
 	c := cli.Common{Name: "ocm-fetch"}
 	fs := cli.NewFlagSet(c.Name, usage)
 	cacheDir := fs.String("cache", "", "cache directory (OCI image layout; created if missing)")
+	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
+	noAttach := fs.Bool("remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
 	var dry cli.DryRun
 	dry.Register(fs)
 	c.Register(fs, cli.FlagSource|cli.FlagWorkers)
@@ -47,6 +49,7 @@ func run(args []string) int {
 	defer cancel()
 	eng := c.Engine()
 	st := &fetch.Stage{Engine: eng, Source: src, Cache: cch, Log: c.Log}
+	st.NoAttachments = *noAttach
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}

@@ -33,6 +33,8 @@ func run(args []string) int {
 	fs := cli.NewFlagSet(c.Name, usage)
 	cacheDir := fs.String("cache", "", "read images from this cache when it holds them")
 	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
+	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
+	noAttach := fs.Bool("remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
 	var dry cli.DryRun
 	dry.Register(fs)
 	c.Register(fs, cli.FlagSource|cli.FlagDest|cli.FlagWorkers)
@@ -69,6 +71,7 @@ func run(args []string) int {
 	defer abort(nil)
 	eng := c.Engine()
 	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Abort: abort}
+	st.NoAttachments = *noAttach
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}

@@ -149,7 +149,7 @@ func (p *Packer) pack(ctx context.Context, recs []*record.Record) (*Result, erro
 		if r.Done() {
 			continue
 		}
-		members, err := ImageBlobs(p.Cache, r.Digest, r.MediaType)
+		members, err := RecordBlobs(p.Cache, r)
 		if err == nil {
 			for _, m := range members {
 				ok, size := p.Cache.Has(m.Digest)

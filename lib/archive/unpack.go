@@ -208,7 +208,7 @@ func (u *Unpacker) complete(r *record.Record, where map[string]string) error {
 	if ok, _ := u.Cache.Has(r.Digest); !ok {
 		return why(r.Digest)
 	}
-	members, err := ImageBlobs(u.Cache, r.Digest, r.MediaType)
+	members, err := RecordBlobs(u.Cache, r)
 	if err != nil {
 		// A child manifest is missing.
 		msg := err.Error()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // ImageBlobs lists every blob an image needs, manifests included, walking
@@ -51,6 +52,34 @@ func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 	}
 	if err := walk(digest, mediaType); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// RecordBlobs lists every blob r's image needs, then those of its
+// attachments (signatures, attestations, SBOMs, referrers), once each: an
+// archive carries attachments like any image, and the history skips those
+// an earlier set carried.
+func RecordBlobs(c *cache.Cache, r *record.Record) ([]Member, error) {
+	out, err := ImageBlobs(c, r.Digest, r.MediaType)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, m := range out {
+		seen[m.Digest] = true
+	}
+	for _, a := range r.Attachments {
+		ms, err := ImageBlobs(c, a.Digest, a.MediaType)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s of %s: %w", a.Kind, a.Digest, a.Subject, err)
+		}
+		for _, m := range ms {
+			if !seen[m.Digest] {
+				seen[m.Digest] = true
+				out = append(out, m)
+			}
+		}
 	}
 	return out, nil
 }

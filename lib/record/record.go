@@ -79,6 +79,9 @@ type Record struct {
 	// PulledFrom names the registry the bytes came from when it was not the
 	// source's own (registries.conf mirrors).
 	PulledFrom string `json:"pulledFrom,omitempty"`
+	// Attachments are the signatures, attestations, SBOMs and OCI referrers
+	// found attached to the image (or one of its platforms) and copied with it.
+	Attachments []Attachment `json:"attachments,omitempty"`
 
 	// extra keeps fields this version does not know, so that a stage passes on
 	// what a later (newer) stage needs.
@@ -90,7 +93,34 @@ var knownFields = map[string]bool{
 	"v": true, "origin": true, "source": true, "digest": true, "tag": true, "destination": true,
 	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
 	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
-	"pulledFrom": true,
+	"pulledFrom": true, "attachments": true,
+}
+
+// Attachment kinds.
+const (
+	KindSignature   = "signature"   // cosign tag scheme sha256-<hex>.sig
+	KindAttestation = "attestation" // cosign tag scheme sha256-<hex>.att
+	KindSBOM        = "sbom"        // cosign tag scheme sha256-<hex>.sbom
+	KindReferrer    = "referrer"    // an OCI 1.1 referrer (subject = the image)
+	// KindReferrersTag is the referrers tag schema's index (tag sha256-<hex>)
+	// that registries without the referrers API serve instead.
+	KindReferrersTag = "referrers-tag"
+)
+
+// Attachment is one manifest attached to an image, copied by digest to the
+// image's destination repository (and named Tag there when set).
+type Attachment struct {
+	Kind      string `json:"kind"`
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType,omitempty"`
+	// ArtifactType is the referrer's artifactType (OCI referrers only).
+	ArtifactType string `json:"artifactType,omitempty"`
+	Size         int64  `json:"size,omitempty"`
+	// Tag names the attachment in the repository (tag schemes only).
+	Tag string `json:"tag,omitempty"`
+	// Subject is the manifest it is attached to: the image digest or one
+	// of its platforms' manifests.
+	Subject string `json:"subject"`
 }
 
 type plain Record // no methods: avoids recursion in (Un)MarshalJSON

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -542,4 +543,51 @@ func (c *Client) Tags(ctx context.Context, repo name.Repository) ([]string, erro
 		}
 	}
 	return all, nil
+}
+
+// ErrNoReferrersAPI says the registry does not serve the OCI 1.1 referrers
+// API (it answered 404): callers fall back to the referrers tag schema.
+var ErrNoReferrersAPI = errors.New("registry has no referrers API")
+
+// Referrers asks the referrers API for the manifests whose subject is
+// digest and returns their descriptors (the entries of the index served).
+func (c *Client) Referrers(ctx context.Context, repo name.Repository, digest string) ([]manifest.Descriptor, error) {
+	var out []manifest.Descriptor
+	get := func(r name.Repository) error {
+		_, err := c.send(ctx, r, false, c.opts.Retry.Budget(), nil, func() (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, c.url(r, "referrers", digest), nil)
+			if err == nil {
+				req.Header.Set("Accept", manifest.OCIIndex)
+			}
+			return req, err
+		}, func(resp *http.Response) error {
+			defer resp.Body.Close()
+			b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+			if err != nil {
+				return fmt.Errorf("reading referrers of %s@%s: %w", r, digest, err)
+			}
+			// A registry without the API may answer 200 with something else
+			// (an HTML page of a proxy): only an index counts.
+			if mt := mediaType(resp); mt != manifest.OCIIndex {
+				return fmt.Errorf("referrers of %s@%s: %w (answered %q)", r, digest, ErrNoReferrersAPI, mt)
+			}
+			m, _, err := manifest.Parse(b, manifest.OCIIndex)
+			if err != nil {
+				return fmt.Errorf("referrers of %s@%s: %w", r, digest, err)
+			}
+			out = m.Manifests
+			return nil
+		}, http.StatusOK)
+		return err
+	}
+	var err error
+	if c.opts.Mirrors == nil {
+		err = get(repo)
+	} else {
+		err = c.fromSources(ctx, repo, digest, get)
+	}
+	if NotFound(err) {
+		return nil, fmt.Errorf("referrers of %s@%s: %w", repo, digest, ErrNoReferrersAPI)
+	}
+	return out, err
 }
