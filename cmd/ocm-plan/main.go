@@ -4,16 +4,21 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/fetch"
 	"github.com/ocm-mirror/ocm/lib/graphimage"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/plan"
+	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/registry"
 )
 
 const usage = `usage: ocm-plan -c isc.yaml [flags] > plan.jsonl
@@ -38,6 +43,9 @@ func run(args []string) int {
 	cacheDir := fs.String("cache", "", "cache to build filtered catalogs and the update graph image in (needed for operators unless full, and for graph: true)")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
+	// Signature policy (oc-mirror's --secure-policy).
+	securePolicy := fs.Bool("secure-policy", false, "refuse images the signature policy (--policy) does not accept; they fail alone")
+	policyPath := fs.String("policy", policy.DefaultPath, "containers-policy.json(5) for --secure-policy")
 	c.Register(fs, cli.FlagSource)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -56,6 +64,14 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
+	var checker *policy.Checker
+	if *securePolicy {
+		pol, err := policy.Load(*policyPath)
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		checker = &policy.Checker{Policy: pol, Client: client}
+	}
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
 	p := &plan.Planner{Client: client, Log: c.Log, Workers: *workers}
@@ -73,6 +89,12 @@ func run(args []string) int {
 	tally := &pipeline.Tally{}
 	var writeErr error
 	err = p.Stream(ctx, cfg, func(r *record.Record) error {
+		if checker != nil && !r.Done() && r.Digest != "" {
+			if err := checkPolicy(ctx, checker, client, r); err != nil {
+				r.Fail("plan", err)
+				c.Log.Errorf("%s: %v", r.Name(), err)
+			}
+		}
 		if writeErr = w.Write(r); writeErr != nil {
 			return writeErr
 		}
@@ -93,4 +115,17 @@ func run(args []string) int {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
+}
+
+// checkPolicy evaluates r's image at its source against the policy.
+func checkPolicy(ctx context.Context, ch *policy.Checker, client *registry.Client, r *record.Record) error {
+	repo, err := fetch.SourceRepo(client, r.Source)
+	if err != nil {
+		return err
+	}
+	err = ch.Check(ctx, repo, r.Digest)
+	if err != nil && !errors.Is(err, policy.ErrRejected) {
+		return fmt.Errorf("checking the signature policy: %w", err)
+	}
+	return err
 }
