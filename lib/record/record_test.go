@@ -111,3 +111,26 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// attachments is a schema field: decoded into Attachments (not kept as an
+// unknown field, which would write it twice) and written back unchanged.
+func TestAttachmentsRoundTrip(t *testing.T) {
+	in := `{"v":1,"origin":"additional","source":"q.io/a:1","digest":"sha256:aa","status":"pushed","attachments":[{"kind":"signature","digest":"sha256:bb","mediaType":"application/vnd.oci.image.manifest.v1+json","size":5,"tag":"sha256-aa.sig","subject":"sha256:aa"},{"kind":"referrer","digest":"sha256:cc","artifactType":"application/spdx+json","subject":"sha256:aa"}]}`
+	var r Record
+	if err := json.Unmarshal([]byte(in), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Attachments) != 2 || r.Attachments[1].ArtifactType != "application/spdx+json" || r.Attachments[0].Tag != "sha256-aa.sig" {
+		t.Fatalf("decoded %+v", r.Attachments)
+	}
+	if _, ok := r.Extra("attachments"); ok {
+		t.Fatal("attachments kept as an unknown field")
+	}
+	out, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != in {
+		t.Fatalf("got  %s\nwant %s", out, in)
+	}
+}
