@@ -287,7 +287,39 @@ func TestAttachmentsAcrossTheGap(t *testing.T) {
 	if _, copied := attachedCopied(t, r.stderr); copied == 0 {
 		t.Error("push from the cache copied no attachments")
 	}
+
+	// A signature added upstream: the next (incremental) set carries it
+	// alone, its 3 blobs (manifest, config, payload), and no image blob again.
+	if err := src.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if sh(t, dir, cosignEnv, fmt.Sprintf("%s sign %s --key cosign.key --tlog-upload=false --yes %s/%s@%s", tool(t, "cosign"), cosignReg, src.Host, s.minimal.Repo, s.minimal.Digest)).code != 0 {
+		t.Fatal("signing ubi-minimal")
+	}
+	r = sh(t, dir, nil, "ocm-plan -c isc.yaml | ocm-fetch --cache cache | ocm-pack --cache cache --out archives > packed2.jsonl")
+	if r.code != 0 {
+		t.Fatalf("second mirror to disk: exit %d", r.code)
+	}
+	m := wroteRe.FindAllStringSubmatch(r.stderr, -1)
+	if len(m) != 1 || m[0][1] != "3" {
+		t.Errorf("second set: archives %v; want one of 3 blobs (the new signature's manifest, config and payload)", m)
+	}
+	if err := src.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r = sh(t, dir, nil, fmt.Sprintf("ocm-unpack archives --cache far | ocm-push --cache far docker://%s/m > pushed2.jsonl", dst.Host))
+	if r.code != 0 {
+		t.Fatalf("second disk to mirror: exit %d", r.code)
+	}
+	if _, copied := attachedCopied(t, r.stderr); copied != 1 {
+		t.Errorf("second push from the cache copied %d attachments, want the 1 new signature", copied)
+	}
+	if !cosignVerify(t, dir, "cosign.pub", dst.Host+"/m/"+s.minimal.Repo+"@"+s.minimal.Digest) {
+		t.Error("the signature added upstream did not cross the gap")
+	}
 }
+
+var wroteRe = regexp.MustCompile(`wrote \S+: (\d+) blobs`)
 
 // --secure-policy refuses exactly the unsigned, wrongly signed and rejected
 // images, each alone with the requirement named, and the rest is mirrored.
