@@ -118,8 +118,12 @@ func TagOf(digest string) (string, error) {
 }
 
 // Subjects are the manifests attachments may point at: the image and, for
-// an index, each platform's manifest.
-func Subjects(ctx context.Context, src copier.Source, digest string) ([]string, error) {
+// an index, each platform's manifest. mediaType is the record's: a single
+// manifest needs no request.
+func Subjects(ctx context.Context, src copier.Source, digest, mediaType string) ([]string, error) {
+	if mediaType != "" && !manifest.IsIndex(mediaType) {
+		return []string{digest}, nil
+	}
 	body, mt, err := src.Manifest(ctx, digest)
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest %s from %s: %w", digest, src, err)

@@ -79,7 +79,7 @@ func TestFindAndCopyThroughTheTagSchemes(t *testing.T) {
 		srcRepo, _ := c.Repository(src.Host + "/" + tc.repo)
 		dstRepo, _ := c.Repository(dst.Host + "/m/" + tc.repo)
 		s := &copier.RemoteSource{Client: c, Repo: srcRepo}
-		subjects, err := attach.Subjects(ctx, s, tc.digest)
+		subjects, err := attach.Subjects(ctx, s, tc.digest, "")
 		if err != nil {
 			t.Fatal(err)
 		}

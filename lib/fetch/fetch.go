@@ -72,7 +72,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	}
 	if !s.NoAttachments {
 		// Looked up on every run: a signature added upstream since is cached too.
-		subjects, err := attach.Subjects(ctx, src, r.Digest)
+		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
 		if err != nil {
 			return err
 		}

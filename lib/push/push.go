@@ -132,7 +132,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 // too) and named in r; from the cache, r names them (ocm-fetch found them).
 func (s *Stage) attachments(ctx context.Context, r *record.Record, src copier.Source, dst copier.Dest, tag string) error {
 	if rs, ok := src.(*copier.RemoteSource); ok {
-		subjects, err := attach.Subjects(ctx, src, r.Digest)
+		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
 		if err != nil {
 			return err
 		}
