@@ -2,9 +2,14 @@ package attach_test
 
 import (
 	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ocm-mirror/ocm/lib/attach"
@@ -173,4 +178,55 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// A registry with the OCI 1.1 referrers API (go-containerregistry's own,
+// with WithReferrersSupport): the referrer comes from the API, no tag
+// schema index is asked for or copied, and a destination with the API
+// serves it through its referrers API after the copy.
+func TestFindAndCopyThroughTheReferrersAPI(t *testing.T) {
+	ctx := context.Background()
+	start := func() string {
+		srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true)))
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	srcHost, dstHost := start(), start()
+	o := fixture.Options{Host: srcHost}
+	set, err := fixture.Additional(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ubi, _ := set.ByRepo("ubi9/ubi")
+	want, err := o.Attach(ctx, "ubi9/ubi", ubi.Digest, "ubi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := registry.New(registry.Options{})
+	srcRepo, _ := c.Repository(srcHost + "/ubi9/ubi")
+	dstRepo, _ := c.Repository(dstHost + "/ubi9/ubi")
+	atts, err := (&attach.Finder{Client: c, Repo: srcRepo}).Find(ctx, []string{ubi.Digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(atts) != 2 || atts[0].Kind != record.KindSignature || atts[1].Kind != record.KindReferrer || atts[1].Digest != want.Referrer || atts[1].ArtifactType != "application/spdx+json" {
+		t.Fatalf("found %+v; want the signature and the referrer %s (application/spdx+json), no tag index", atts, want.Referrer)
+	}
+	s := &copier.RemoteSource{Client: c, Repo: srcRepo}
+	d := &copier.RemoteDest{Client: c, R: dstRepo}
+	eng := copier.New(copier.Options{})
+	if _, err := eng.Copy(ctx, s, ubi.Digest, d, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attach.Copy(ctx, eng, s, d, atts, true, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Referrers(mustRef(t, dstHost+"/ubi9/ubi@"+ubi.Digest).(name.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	if len(im.Manifests) != 1 || im.Manifests[0].Digest.String() != want.Referrer {
+		t.Errorf("destination referrers API: %+v, want %s", im.Manifests, want.Referrer)
+	}
 }
