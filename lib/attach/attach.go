@@ -9,6 +9,7 @@ package attach
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -166,7 +167,90 @@ func Copy(ctx context.Context, e *copier.Engine, src copier.Source, dst copier.D
 			}
 		}
 	}
+	if rd, ok := dst.(*copier.RemoteDest); ok && tagged {
+		if err := tagIndexes(ctx, rd, atts, reserved); err != nil {
+			return moved, err
+		}
+	}
 	return moved, nil
+}
+
+// tagIndexes makes referrers found through a source's referrers API
+// findable at a destination without the API: it writes the referrers tag
+// schema's index there (sha256-<hex>), keeping entries already listed, as
+// the OCI distribution spec asks of clients pushing to such registries.
+func tagIndexes(ctx context.Context, dst *copier.RemoteDest, atts []record.Attachment, reserved string) error {
+	copiedIndex := map[string]bool{} // the source's tag index was copied as is
+	for _, a := range atts {
+		if a.Kind == record.KindReferrersTag {
+			copiedIndex[a.Subject] = true
+		}
+	}
+	bySubject := map[string][]record.Attachment{}
+	var order []string
+	for _, a := range atts {
+		if a.Kind != record.KindReferrer || copiedIndex[a.Subject] {
+			continue
+		}
+		if bySubject[a.Subject] == nil {
+			order = append(order, a.Subject)
+		}
+		bySubject[a.Subject] = append(bySubject[a.Subject], a)
+	}
+	for _, subject := range order {
+		refs := bySubject[subject]
+		tag, err := TagOf(subject)
+		if err != nil || tag == reserved {
+			continue
+		}
+		if _, err := dst.Client.Referrers(ctx, dst.R, subject); err == nil {
+			continue // the destination indexes referrers itself
+		} else if !errors.Is(err, registry.ErrNoReferrersAPI) {
+			return fmt.Errorf("asking %s for the referrers of %s: %w", dst, subject, err)
+		}
+		idx := manifest.Manifest{MediaType: manifest.OCIIndex}
+		have := map[string]bool{}
+		if d, ok, err := dst.Client.HeadManifest(ctx, dst.R, tag); err != nil {
+			return fmt.Errorf("looking up %s:%s: %w", dst, tag, err)
+		} else if ok && d.Digest != subject && d.MediaType == manifest.OCIIndex {
+			body, mt, _, err := dst.Client.Manifest(ctx, dst.R, tag)
+			if err != nil {
+				return fmt.Errorf("reading %s:%s: %w", dst, tag, err)
+			}
+			old, _, err := manifest.Parse(body, mt)
+			if err != nil {
+				return fmt.Errorf("%s:%s: %w", dst, tag, err)
+			}
+			idx.Manifests = old.Manifests
+		} else if ok {
+			continue // the tag names something else: leave it
+		}
+		for _, m := range idx.Manifests {
+			have[m.Digest] = true
+		}
+		n := len(idx.Manifests)
+		for _, a := range refs {
+			if !have[a.Digest] {
+				have[a.Digest] = true
+				idx.Manifests = append(idx.Manifests, manifest.Descriptor{MediaType: a.MediaType, Digest: a.Digest, Size: a.Size, ArtifactType: a.ArtifactType})
+			}
+		}
+		if len(idx.Manifests) == n {
+			continue // up to date
+		}
+		body, err := json.Marshal(struct {
+			SchemaVersion int                   `json:"schemaVersion"`
+			MediaType     string                `json:"mediaType"`
+			Manifests     []manifest.Descriptor `json:"manifests"`
+		}{2, manifest.OCIIndex, idx.Manifests})
+		if err != nil {
+			return err
+		}
+		if err := dst.Client.PutManifest(ctx, dst.R, tag, body, manifest.OCIIndex); err != nil {
+			return fmt.Errorf("writing the referrers tag %s:%s: %w", dst, tag, err)
+		}
+	}
+	return nil
 }
 
 // Summary says what atts hold, by kind: "1 signature, 2 referrers".

@@ -182,8 +182,9 @@ func mustRef(t *testing.T, s string) name.Reference {
 
 // A registry with the OCI 1.1 referrers API (go-containerregistry's own,
 // with WithReferrersSupport): the referrer comes from the API, no tag
-// schema index is asked for or copied, and a destination with the API
-// serves it through its referrers API after the copy.
+// schema index is asked for or copied; a destination with the API serves
+// it through its API after the copy, one without it through the referrers
+// tag schema's index ocm writes.
 func TestFindAndCopyThroughTheReferrersAPI(t *testing.T) {
 	ctx := context.Background()
 	start := func() string {
@@ -204,7 +205,6 @@ func TestFindAndCopyThroughTheReferrersAPI(t *testing.T) {
 	}
 	c := registry.New(registry.Options{})
 	srcRepo, _ := c.Repository(srcHost + "/ubi9/ubi")
-	dstRepo, _ := c.Repository(dstHost + "/ubi9/ubi")
 	atts, err := (&attach.Finder{Client: c, Repo: srcRepo}).Find(ctx, []string{ubi.Digest})
 	if err != nil {
 		t.Fatal(err)
@@ -213,20 +213,28 @@ func TestFindAndCopyThroughTheReferrersAPI(t *testing.T) {
 		t.Fatalf("found %+v; want the signature and the referrer %s (application/spdx+json), no tag index", atts, want.Referrer)
 	}
 	s := &copier.RemoteSource{Client: c, Repo: srcRepo}
-	d := &copier.RemoteDest{Client: c, R: dstRepo}
-	eng := copier.New(copier.Options{})
-	if _, err := eng.Copy(ctx, s, ubi.Digest, d, "latest"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := attach.Copy(ctx, eng, s, d, atts, true, "latest"); err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Referrers(mustRef(t, dstHost+"/ubi9/ubi@"+ubi.Digest).(name.Digest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, _ := idx.IndexManifest()
-	if len(im.Manifests) != 1 || im.Manifests[0].Digest.String() != want.Referrer {
-		t.Errorf("destination referrers API: %+v, want %s", im.Manifests, want.Referrer)
+	// To a registry with the API, and to Debian's docker-registry without
+	// it, where the referrers tag schema's index is written for them.
+	debian := testenv.Start(t, testenv.RegistryOptions{})
+	for _, host := range []string{dstHost, debian.Host} {
+		dstRepo, _ := c.Repository(host + "/ubi9/ubi")
+		d := &copier.RemoteDest{Client: c, R: dstRepo}
+		eng := copier.New(copier.Options{})
+		if _, err := eng.Copy(ctx, s, ubi.Digest, d, "latest"); err != nil {
+			t.Fatal(err)
+		}
+		for run := 0; run < 2; run++ { // the second run finds the index up to date
+			if _, err := attach.Copy(ctx, eng, s, d, atts, true, "latest"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		idx, err := remote.Referrers(mustRef(t, host+"/ubi9/ubi@"+ubi.Digest).(name.Digest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, _ := idx.IndexManifest()
+		if len(im.Manifests) != 1 || im.Manifests[0].Digest.String() != want.Referrer || im.Manifests[0].ArtifactType != "application/spdx+json" {
+			t.Errorf("%s: referrers %+v, want %s", host, im.Manifests, want.Referrer)
+		}
 	}
 }
