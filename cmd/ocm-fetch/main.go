@@ -16,7 +16,9 @@ import (
 const usage = `usage: ocm-plan -c isc.yaml | ocm-fetch --cache DIR [flags] > fetched.jsonl
 
 Copies every image of the input records (all platforms of an index) into the
-cache directory, skipping blobs the cache already holds. Records that arrive
+cache directory, skipping blobs the cache already holds, with what is
+attached to each (cosign signatures, attestations, SBOMs, OCI referrers;
+--remove-signatures: none), named in the record. Records that arrive
 failed or skipped pass through untouched. Exit 0: all cached; 1: some image
 failed (named in the summary); 2: bad flags or input; 130: interrupted.`
 

@@ -27,8 +27,10 @@ Reads an image set configuration (mirror.openshift.io/v2alpha1) and writes the
 image records of the set: each image's source, the digest its tag resolves to
 now, and its destination under the mirror root. Plan never copies anything.
 Release payloads are read from their registry and every component image is
-planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Exit 0:
-every image planned; 1: some image could not be resolved (its record says
+planned; the update graph comes from UPDATE_URL_OVERRIDE when set. With
+--secure-policy, images the signature policy (--policy) refuses fail alone.
+Exit 0: every image planned; 1: some image could not be resolved or was
+refused by the policy (its record says
 why, the summary names it), or a release could not be planned (nothing is
 written then: releases are all or nothing); 2: bad flags or configuration,
 or two different images bound for one destination (nothing is written then).`

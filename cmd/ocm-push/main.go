@@ -22,9 +22,11 @@ Pushes every image of the input records to the mirror: by digest first, then
 its tag. Blobs the mirror already has are skipped, blobs pushed to another
 repository of the mirror in this run are mounted. With --cache, images the
 cache holds are read from it (disk to mirror); the others come straight from
-their source (mirror to mirror). Exit 0: all pushed; 1: some image failed
-(named in the summary); 2: bad flags or input, or two different images
-bound for one target (the second is not pushed); 130: interrupted.`
+their source (mirror to mirror). Signatures, attestations, SBOMs and OCI
+referrers attached to an image go with it (--remove-signatures: none).
+Exit 0: all pushed; 1: some image failed (named in the summary); 2: bad
+flags or input, or two different images bound for one target (the second
+is not pushed); 130: interrupted.`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
