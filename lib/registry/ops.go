@@ -586,7 +586,10 @@ func (c *Client) Referrers(ctx context.Context, repo name.Repository, digest str
 	} else {
 		err = c.fromSources(ctx, repo, digest, get)
 	}
-	if NotFound(err) {
+	// 404 is the spec's answer; 400 and 406 come from registries that do
+	// not know the route (go-containerregistry falls back on all three).
+	var he *HTTPError
+	if errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusBadRequest || he.StatusCode == http.StatusNotAcceptable) {
 		return nil, fmt.Errorf("referrers of %s@%s: %w", repo, digest, ErrNoReferrersAPI)
 	}
 	return out, err
