@@ -5,7 +5,7 @@ CMDS    := ocm-plan ocm-fetch ocm-push ocm-pack ocm-unpack ocm-resources ocm-del
 PKGS    := ./...
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build tools test unit lint demo bench deps clean
+.PHONY: all build tools image test unit lint demo bench deps clean
 
 all: build
 
@@ -38,6 +38,14 @@ $(BIN)/catalogquery: tools/opm/go.mod tools/opm/go.sum tools/opm/catalogquery/ma
 $(BIN)/cosign: tools/cosign/go.mod tools/cosign/go.sum
 	@mkdir -p $(BIN)
 	cd tools/cosign && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/cosign github.com/sigstore/cosign/v2/cmd/cosign
+# The commands as an OCI image in $(BIN)/image (an OCI layout), built without
+# a container engine: static binaries on an empty base, reproducible (same
+# digest for the same commit and Go version). Prints the digest.
+# PUSH=docker://HOST/REPO:TAG also pushes it (credentials from the usual
+# auth files).
+PUSH ?=
+image:
+	$(GO) run ./tools/mkimage --out $(BIN)/image $(if $(PUSH),--push $(PUSH))
 
 # Runs every test, including those against real registries (docker-registry,
 # skopeo and htpasswd must be installed: `make deps`).

@@ -41,12 +41,15 @@ func run(args []string) int {
 	c := cli.Common{Name: "ocm-delete"}
 	fs := cli.NewFlagSet(c.Name, usage)
 	generate := fs.Bool("generate", false, "write DIR/delete/delete-images.yaml from the records on stdin; delete nothing")
-	workspace := fs.String("workspace", "working-dir", "folder for delete/delete-images.yaml")
+	workspace := new(string)
+	cli.LocalPathVar(fs, workspace, "workspace", "working-dir", "folder for delete/delete-images.yaml (PATH or file://PATH)")
 	keep := fs.String("keep", "", "image set to keep: an ImageSetConfiguration (planned against its sources) or a records file (.jsonl)")
-	yamlFile := fs.String("delete-yaml-file", "", "delete the manifests this file lists")
+	yamlFile := new(string)
+	cli.LocalPathVar(fs, yamlFile, "delete-yaml-file", "", "delete the manifests this file lists: ocm-delete --generate's or oc-mirror v2's delete-images.yaml (PATH or file://PATH)")
 	dryRun := fs.Bool("dry-run", false, "with --delete-yaml-file: print what would be deleted, delete nothing")
 	forceCache := fs.Bool("force-cache-delete", false, "also remove the deleted images from --cache (blobs no other cached image uses)")
-	cacheDir := fs.String("cache", "", "the local cache, for --force-cache-delete")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "the local cache, for --force-cache-delete")
 	maxNested := fs.Int("max-nested-paths", 0, "as given to ocm-push")
 	c.Register(fs, cli.FlagSource|cli.FlagDest)
 	if code := c.Parse(fs, args); code >= 0 {
@@ -115,10 +118,11 @@ func run(args []string) int {
 	}
 	c.Log.Infof("%s %d manifests, %d already gone; storage is freed when the registry's garbage collector runs", verb, len(res.Deleted), len(res.Gone))
 	if *forceCache && !*dryRun {
-		if *cacheDir == "" {
-			return c.Fatalf(pipeline.ExitUsage, "--force-cache-delete needs --cache DIR")
+		cacheDir, err := cacheFlag.Dir()
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
-		cch, err := cache.Open(*cacheDir)
+		cch, err := cache.Open(cacheDir)
 		if err != nil {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -30,8 +31,10 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	c := cli.Common{Name: "ocm-pack"}
 	fs := cli.NewFlagSet(c.Name, usage)
-	cacheDir := fs.String("cache", "", "cache directory the images were fetched into")
-	out := fs.String("out", "", "directory for the archive files")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "cache directory the images were fetched into")
+	out := new(string)
+	cli.LocalPathVar(fs, out, "out", "", "directory for the archive files (PATH or file://PATH)")
 	cfgPath := fs.StringP("config", "c", "", "image set configuration; its archiveSize applies unless --archive-size is given")
 	size := fs.String("archive-size", "", "largest archive file: a number of GiB (4) or with a unit (500MiB, 2GiB); default: no limit")
 	strict := fs.Bool("strict-archive", false, "fail when one blob alone is larger than the archive size (default: it gets an archive of its own)")
@@ -43,8 +46,19 @@ func run(args []string) int {
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
 	}
-	if *cacheDir == "" || *out == "" || fs.NArg() > 0 {
-		return c.Fatalf(pipeline.ExitUsage, "--cache DIR and --out ARCHIVE_DIR are required; fix: ocm-pack --cache DIR --out ARCHIVE_DIR < records")
+	cacheDir, cerr := cacheFlag.Dir()
+	if cerr != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
+	}
+	if *out == "" || fs.NArg() > 0 {
+		return c.Fatalf(pipeline.ExitUsage, "--out ARCHIVE_DIR is required; fix: ocm-pack [--cache DIR] --out ARCHIVE_DIR < records")
+	}
+	if err := cli.OutDir("--out", *out); err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	// A damaged history is found now, before any work, as bad input.
+	if _, err := archive.LoadHistory(*out); err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	p := &archive.Packer{OutDir: *out, Strict: *strict, Full: *full, Log: c.Log}
 	var err error
@@ -64,12 +78,18 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitUsage, "--since %q: want a date like 2026-01-31", *since)
 		}
 	}
-	if p.Cache, err = cache.Open(*cacheDir); err != nil {
+	if p.Cache, err = cache.Open(cacheDir); err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	recs, err := record.ReadAll(os.Stdin, "stdin")
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	for _, r := range recs {
+		// As ocm-push would: an archive carries only images it can push.
+		if !r.Done() && (r.Digest == "" || r.Destination == "") {
+			r.Fail("pack", fmt.Errorf("record has no digest or destination; fix: feed ocm-pack the output of ocm-fetch"))
+		}
 	}
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 const usage = `usage: ocm-plan -c isc.yaml [flags] > plan.jsonl
@@ -27,10 +28,14 @@ Reads an image set configuration (mirror.openshift.io/v2alpha1) and writes the
 image records of the set: each image's source, the digest its tag resolves to
 now, and its destination under the mirror root. Plan never copies anything.
 Release payloads are read from their registry and every component image is
-planned; the update graph comes from UPDATE_URL_OVERRIDE when set. With
---secure-policy, images the signature policy (--policy) refuses fail alone.
-Exit 0: every image planned; 1: some image could not be resolved or was
-refused by the policy (its record says
+planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Each
+payload's signatures are fetched from OCP_SIGNATURE_URL (default Red Hat's
+store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
+Red Hat release keys); a release without a valid one is a release error,
+unless --ignore-release-signature. With --secure-policy, images the
+signature policy (--policy) refuses fail alone. Exit 0:
+every image planned; 1: some image could not be resolved or was refused by
+the policy (its record says
 why, the summary names it), or a release could not be planned (nothing is
 written then: releases are all or nothing); 2: bad flags or configuration,
 or two different images bound for one destination (nothing is written then).`
@@ -42,12 +47,16 @@ func run(args []string) int {
 	fs := cli.NewFlagSet(c.Name, usage)
 	cfgPath := fs.StringP("config", "c", "", "image set configuration file")
 	workers := fs.Int("workers", 8, "images resolved at once")
-	cacheDir := fs.String("cache", "", "cache to build filtered catalogs and the update graph image in (needed for operators unless full, and for graph: true)")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "cache to build filtered catalogs and the update graph image in")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	// Signature policy (oc-mirror's --secure-policy).
 	securePolicy := fs.Bool("secure-policy", false, "refuse images the signature policy (--policy) does not accept; they fail alone")
 	policyPath := fs.String("policy", policy.DefaultPath, "containers-policy.json(5) for --secure-policy")
+	unsigned := fs.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
+	var files cli.RecordFiles
+	files.Register(fs, false, true)
 	c.Register(fs, cli.FlagSource)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
@@ -62,6 +71,9 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
+	for _, w := range cfg.Warnings {
+		c.Log.Warnf("%s", w)
+	}
 	client, err := c.SourceClient()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
@@ -74,11 +86,29 @@ func run(args []string) int {
 		}
 		checker = &policy.Checker{Policy: pol, Client: client}
 	}
+	_, stdout, err := files.Open()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	defer files.Close(false) // unless kept below: a partial plan is no plan
 	ctx, interrupted, cancel := cli.Context()
 	defer cancel()
 	p := &plan.Planner{Client: client, Log: c.Log, Workers: *workers}
-	if *cacheDir != "" {
-		cch, err := cache.Open(*cacheDir)
+	if pl := cfg.Spec.Platform; pl != nil && cfg.Kind == config.KindImageSet {
+		if *unsigned {
+			p.IgnoreSignatures = true
+			c.Log.Warnf("--ignore-release-signature: release signatures are NOT verified and NOT mirrored")
+		} else if p.Signatures, err = releasesig.FromEnv(); err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+	}
+	if needsCache(cfg) {
+		// Opened only when used: a plan of additional images writes nothing.
+		cacheDir, err := cacheFlag.Dir()
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		cch, err := cache.Open(cacheDir)
 		if err != nil {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
@@ -87,7 +117,7 @@ func run(args []string) int {
 	}
 	// Records go out as they are resolved: ocm-push can start copying
 	// while the plan goes on.
-	w := record.NewWriter(os.Stdout)
+	w := record.NewWriter(stdout)
 	tally := &pipeline.Tally{}
 	var writeErr error
 	err = p.Stream(ctx, cfg, func(r *record.Record) error {
@@ -116,6 +146,13 @@ func run(args []string) int {
 		// Release problems stop the plan: a partial release is useless.
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
+	if interrupted() {
+		// The records stop short: leave no file that looks like a plan.
+		return cli.Summary(os.Stderr, c.Name, tally, nil, true)
+	}
+	if err := files.Close(true); err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
 }
 
@@ -130,4 +167,20 @@ func checkPolicy(ctx context.Context, ch *policy.Checker, client *registry.Clien
 		return fmt.Errorf("checking the signature policy: %w", err)
 	}
 	return err
+}
+
+// needsCache: filtered catalogs and the graph image are built in the cache.
+func needsCache(cfg *config.Config) bool {
+	if cfg.Kind == config.KindDelete {
+		return false // nothing is rebuilt for a deletion
+	}
+	if pl := cfg.Spec.Platform; pl != nil && pl.Graph {
+		return true
+	}
+	for _, op := range cfg.Spec.Operators {
+		if !op.Full || len(op.Packages) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -33,16 +33,30 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	c := cli.Common{Name: "ocm-push"}
 	fs := cli.NewFlagSet(c.Name, usage)
-	cacheDir := fs.String("cache", "", "read images from this cache when it holds them")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "read images from this cache when it holds them")
 	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
 	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
 	noAttach := fs.Bool("remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
 	var dry cli.DryRun
 	dry.Register(fs)
+	var shards cli.Shard
+	shards.Register(fs)
+	var files cli.RecordFiles
+	files.Register(fs, true, true)
 	c.Register(fs, cli.FlagSource|cli.FlagDest|cli.FlagWorkers)
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
 	}
+	part, err := shards.Spec()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	stdin, stdout, err := files.Open()
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	defer files.Close(false) // unless kept below
 	if fs.NArg() != 1 {
 		return c.Fatalf(pipeline.ExitUsage, "one destination is required; fix: ocm-push docker://HOST[:PORT][/PREFIX] < records")
 	}
@@ -53,11 +67,13 @@ func run(args []string) int {
 	if *maxNested < 0 {
 		return c.Fatalf(pipeline.ExitUsage, "--max-nested-paths must be 0 or more")
 	}
-	var cch *cache.Cache
-	if *cacheDir != "" {
-		if cch, err = cache.Open(*cacheDir); err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
-		}
+	cacheDir, cerr := cacheFlag.Dir()
+	if cerr != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
+	}
+	cch, err := cache.Open(cacheDir)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	src, err := c.SourceClient()
 	if err != nil {
@@ -71,6 +87,10 @@ func run(args []string) int {
 	defer cancel()
 	ctx, abort := context.WithCancelCause(sigCtx)
 	defer abort(nil)
+	in, code, err := c.Filter(ctx, stdin, part, cli.ShardBlobs(src, cch))
+	if err != nil {
+		return c.Fatalf(code, "%v", err)
+	}
 	eng := c.Engine()
 	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Abort: abort}
 	st.NoAttachments = *noAttach
@@ -79,10 +99,13 @@ func run(args []string) int {
 	}
 	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
 	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, os.Stdin, os.Stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
+	tally, err := pipeline.Run(ctx, in, stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
 	stop()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if err := files.Close(true); err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	if path, err := cli.ErrorLog(dry.Workspace, c.Name, tally); err != nil {
 		c.Log.Warnf("writing the error log: %v", err)
@@ -96,7 +119,7 @@ func run(args []string) int {
 	}
 	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
 	eng.Stats.Stalls.Add(c.ClientStalls())
-	code := cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+	code = cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
 	if n := st.Collisions(); n > 0 && !interrupted() {
 		c.Log.Errorf("%d images not pushed: their target holds another image of this input (named above)", n)
 		return pipeline.ExitUsage

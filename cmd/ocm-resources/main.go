@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 	"github.com/ocm-mirror/ocm/lib/resources"
 )
 
@@ -20,9 +22,11 @@ const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records
 Writes into DIR (default working-dir/cluster-resources) idms-oc-mirror.yaml,
 itms-oc-mirror.yaml, per mirrored catalog a CatalogSource
 cs-<catalog>-<tag>.yaml and a ClusterCatalog cc-<catalog>-<tag>.yaml (image by
-tag unless --pin-catalog-digest), and updateService.yaml, covering every pushed
-record of the input (the whole image set, not only what was new). Records pass through to stdout unless
---no-passthrough. Exit 0: written, no failed image; 1: written, some image
+tag unless --pin-catalog-digest), updateService.yaml and
+signature-configmap.yaml/.json (the release payloads' signatures, read from
+--cache, else fetched from OCP_SIGNATURE_URL), covering every pushed record of
+the input (the whole image set, not only what was new). Records pass through to
+stdout unless --no-passthrough. Exit 0: written, no failed image; 1: written, some image
 failed (left out of the resources and named); 2: bad flags or input.`
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -35,6 +39,7 @@ func run(args []string) int {
 	tmpl := fs.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
 	pin := fs.Bool("pin-catalog-digest", false, "CatalogSource and ClusterCatalog name the catalog image by digest, not by its tag (a registryPoll update strategy then never sees a re-mirror)")
 	cfgPath := fs.StringP("config", "c", "", "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
+	cacheDir := fs.String("cache", "", "cache holding the release signatures (the one ocm-unpack or ocm-fetch filled); without it they are fetched from OCP_SIGNATURE_URL")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
 	c.Retries = 1
 	if code := c.Parse(fs, args); code >= 0 {
@@ -42,6 +47,9 @@ func run(args []string) int {
 	}
 	if fs.NArg() > 0 {
 		return c.Fatalf(pipeline.ExitUsage, "no arguments are taken; fix: ocm-resources --out DIR < records")
+	}
+	if err := cli.OutDir("--out", *out); err != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	o := resources.Options{PinDigest: *pin}
 	if *tmpl != "" {
@@ -71,6 +79,9 @@ func run(args []string) int {
 	recs, err := record.ReadAll(os.Stdin, "stdin")
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	if o.Signatures, err = loadSignatures(recs, *cacheDir); err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "signature ConfigMap: %v", err)
 	}
 	files, err := resources.Generate(recs, o)
 	if err != nil {
@@ -103,4 +114,37 @@ func run(args []string) int {
 		c.Log.Warnf("%d failed images are left out of the resources", n)
 	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, false)
+}
+
+// loadSignatures reads the signatures of every pushed release payload: from
+// the cache when one is given (disk to mirror: no network), else from the
+// signature store.
+func loadSignatures(recs []*record.Record, cacheDir string) (map[string][][]byte, error) {
+	var cch *cache.Cache
+	var store *releasesig.Store
+	var err error
+	if cacheDir != "" {
+		if cch, err = cache.Open(cacheDir); err != nil {
+			return nil, err
+		}
+	}
+	out := map[string][][]byte{}
+	ctx, _, cancel := cli.Context()
+	defer cancel()
+	for _, r := range recs {
+		if r.Status != record.StatusPushed || r.Origin != record.OriginRelease || len(r.Signatures) == 0 || out[r.Digest] != nil {
+			continue
+		}
+		if cch == nil && store == nil {
+			if store, err = releasesig.StoreFromEnv(); err != nil {
+				return nil, err
+			}
+		}
+		b, err := releasesig.Load(ctx, cch, store, r)
+		if err != nil {
+			return nil, err
+		}
+		out[r.Digest] = b
+	}
+	return out, nil
 }

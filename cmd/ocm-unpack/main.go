@@ -22,7 +22,8 @@ Checks every member of every archive of one set (size and sha256, while
 streaming) and loads it into the cache; a damaged member never reaches it.
 Writes the set's records, each cached or failed with the blob and archive at
 fault. Unpack earlier (incremental) sets first. Exit 0: every image whole;
-1: some archive or image was damaged or missing; 2: bad flags, or archives
+1: some archive or image was damaged or missing; 2: bad flags, a file that is
+not an ocm archive (empty, garbage, unreadable table of contents), or archives
 of different sets (only consecutive sets of one ARCHIVE_DIR go together).`
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -30,7 +31,8 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	c := cli.Common{Name: "ocm-unpack"}
 	fs := cli.NewFlagSet(c.Name, usage)
-	cacheDir := fs.String("cache", "", "cache directory to load into (created if missing)")
+	var cacheFlag cli.Cache
+	cacheFlag.Register(fs, "cache directory to load into (created if missing)")
 	cfgPath := fs.StringP("config", "c", "", "keep only the records this image set configuration selects (no network needed)")
 	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
 	c.RegisterProgress(fs)
@@ -38,8 +40,20 @@ func run(args []string) int {
 	if code := c.Parse(fs, args); code >= 0 {
 		return code
 	}
-	if *cacheDir == "" || fs.NArg() == 0 {
-		return c.Fatalf(pipeline.ExitUsage, "archives and --cache DIR are required; fix: ocm-unpack ARCHIVE_DIR --cache DIR")
+	cacheDir, cerr := cacheFlag.Dir()
+	if cerr != nil {
+		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
+	}
+	if fs.NArg() == 0 {
+		return c.Fatalf(pipeline.ExitUsage, "archives are required; fix: ocm-unpack ARCHIVE_DIR [--cache DIR]")
+	}
+	var paths []string
+	for _, a := range fs.Args() {
+		p, err := cli.LocalPath("archive", a)
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		paths = append(paths, p)
 	}
 	var cfg *config.Config
 	if *cfgPath != "" {
@@ -48,11 +62,11 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
 	}
-	files, err := archive.Expand(fs.Args())
+	files, err := archive.Expand(paths)
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
-	cch, err := cache.Open(*cacheDir)
+	cch, err := cache.Open(cacheDir)
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
@@ -66,7 +80,11 @@ func run(args []string) int {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	if err != nil && res == nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+		code := pipeline.ExitImageFailed
+		if errors.Is(err, archive.ErrBadArchive) {
+			code = pipeline.ExitUsage
+		}
+		return c.Fatalf(code, "%v", err)
 	}
 	if cfg != nil {
 		all := len(res.Records)
@@ -86,7 +104,7 @@ func run(args []string) int {
 	for _, p := range res.Problems {
 		c.Log.Errorf("%s", p)
 	}
-	c.Log.Infof("loaded %s into %s", cli.HumanBytes(res.Loaded), *cacheDir)
+	c.Log.Infof("loaded %s into %s", cli.HumanBytes(res.Loaded), cacheDir)
 	code := cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
 	if code == pipeline.ExitOK && len(res.Problems) > 0 {
 		code = pipeline.ExitImageFailed

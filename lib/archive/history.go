@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/capread"
 )
 
 // HistoryFile, in the archive directory, lists every blob an earlier set
@@ -41,7 +41,7 @@ type HistoryEntry struct {
 // LoadHistory reads dir's history; a missing file is an empty history.
 func LoadHistory(dir string) (*History, error) {
 	h := &History{path: filepath.Join(dir, HistoryFile), Blobs: map[string]HistoryEntry{}}
-	b, err := os.ReadFile(h.path)
+	b, err := capread.File(h.path, capread.Meta)
 	if errors.Is(err, fs.ErrNotExist) {
 		return h, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/capread"
 )
 
 // JournalFile, in the archive directory, holds the plan of the set being
@@ -33,7 +34,7 @@ func recordsSum(b []byte) string {
 }
 
 func loadJournal(dir string) (*journal, error) {
-	b, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	b, err := capread.File(filepath.Join(dir, JournalFile), capread.Meta)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -225,6 +226,16 @@ func (u *Unpacker) complete(r *record.Record, where map[string]string) error {
 	return nil
 }
 
+// ErrBadArchive is wrapped by Unpack's error for a file that is not a
+// readable ocm archive (empty, garbage, an oversized or broken table of
+// contents or records): bad input, nothing was loaded.
+var ErrBadArchive = errors.New("not a readable ocm archive")
+
+type badArchive struct{ error }
+
+func (e *badArchive) Unwrap() error        { return e.error }
+func (e *badArchive) Is(target error) bool { return target == ErrBadArchive }
+
 // meta is what the head of an archive says about its set.
 type meta struct {
 	toc  *TOC
@@ -244,14 +255,14 @@ func readMeta(path string) (*meta, error) {
 	next := func(want string) ([]byte, error) {
 		h, err := tr.Next()
 		if err != nil {
-			return nil, fmt.Errorf("archive %s: not an ocm archive (%v); fix: pass the mirror_*.tar files written by ocm-pack", path, err)
+			return nil, &badArchive{fmt.Errorf("archive %s: not an ocm archive (%v); fix: pass the mirror_*.tar files written by ocm-pack", path, err)}
 		}
 		if h.Name != want {
-			return nil, fmt.Errorf("archive %s: member %s where %s belongs; fix: pass the mirror_*.tar files written by ocm-pack", path, h.Name, want)
+			return nil, &badArchive{fmt.Errorf("archive %s: member %s where %s belongs; fix: pass the mirror_*.tar files written by ocm-pack", path, h.Name, want)}
 		}
-		b, err := io.ReadAll(io.LimitReader(tr, 256<<20))
+		b, err := capread.All(tr, "member "+h.Name, capread.Meta)
 		if err != nil {
-			return nil, fmt.Errorf("archive %s: reading %s: %w", path, h.Name, err)
+			return nil, &badArchive{fmt.Errorf("archive %s: reading %s: %w", path, h.Name, err)}
 		}
 		return b, nil
 	}
@@ -273,7 +284,7 @@ func readMeta(path string) (*meta, error) {
 	}
 	toc := &TOC{}
 	if err := json.Unmarshal(tocBytes, toc); err != nil {
-		return nil, fmt.Errorf("archive %s: %s: %v", path, TOCMember, err)
+		return nil, &badArchive{fmt.Errorf("archive %s: %s: %v", path, TOCMember, err)}
 	}
 	if toc.Version > FormatVersion {
 		return nil, fmt.Errorf("archive %s: format %d is newer than this ocm reads (%d); fix: unpack with the ocm that packed it", path, toc.Version, FormatVersion)
@@ -328,7 +339,7 @@ func (u *Unpacker) load(ctx context.Context, path, setID string, want Archive) (
 		switch {
 		case h.Name == TOCMember:
 			var t TOC
-			b, _ := io.ReadAll(io.LimitReader(tr, 256<<20))
+			b, _ := capread.All(tr, "member "+h.Name, capread.Meta)
 			if json.Unmarshal(b, &t) != nil || t.SetID != setID {
 				bad("belongs to another archive set; fix: unpack one set at a time")
 				return loaded, problems

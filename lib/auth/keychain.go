@@ -71,6 +71,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/ocm-mirror/ocm/lib/capread"
 )
 
 // HelperTimeout bounds one run of a docker-credential-<helper>.
@@ -184,7 +186,7 @@ type helperAnswer struct {
 func NewKeychain(explicit string) (*Keychain, error) {
 	k := &Keychain{}
 	for _, p := range Files(explicit) {
-		b, err := os.ReadFile(p)
+		b, err := capread.File(p, capread.Config)
 		if err != nil {
 			switch {
 			case errors.Is(err, fs.ErrNotExist) && explicit != "":

@@ -16,9 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
@@ -53,7 +55,7 @@ func Open(dir string) (*Cache, error) {
 		return nil, fmt.Errorf("cache %s: %w", dir, err)
 	}
 	layout := filepath.Join(dir, "oci-layout")
-	b, err := os.ReadFile(layout)
+	b, err := capread.File(layout, capread.Config)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := atomicfile.WriteFile(layout, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
@@ -67,6 +69,11 @@ func Open(dir string) (*Cache, error) {
 		}
 		if json.Unmarshal(b, &l) != nil || l.V == "" {
 			return nil, fmt.Errorf("cache %s: oci-layout is not an OCI image layout marker; fix: point --cache at an empty directory or an ocm cache", dir)
+		}
+		// OCI image layout 1.x is what ocm writes and reads; another
+		// major version may lay blobs out differently.
+		if !strings.HasPrefix(l.V, "1.") {
+			return nil, fmt.Errorf("cache %s: oci-layout says imageLayoutVersion %q, this ocm reads 1.x only; fix: point --cache at an empty directory or an ocm cache", dir, l.V)
 		}
 	}
 	if _, err := os.Stat(c.indexPath()); errors.Is(err, fs.ErrNotExist) {
@@ -157,7 +164,7 @@ func (c *Cache) ReadBlob(digest string) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(r)
+	return capread.All(r, "cached blob "+digest, capread.ImageConfig)
 }
 
 // Put stores a blob from r, verifying digest and size (size < 0: unknown).
@@ -274,7 +281,7 @@ func (c *Cache) Lookup(ref string) (Descriptor, bool, error) {
 }
 
 func (c *Cache) readIndex() (*index, error) {
-	b, err := os.ReadFile(c.indexPath())
+	b, err := capread.File(c.indexPath(), capread.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.Dir, err)
 	}

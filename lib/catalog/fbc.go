@@ -267,11 +267,40 @@ func (c *Channel) Head() (string, error) {
 			heads = append(heads, e.Name)
 		}
 	}
+	if len(heads) == 0 && len(c.Entries) > 0 {
+		return "", fmt.Errorf("channel %s has no head: every entry is replaced or skipped by another, a cycle (%s); fix: the catalog is broken, ask its publisher or pick other channels", c.Name, strings.Join(c.cycle(), " -> "))
+	}
+	if len(heads) == 0 {
+		return "", fmt.Errorf("channel %s has no entries", c.Name)
+	}
 	if len(heads) != 1 {
 		sort.Strings(heads)
 		return "", fmt.Errorf("channel %s has %d heads (%s)", c.Name, len(heads), strings.Join(heads, ", "))
 	}
 	return heads[0], nil
+}
+
+// cycle follows replaces from the first entry (by name) until an entry
+// comes round again, and returns that loop; without replaces links (skips
+// only) it names the entries.
+func (c *Channel) cycle() []string {
+	next := map[string]string{}
+	var names []string
+	for _, e := range c.Entries {
+		next[e.Name] = e.Replaces
+		names = append(names, e.Name)
+	}
+	sort.Strings(names)
+	at := map[string]int{}
+	var path []string
+	for n := names[0]; n != ""; n = next[n] {
+		if i, ok := at[n]; ok {
+			return append(path[i:], n)
+		}
+		at[n] = len(path)
+		path = append(path, n)
+	}
+	return names
 }
 
 // SortedPackages returns package names in order.

@@ -31,6 +31,9 @@ func (cat *FBC) Render(sel *Selection, dir string) (map[string][]byte, error) {
 
 		chans := keys(ps.Channels)
 		def := p.DefaultChannel
+		if ps.Default != "" {
+			def = ps.Default
+		}
 		if _, ok := ps.Channels[def]; !ok {
 			def = newestChannel(p, ps)
 		}

@@ -23,6 +23,9 @@ type PackageFilter struct {
 	MaxVersion string
 	Channels   []ChannelFilter
 	Bundles    []string
+	// DefaultChannel replaces the package's default channel in the
+	// rebuilt catalog (oc-mirror's packages[].defaultChannel).
+	DefaultChannel string
 }
 
 // ChannelFilter is one channels[] entry.
@@ -41,6 +44,9 @@ type Selection struct {
 type PackageSelection struct {
 	Channels map[string][]string // channel -> kept bundle names (sorted by version)
 	Bundles  map[string]bool     // every kept bundle
+	// Default is the default channel asked for (packages[].defaultChannel);
+	// "" keeps the catalog's, or the newest kept channel when that is gone.
+	Default string
 }
 
 // Select applies f to the catalog (the reference's table of scenarios):
@@ -74,6 +80,11 @@ func (cat *FBC) Select(f Filter) (*Selection, error) {
 		if err := s.selectPackage(p, pf, f.Full); err != nil {
 			return nil, fmt.Errorf("package %s: %w", pf.Name, err)
 		}
+		if ps := s.Packages[pf.Name]; ps != nil && pf.DefaultChannel != "" {
+			if _, kept := ps.Channels[pf.DefaultChannel]; kept {
+				ps.Default = pf.DefaultChannel
+			}
+		}
 	}
 	return s, nil
 }
@@ -83,8 +94,6 @@ func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error
 	switch {
 	case len(pf.Channels) > 0 && len(pf.Bundles) > 0:
 		return fmt.Errorf("channels and bundles cannot be combined; fix: list either channels or bundles")
-	case len(pf.Channels) > 0 && hasPkgRange:
-		return fmt.Errorf("package-level minVersion/maxVersion cannot be combined with channels; fix: put the versions on the channels")
 	case full && hasPkgRange:
 		return fmt.Errorf("full: true cannot be combined with minVersion/maxVersion; fix: drop one")
 	case len(pf.Bundles) > 0 && hasPkgRange:
@@ -113,6 +122,12 @@ func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error
 	}
 	if len(pf.Channels) > 0 {
 		for _, cf := range pf.Channels {
+			if hasPkgRange && cf.MinVersion == "" && cf.MaxVersion == "" {
+				// oc-mirror: a package range applies to each named channel.
+				cf.MinVersion, cf.MaxVersion = pf.MinVersion, pf.MaxVersion
+			} else if hasPkgRange {
+				return fmt.Errorf("package-level minVersion/maxVersion cannot be combined with channel minVersion/maxVersion; fix: keep one")
+			}
 			if p.Channels[cf.Name] == nil {
 				return fmt.Errorf("channel %s is not in the package; %s", cf.Name, suggestNames(cf.Name, keys(p.Channels)))
 			}
@@ -135,7 +150,19 @@ func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error
 				return err
 			}
 		}
+		if err := checkDefault(p, pf); err != nil {
+			return err
+		}
 		return nil
+	}
+	if pf.DefaultChannel != "" {
+		if p.Channels[pf.DefaultChannel] == nil {
+			return fmt.Errorf("defaultChannel %s is not in the package; %s", pf.DefaultChannel, suggestNames(pf.DefaultChannel, keys(p.Channels)))
+		}
+		if len(pf.Bundles) == 0 && !full {
+			// Without channels the default channel is the one filtered.
+			p = withDefault(p, pf.DefaultChannel)
+		}
 	}
 	if full {
 		for _, cn := range sortedChannels(p) {
@@ -303,4 +330,27 @@ func (s *Selection) Drop(bundles map[string]map[string]bool) {
 			delete(s.Packages, pn)
 		}
 	}
+}
+
+// checkDefault applies oc-mirror's rule to a channel filter: the default
+// channel must survive, either the catalog's or packages[].defaultChannel.
+func checkDefault(p *Package, pf PackageFilter) error {
+	kept := map[string]bool{}
+	for _, cf := range pf.Channels {
+		kept[cf.Name] = true
+	}
+	switch {
+	case pf.DefaultChannel != "" && !kept[pf.DefaultChannel]:
+		return fmt.Errorf("defaultChannel %s is not among the channels kept (%s); fix: name one of them", pf.DefaultChannel, strings.Join(keys(kept), ", "))
+	case pf.DefaultChannel == "" && !kept[p.DefaultChannel]:
+		return fmt.Errorf("the channels kept (%s) drop the default channel %s; fix: add defaultChannel: <one of them> to the package, or keep channel %s", strings.Join(keys(kept), ", "), p.DefaultChannel, p.DefaultChannel)
+	}
+	return nil
+}
+
+// withDefault is p with another default channel (p is not changed).
+func withDefault(p *Package, ch string) *Package {
+	q := *p
+	q.DefaultChannel = ch
+	return &q
 }

@@ -65,25 +65,37 @@ func TestScenarios(t *testing.T) {
 			[]string{"aqua.v1.0.0", "aqua.v1.1.0"}, ""},
 		{7, "package min and max", Filter{Packages: []PackageFilter{{Name: "aqua", MinVersion: "1.1.0", MaxVersion: "1.2.0"}}},
 			[]string{"aqua.v1.1.0", "aqua.v1.2.0"}, ""},
-		{8, "channel: its head", Filter{Packages: []PackageFilter{{Name: "aqua", Channels: []ChannelFilter{{Name: "fast"}}}}},
+		{8, "channel: its head", Filter{Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "fast", Channels: []ChannelFilter{{Name: "fast"}}}}},
 			[]string{"aqua.v1.4.0"}, ""},
-		{9, "full channel", Filter{Full: true, Packages: []PackageFilter{{Name: "aqua", Channels: []ChannelFilter{{Name: "fast"}}}}},
+		{9, "full channel", Filter{Full: true, Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "fast", Channels: []ChannelFilter{{Name: "fast"}}}}},
 			[]string{"aqua.v1.2.0", "aqua.v1.3.0", "aqua.v1.4.0"}, ""},
 		{10, "two channels: both heads", Filter{Packages: []PackageFilter{{Name: "aqua", Channels: []ChannelFilter{{Name: "stable"}, {Name: "fast"}}}}},
 			[]string{"aqua.v1.3.0", "aqua.v1.4.0"}, ""},
-		{11, "channel minVersion", Filter{Packages: []PackageFilter{{Name: "aqua", Channels: []ChannelFilter{{Name: "fast", MinVersion: "1.3.0"}}}}},
+		{11, "channel minVersion", Filter{Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "fast", Channels: []ChannelFilter{{Name: "fast", MinVersion: "1.3.0"}}}}},
 			[]string{"aqua.v1.3.0", "aqua.v1.4.0"}, ""},
 		{12, "channel maxVersion", Filter{Packages: []PackageFilter{{Name: "aqua", Channels: []ChannelFilter{{Name: "stable", MaxVersion: "1.1.0"}}}}},
 			[]string{"aqua.v1.0.0", "aqua.v1.1.0"}, ""},
-		{13, "channel min and max", Filter{Packages: []PackageFilter{{Name: "elastic", Channels: []ChannelFilter{{Name: "stable-5.3", MinVersion: "5.3.0", MaxVersion: "5.3.1"}}}}},
+		{13, "channel min and max", Filter{Packages: []PackageFilter{{Name: "elastic", DefaultChannel: "stable-5.3", Channels: []ChannelFilter{{Name: "stable-5.3", MinVersion: "5.3.0", MaxVersion: "5.3.1"}}}}},
 			[]string{"elastic.v5.3.0", "elastic.v5.3.1+build.7"}, ""},
 		{14, "exact bundles", Filter{Packages: []PackageFilter{{Name: "aqua", Bundles: []string{"aqua.v1.0.0", "aqua.v1.4.0"}}}},
 			[]string{"aqua.v1.0.0", "aqua.v1.4.0"}, ""},
-		{15, "channels with package versions", Filter{Packages: []PackageFilter{{Name: "aqua", MinVersion: "1.0.0", Channels: []ChannelFilter{{Name: "fast"}}}}},
-			nil, "package-level minVersion/maxVersion cannot be combined with channels"},
+		// oc-mirror 4.18+: a package range applies to each named channel.
+		{15, "channels with package versions", Filter{Packages: []PackageFilter{{Name: "aqua", MinVersion: "1.3.0", Channels: []ChannelFilter{{Name: "fast"}, {Name: "stable"}}}}},
+			[]string{"aqua.v1.3.0", "aqua.v1.4.0"}, ""},
+		{15, "package and channel versions", Filter{Packages: []PackageFilter{{Name: "aqua", MinVersion: "1.0.0", Channels: []ChannelFilter{{Name: "stable", MaxVersion: "1.2.0"}}}}},
+			nil, "package-level minVersion/maxVersion cannot be combined with channel minVersion/maxVersion"},
+		// operator-registry's mirror filter: the default channel must survive.
+		{0, "default channel dropped", Filter{Packages: []PackageFilter{{Name: "aqua", Channels: []ChannelFilter{{Name: "fast"}}}}},
+			nil, "drop the default channel stable; fix: add defaultChannel"},
+		{0, "defaultChannel not kept", Filter{Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "stable", Channels: []ChannelFilter{{Name: "fast"}}}}},
+			nil, "defaultChannel stable is not among the channels kept (fast)"},
+		{0, "defaultChannel unknown", Filter{Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "beta"}}},
+			nil, "defaultChannel beta is not in the package"},
+		{0, "defaultChannel without channels filters that channel", Filter{Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "fast"}}},
+			[]string{"aqua.v1.4.0"}, ""},
 		{16, "full with package versions", Filter{Full: true, Packages: []PackageFilter{{Name: "aqua", MaxVersion: "1.2.0"}}},
 			nil, "full: true cannot be combined with minVersion/maxVersion"},
-		{17, "full with channel versions", Filter{Full: true, Packages: []PackageFilter{{Name: "aqua", Channels: []ChannelFilter{{Name: "fast", MinVersion: "1.3.0"}}}}},
+		{17, "full with channel versions", Filter{Full: true, Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "fast", Channels: []ChannelFilter{{Name: "fast", MinVersion: "1.3.0"}}}}},
 			nil, "full: true cannot be combined with channel minVersion/maxVersion"},
 		{17, "channels with bundles", Filter{Packages: []PackageFilter{{Name: "aqua", Bundles: []string{"aqua.v1.0.0"}, Channels: []ChannelFilter{{Name: "fast"}}}}},
 			nil, "channels and bundles cannot be combined"},
@@ -117,7 +129,7 @@ func TestRenderKeepsOneHeadPerChannel(t *testing.T) {
 		{Packages: []PackageFilter{{Name: "aqua", Bundles: []string{"aqua.v1.0.0", "aqua.v1.4.0"}}}},
 		{Packages: []PackageFilter{{Name: "gamma", MinVersion: "0.1.0"}, {Name: "delta", MaxVersion: "2.1.0"}}},
 		{Full: true},
-		{Packages: []PackageFilter{{Name: "epsilon", Channels: []ChannelFilter{{Name: "v2"}}}}},
+		{Packages: []PackageFilter{{Name: "epsilon", DefaultChannel: "v2", Channels: []ChannelFilter{{Name: "v2"}}}}},
 	} {
 		sel, err := cat.Select(f)
 		if err != nil {
@@ -161,11 +173,20 @@ func TestRenderKeepsOneHeadPerChannel(t *testing.T) {
 	if !strings.Contains(string(files["configs/delta/catalog.json"]), "olm.deprecations") {
 		t.Error("deprecation of a kept bundle was dropped")
 	}
-	// epsilon v2 only: default channel v1 is gone, v2 becomes the default.
-	sel, _ = cat.Select(Filter{Packages: []PackageFilter{{Name: "epsilon", Channels: []ChannelFilter{{Name: "v2"}}}}})
+	// epsilon v2 only, defaultChannel v2: the rebuilt catalog says so.
+	sel, _ = cat.Select(Filter{Packages: []PackageFilter{{Name: "epsilon", DefaultChannel: "v2", Channels: []ChannelFilter{{Name: "v2"}}}}})
 	files, _ = cat.Render(sel, "configs")
 	if !strings.Contains(string(files["configs/epsilon/catalog.json"]), `"defaultChannel": "v2"`) {
 		t.Errorf("default channel not moved to a kept one:\n%s", files["configs/epsilon/catalog.json"])
+	}
+	// defaultChannel overrides the catalog's even when that one is kept.
+	sel, err := cat.Select(Filter{Packages: []PackageFilter{{Name: "aqua", DefaultChannel: "fast", Channels: []ChannelFilter{{Name: "stable"}, {Name: "fast"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ = cat.Render(sel, "configs")
+	if !strings.Contains(string(files["configs/aqua/catalog.json"]), `"defaultChannel": "fast"`) {
+		t.Errorf("defaultChannel fast not applied:\n%s", files["configs/aqua/catalog.json"])
 	}
 }
 

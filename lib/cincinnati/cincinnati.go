@@ -7,18 +7,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ocm-mirror/ocm/lib/capread"
 )
 
 // Default update service base URLs.
 const (
 	OCPBase = "https://api.openshift.com"
-	OKDBase = "https://amd64.origin.releases.ci.openshift.org"
+	// OKDBase is the OKD update graph endpoint the reference tool queries
+	// (its OkdUpdateURL): a full URL, channel and arch go in the query.
+	OKDBase = "https://origin-release.ci.openshift.org/graph"
 	// OverrideEnv replaces the base URL, as the reference tool's environment variable does.
 	OverrideEnv = "UPDATE_URL_OVERRIDE"
 	graphPath   = "/api/upgrades_info/v1/graph"
@@ -124,7 +127,7 @@ func (c *Client) Fetch(ctx context.Context, platformType, channel, arch string) 
 		return nil, fmt.Errorf("update graph for %s/%s: %w; fix: check network access or set %s", channel, arch, err, OverrideEnv)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := capread.All(resp.Body, "update graph response from "+u, capread.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("update graph for %s/%s: %w", channel, arch, err)
 	}

@@ -130,3 +130,20 @@ func TestFetchWithOverride(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestGraphURL: the default endpoints (OCP, and OKD as the reference tool
+// queries it) and the override, given as a base or a full .../graph URL.
+func TestGraphURL(t *testing.T) {
+	for _, c := range []struct{ override, typ, want string }{
+		{"", "ocp", "https://api.openshift.com/api/upgrades_info/v1/graph?arch=amd64&channel=stable-4.15"},
+		{"", "okd", "https://origin-release.ci.openshift.org/graph?arch=amd64&channel=stable-4.15"},
+		{"http://osus.example.com:8080/", "okd", "http://osus.example.com:8080/api/upgrades_info/v1/graph?arch=amd64&channel=stable-4.15"},
+		{"https://osus.example.com/api/upgrades_info/graph", "ocp", "https://osus.example.com/api/upgrades_info/graph?arch=amd64&channel=stable-4.15"},
+	} {
+		t.Setenv(OverrideEnv, c.override)
+		got, err := (&Client{}).graphURL(c.typ, "stable-4.15", "amd64")
+		if err != nil || got != c.want {
+			t.Errorf("%s %q: %s %v, want %s", c.typ, c.override, got, err, c.want)
+		}
+	}
+}

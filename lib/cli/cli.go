@@ -37,6 +37,8 @@ type Common struct {
 	IdleTimeout  time.Duration
 	RegConf      string
 	ProgressMode string
+	RetryDelay   time.Duration // --retry-delay: first wait between tries
+	retryTimes   int           // --retry-times (oc-mirror)
 
 	Log *logging.Logger
 	bar bool // a progress bar is drawn: periodic progress lines are not
@@ -80,9 +82,10 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 		fs.IntVar(&c.BlobWorkers, "blob-workers", 8, "blobs transferred at once, across all images")
 		c.RegisterProgress(fs)
 	}
-	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff; a blob upload counts as one request, a cut download resumes within its request's tries")
+	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff (also --retry-times N-1); a blob upload counts as one request, a cut download resumes within its request's tries")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "longest a registry may send nothing (mid-transfer, or before answering a request); a stalled request is retried, a download resumes where it stopped")
-	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
+	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace (also --log-level)")
+	c.registerRetryAliases(fs)
 }
 
 // RegisterProgress adds --progress to fs.
@@ -93,6 +96,7 @@ func (c *Common) RegisterProgress(fs *pflag.FlagSet) {
 // Parse parses args and sets up logging. It returns an exit code >= 0 when
 // the command must stop now (help asked, bad flag).
 func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
+	normalize(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return pipeline.ExitOK
@@ -116,6 +120,10 @@ func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: --progress %q: must be auto, bar or lines\n", c.Name, c.ProgressMode)
 		return pipeline.ExitUsage
 	}
+	if err := c.finishCompat(fs); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
+		return pipeline.ExitUsage
+	}
 	if c.Retries < 1 {
 		fmt.Fprintf(os.Stderr, "%s: --retries must be at least 1\n", c.Name)
 		return pipeline.ExitUsage
@@ -129,7 +137,7 @@ func (c *Common) Parse(fs *pflag.FlagSet, args []string) int {
 
 // Fatalf prints a one-line error and returns the usage exit code.
 func (c *Common) Fatalf(code int, format string, args ...any) int {
-	fmt.Fprintf(os.Stderr, "%s: %s\n", c.Name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(os.Stderr, "%s: %s\n", c.Name, logging.Escape(fmt.Sprintf(format, args...)))
 	return code
 }
 
@@ -154,13 +162,13 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 		}
 	}
 	for _, f := range t.Failed {
-		fmt.Fprintf(w, "%s: FAILED %s\n", name, f)
+		fmt.Fprintf(w, "%s: FAILED %s\n", name, logging.Escape(f))
 	}
 	for _, f := range t.Upstream {
-		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, f)
+		fmt.Fprintf(w, "%s: FAILED earlier %s\n", name, logging.Escape(f))
 	}
 	if inc := t.IncompleteLine(); inc != "" {
-		fmt.Fprintf(w, "%s: incomplete operators: %s\n", name, inc)
+		fmt.Fprintf(w, "%s: incomplete operators: %s\n", name, logging.Escape(inc))
 	}
 	switch {
 	case interrupted:
@@ -212,7 +220,7 @@ func ErrorLog(workspace, name string, t *pipeline.Tally) (string, error) {
 	p := filepath.Join(dir, "mirroring_errors_"+time.Now().Format("20060102_150405")+".log")
 	var b strings.Builder
 	for _, f := range t.Failed {
-		fmt.Fprintf(&b, "%s: %s\n", name, f)
+		fmt.Fprintf(&b, "%s: %s\n", name, logging.Escape(f))
 	}
 	return p, os.WriteFile(p, []byte(b.String()), 0o644)
 }
@@ -229,7 +237,7 @@ type DryRun struct {
 // Register adds --dry-run and --workspace to fs.
 func (d *DryRun) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.On, "dry-run", false, "copy nothing: write WORKSPACE/dry-run/mapping.txt (every image) and missing.txt (images not yet at the destination)")
-	fs.StringVar(&d.Workspace, "workspace", "working-dir", "folder for dry-run files and logs/mirroring_errors_<time>.log")
+	LocalPathVar(fs, &d.Workspace, "workspace", "working-dir", "folder for dry-run files and logs/mirroring_errors_<time>.log (PATH or file://PATH)")
 }
 
 // Finish writes the dry-run files and says what is missing, as the reference
@@ -247,5 +255,21 @@ func (d *DryRun) Finish(c *Common, r *dryrun.Report, where string) error {
 		c.Log.Infof("all %d images are already in %s", all, where)
 	}
 	c.Log.Infof("list of all images for mirroring in: %s", mapping)
+	return nil
+}
+
+// OutDir checks that flag's directory (--out) is a directory or does not
+// exist yet: a file there is a mistake in the command line (exit 2), not a
+// failure found after the work is done.
+func OutDir(flag, dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", flag, dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s %s is a file, not a directory; fix: name a directory (it is created if missing)", flag, dir)
+	}
 	return nil
 }

@@ -11,6 +11,10 @@ import (
 func (c *Common) retry() retry.Policy {
 	p := retry.Default
 	p.Attempts = c.Retries
+	if d, ok := c.retryPolicyDelay(); ok {
+		p.Base = d
+		p.Max = max(p.Max, d)
+	}
 	return p
 }
 

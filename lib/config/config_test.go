@@ -115,13 +115,24 @@ func TestInvalid(t *testing.T) {
 		{"bad type", head + "mirror:\n  platform:\n    channels:\n    - name: stable-4.15\n      type: rhel\n", 7, `unknown platform type "rhel"`},
 		{"platform full with min", head + "mirror:\n  platform:\n    channels:\n    - name: stable-4.15\n      full: true\n      minVersion: 4.15.1\n", 6, "cannot be combined with minVersion/maxVersion"},
 		{"duplicate package", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    packages:\n    - name: p\n    - name: p\n", 8, "package p listed twice"},
-		{"scenario 15", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    packages:\n    - name: p\n      minVersion: 1.0.0\n      channels:\n      - name: c\n", 7, "package-level minVersion/maxVersion cannot be combined with channels"},
+		// oc-mirror 4.18+ (validate.go) refuses only ranges on both levels.
+		{"scenario 15", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    packages:\n    - name: p\n      minVersion: 1.0.0\n      channels:\n      - name: c\n        maxVersion: 2.0.0\n", 10, "package-level minVersion/maxVersion cannot be combined with channel minVersion/maxVersion"},
+		{"bad regexp blocked", head + "mirror:\n  blockedImages:\n  - name: \"quay.io/(unclosed\"\n", 5, "is neither an image reference nor a regular expression"},
+		{"platforms and architectures", head + "mirror:\n  platform:\n    architectures: [amd64]\n    platforms: [{os: linux, architecture: amd64}]\n", 6, "cannot be used together"},
+		{"platform without os", head + "mirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n    platforms: [{architecture: amd64}]\n", 6, "platforms[0].os: missing"},
+		{"bad targetRepo", head + "mirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n    targetRepo: Quay.io/X:1\n", 6, "is not a repository path"},
+		{"empty defaultChannel", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    packages:\n    - name: p\n      defaultChannel: \"\"\n", 8, "defaultChannel: empty channel name"},
 		{"scenario 16", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    full: true\n    packages:\n    - name: p\n      maxVersion: 1.0.0\n", 8, "full: true cannot be combined with minVersion/maxVersion"},
 		{"scenario 17", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    full: true\n    packages:\n    - name: p\n      channels:\n      - name: c\n        minVersion: 1.0.0\n", 10, "full: true cannot be combined with channel minVersion/maxVersion"},
 		{"channels and bundles", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    packages:\n    - name: p\n      channels:\n      - name: c\n      bundles:\n      - name: b\n", 11, "channels and bundles cannot be combined"},
 		{"bad targetCatalog", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    targetCatalog: quay.io/X:1\n", 6, "is not a repository path"},
 		{"bad targetTag", head + "mirror:\n  operators:\n  - catalog: quay.io/a/b:1\n    targetTag: \"-x\"\n", 6, "is not a valid tag"},
-		{"helm", head + "mirror:\n  helm: {}\n", 4, "helm charts are not supported"},
+		{"release and channels", head + "mirror:\n  platform:\n    release: quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64\n    channels: [{name: stable-4.15}]\n", 5, "mirror.platform.release: release names one release payload; it cannot be combined with channels"},
+		{"release and architectures", head + "mirror:\n  platform:\n    release: quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64\n    architectures: [arm64]\n", 6, "mirror.platform.architectures: architectures does not apply to release"},
+		{"kubeVirtContainer as string", head + "mirror:\n  platform:\n    kubeVirtContainer: \"yes\"\n    channels: [{name: stable-4.15}]\n", 5, "mirror.platform.kubeVirtContainer: must be true or false"},
+		{"bad release", head + "mirror:\n  platform:\n    release: 4.15.3\n", 5, `mirror.platform.release: bad image reference "4.15.3"`},
+		{"helm url", head + "mirror:\n  helm:\n    repositories:\n    - name: r\n      url: charts.example.com\n", 7, "is not an http(s) URL"},
+		{"helm local without path", head + "mirror:\n  helm:\n    local:\n    - name: c\n", 6, "path: missing"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,4 +178,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("multi-line error: %q", err)
 		}
 	})
+}
+
+func TestPlatformRelease(t *testing.T) {
+	c, err := Parse("isc.yaml", []byte(head+"mirror:\n  platform:\n    graph: true\n    kubeVirtContainer: true\n    release: quay.io/openshift-release-dev/ocp-release:4.16.0-rc.1-x86_64\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl := c.Spec.Platform; pl.Release != "quay.io/openshift-release-dev/ocp-release:4.16.0-rc.1-x86_64" || len(pl.Channels) != 0 || !pl.Graph || !pl.KubeVirtContainer {
+		t.Fatalf("platform %+v", pl)
+	}
 }

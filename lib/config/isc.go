@@ -6,7 +6,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/suggest"
 )
 
@@ -35,6 +35,9 @@ type Config struct {
 	APIVersion  string   `json:"apiVersion"`
 	ArchiveSize int      `json:"archiveSize,omitempty"`
 	Spec        ImageSet `json:"spec"` // mirror: or delete:
+	// Warnings name fields oc-mirror accepts that ocm reads but does not
+	// apply as oc-mirror does, each "file:line: field: why".
+	Warnings []string `json:"-"`
 }
 
 // ImageSet is the content of mirror: or delete:.
@@ -43,12 +46,21 @@ type ImageSet struct {
 	Operators        []Operator `json:"operators,omitempty"`
 	AdditionalImages []Image    `json:"additionalImages,omitempty"`
 	BlockedImages    []Image    `json:"blockedImages,omitempty"`
+	Helm             *Helm      `json:"helm,omitempty"`
 }
 
 // Image is an additionalImages or blockedImages entry.
 type Image struct {
 	Name string `json:"name"`
-	Line int    `json:"-"`
+	// TargetRepo and TargetTag override the destination path and tag
+	// (additionalImages only).
+	TargetRepo string   `json:"targetRepo,omitempty"`
+	TargetTag  string   `json:"targetTag,omitempty"`
+	Platforms  []string `json:"platforms,omitempty"` // os/arch
+	// Pattern is set for a blockedImages entry that is not an image
+	// reference: an unanchored regular expression, as oc-mirror 4.19+ reads it.
+	Pattern bool `json:"-"`
+	Line    int  `json:"-"`
 }
 
 // Platform is mirror.platform.
@@ -56,6 +68,13 @@ type Platform struct {
 	Architectures []string          `json:"architectures,omitempty"`
 	Channels      []PlatformChannel `json:"channels,omitempty"`
 	Graph         bool              `json:"graph,omitempty"`
+	// Release names one release payload by tag or digest, instead of
+	// channels (e.g. a release candidate or a custom build).
+	Release string `json:"release,omitempty"`
+	// KubeVirtContainer adds each payload's KubeVirt container image (named
+	// in its boot images ConfigMap) as a release component.
+	KubeVirtContainer bool     `json:"kubeVirtContainer,omitempty"`
+	Platforms         []string `json:"platforms,omitempty"` // os/arch
 }
 
 // PlatformChannel is a release channel entry.
@@ -77,6 +96,8 @@ type Operator struct {
 	TargetCatalog               string    `json:"targetCatalog,omitempty"`
 	TargetTag                   string    `json:"targetTag,omitempty"`
 	TargetCatalogSourceTemplate string    `json:"targetCatalogSourceTemplate,omitempty"`
+	SkipDependencies            bool      `json:"skipDependencies,omitempty"`
+	Platforms                   []string  `json:"platforms,omitempty"` // os/arch
 	Line                        int       `json:"-"`
 }
 
@@ -87,7 +108,10 @@ type Package struct {
 	MaxVersion string    `json:"maxVersion,omitempty"`
 	Channels   []Channel `json:"channels,omitempty"`
 	Bundles    []Bundle  `json:"bundles,omitempty"`
-	Line       int       `json:"-"`
+	// DefaultChannel is the package's default channel in the rebuilt
+	// catalog; needed when the channels kept drop the original one.
+	DefaultChannel string `json:"defaultChannel,omitempty"`
+	Line           int    `json:"-"`
 }
 
 // Channel is a package channels[] entry.
@@ -132,7 +156,7 @@ func (e *Error) Error() string {
 
 // Load reads and parses path.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -140,7 +164,10 @@ func Load(path string) (*Config, error) {
 }
 
 // parser carries the file name for errors.
-type parser struct{ file string }
+type parser struct {
+	file     string
+	warnings []string
+}
 
 func (p *parser) errf(n *yaml.Node, field, fix, format string, args ...any) *Error {
 	line := 0
@@ -175,6 +202,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	if len(doc.Content) == 0 {
 		return nil, p.errf(nil, "", "start from an example in docs/isc.md", "the file is empty")
+	}
+	if a := findAlias(&doc); a != nil {
+		return nil, p.errf(a, "", "write the value out in full where the alias stands", "YAML aliases (*%s) are not supported", a.Value)
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -235,7 +265,22 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	cfg.Spec = *spec
+	cfg.Warnings = p.warnings
 	return cfg, nil
+}
+
+// findAlias returns the first alias node under n: ocm reads each value
+// where it is written, so an alias would be misread as a wrong type.
+func findAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := findAlias(c); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 // mapping checks n is a mapping with only the allowed keys, returning them.

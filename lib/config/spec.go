@@ -7,20 +7,30 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
+
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 func (p *parser) imageSet(n *yaml.Node, path string, kind Kind) (*ImageSet, error) {
-	allowed := []string{"platform", "operators", "additionalImages", "blockedImages", "helm"}
+	allowed := []string{"platform", "operators", "additionalImages", "blockedImages", "helm", "samples"}
 	if kind == KindDelete {
-		allowed = []string{"platform", "operators", "additionalImages"}
+		allowed = []string{"platform", "operators", "additionalImages", "samples"}
 	}
 	f, err := p.mapping(n, path, allowed...)
 	if err != nil {
 		return nil, err
 	}
 	s := &ImageSet{}
+	if sn := f["samples"]; sn != nil {
+		if _, err := p.list(sn, path+".samples"); err != nil {
+			return nil, err
+		}
+		p.warnf(sn, path+".samples", "ignored: oc-mirror v2 reads samples but mirrors nothing for them; list sample images under additionalImages")
+	}
 	if h := f["helm"]; h != nil {
-		return nil, p.errf(h, path+".helm", "mirror charts' images as additionalImages", "helm charts are not supported by ocm")
+		if s.Helm, err = p.helm(h, path+".helm"); err != nil {
+			return nil, err
+		}
 	}
 	if pn := f["platform"]; pn != nil {
 		if s.Platform, err = p.platform(pn, path+".platform"); err != nil {
@@ -70,8 +80,15 @@ func (p *parser) images(n *yaml.Node, path string, blocked bool) ([]Image, error
 				return nil, err
 			}
 		} else {
-			f, err := p.mapping(it, ip, "name")
+			allowed := []string{"name"}
+			if !blocked {
+				allowed = append(allowed, "targetRepo", "targetTag", "platforms")
+			}
+			f, err := p.mapping(it, ip, allowed...)
 			if err != nil {
+				return nil, err
+			}
+			if err := p.additionalTarget(f, ip, &img); err != nil {
 				return nil, err
 			}
 			nn := f["name"]
@@ -83,7 +100,12 @@ func (p *parser) images(n *yaml.Node, path string, blocked bool) ([]Image, error
 			}
 		}
 		if err := p.reference(it, ip+".name", img.Name, blocked); err != nil {
-			return nil, err
+			if !blocked || img.Name == "" {
+				return nil, err
+			}
+			if err := p.blockedPattern(it, ip+".name", &img); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, img)
 	}
@@ -94,29 +116,48 @@ func (p *parser) reference(n *yaml.Node, path, s string, repoOK bool) error {
 	if s == "" {
 		return p.errf(n, path, "write registry/repository:tag or registry/repository@sha256:...", "empty image name")
 	}
-	if _, err := name.ParseReference(s, name.StrictValidation); err == nil {
-		return nil
-	}
-	if repoOK {
-		if _, err := name.NewRepository(s, name.StrictValidation); err == nil {
-			return nil
-		}
-	}
+	const fix = "write registry/repository:tag or registry/repository@sha256:<64 hex> in lowercase"
 	_, err := name.ParseReference(s, name.StrictValidation)
-	return p.errf(n, path, "write registry/repository:tag or registry/repository@sha256:<64 hex> in lowercase", "bad image reference %q (%v)", s, err)
+	if err != nil && repoOK {
+		_, err = name.NewRepository(s, name.StrictValidation)
+	}
+	if err != nil {
+		_, err = name.ParseReference(s, name.StrictValidation)
+		return p.errf(n, path, fix, "bad image reference %q (%v)", s, err)
+	}
+	// The name package checks characters only: "host.example/../x" passes
+	// it. The distribution grammar (path components, tags) is refs'.
+	if _, _, _, _, err := refs.Split(s); err != nil {
+		return p.errf(n, path, fix, "%v", err)
+	}
+	return nil
 }
 
 var archs = map[string]bool{"amd64": true, "arm64": true, "ppc64le": true, "s390x": true, "multi": true}
 
 func (p *parser) platform(n *yaml.Node, path string) (*Platform, error) {
-	f, err := p.mapping(n, path, "architectures", "channels", "graph", "release", "kubeVirtContainer")
+	f, err := p.mapping(n, path, "architectures", "channels", "graph", "release", "kubeVirtContainer", "platforms")
 	if err != nil {
 		return nil, err
 	}
 	pl := &Platform{}
-	for _, k := range []string{"release", "kubeVirtContainer"} {
-		if f[k] != nil {
-			return nil, p.errf(f[k], path+"."+k, "remove it", "%s is not supported by ocm yet", k)
+	if k := f["kubeVirtContainer"]; k != nil {
+		if err := p.boolean(k, path+".kubeVirtContainer", &pl.KubeVirtContainer); err != nil {
+			return nil, err
+		}
+	}
+	if rn := f["release"]; rn != nil {
+		if err := p.str(rn, path+".release", &pl.Release); err != nil {
+			return nil, err
+		}
+		if err := p.reference(rn, path+".release", pl.Release, false); err != nil {
+			return nil, err
+		}
+		if f["channels"] != nil {
+			return nil, p.errf(rn, path+".release", "keep release (one payload) or channels, not both", "release names one release payload; it cannot be combined with channels")
+		}
+		if a := f["architectures"]; a != nil {
+			return nil, p.errf(a, path+".architectures", "drop architectures: the payload release names is of one architecture (or multi)", "architectures does not apply to release")
 		}
 	}
 	if g := f["graph"]; g != nil {
@@ -141,12 +182,31 @@ func (p *parser) platform(n *yaml.Node, path string) (*Platform, error) {
 			pl.Architectures = append(pl.Architectures, a)
 		}
 	}
+	if v := f["platforms"]; v != nil {
+		if f["architectures"] != nil {
+			return nil, p.errf(v, path+".platforms", "keep platforms (sparse filtering of the multi payload) or architectures (one payload per architecture), not both", "platform.platforms and platform.architectures cannot be used together")
+		}
+		if pl.Platforms, err = p.platforms(v, path+".platforms"); err != nil {
+			return nil, err
+		}
+		// oc-mirror mirrors the multi-architecture payload for platforms.
+		pl.Architectures = []string{"multi"}
+		p.warnf(v, path+".platforms", "the multi-architecture release payload is mirrored whole (every platform): ocm does not write sparse manifest lists")
+	}
 	if len(pl.Architectures) == 0 {
 		pl.Architectures = []string{"amd64"}
 	}
+	if pl.Release != "" {
+		return pl, nil
+	}
 	cn := f["channels"]
+	if cn == nil && (f["architectures"] != nil || f["platforms"] != nil || f["graph"] != nil) {
+		// oc-mirror accepts a platform without channels: no release.
+		p.warnf(n, path, "no channels and no release: no release payload is planned; architectures and platforms select release payloads only")
+		return pl, nil
+	}
 	if cn == nil {
-		return nil, p.errf(n, path+".channels", "add channels: [{name: stable-4.15}]", "missing")
+		return nil, p.errf(n, path+".channels", "add channels: [{name: stable-4.15}], or release: <payload image>", "missing")
 	}
 	items, err := p.list(cn, path+".channels")
 	if err != nil {
@@ -220,7 +280,7 @@ var (
 )
 
 func (p *parser) operator(n *yaml.Node, path string) (*Operator, error) {
-	f, err := p.mapping(n, path, "catalog", "full", "packages", "targetCatalog", "targetTag", "targetCatalogSourceTemplate")
+	f, err := p.mapping(n, path, "catalog", "full", "packages", "targetCatalog", "targetTag", "targetCatalogSourceTemplate", "skipDependencies", "platforms")
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +318,17 @@ func (p *parser) operator(n *yaml.Node, path string) (*Operator, error) {
 			return nil, p.errf(v, path+".targetTag", "use letters, digits, _ . - (128 at most)", "%q is not a valid tag", op.TargetTag)
 		}
 	}
+	if v := f["skipDependencies"]; v != nil {
+		if err := p.boolean(v, path+".skipDependencies", &op.SkipDependencies); err != nil {
+			return nil, err
+		}
+	}
+	if v := f["platforms"]; v != nil {
+		if op.Platforms, err = p.platforms(v, path+".platforms"); err != nil {
+			return nil, err
+		}
+		p.warnf(v, path+".platforms", "ocm copies operator images whole (every platform), as a registry without sparse-manifest support needs; the filter is not applied")
+	}
 	if v := f["targetCatalogSourceTemplate"]; v != nil {
 		if err := p.str(v, path+".targetCatalogSourceTemplate", &op.TargetCatalogSourceTemplate); err != nil {
 			return nil, err
@@ -286,7 +357,7 @@ func (p *parser) operator(n *yaml.Node, path string) (*Operator, error) {
 }
 
 func (p *parser) pkg(n *yaml.Node, path string, full bool) (*Package, error) {
-	f, err := p.mapping(n, path, "name", "minVersion", "maxVersion", "channels", "bundles")
+	f, err := p.mapping(n, path, "name", "minVersion", "maxVersion", "channels", "bundles", "defaultChannel")
 	if err != nil {
 		return nil, err
 	}
@@ -338,8 +409,22 @@ func (p *parser) pkg(n *yaml.Node, path string, full bool) (*Package, error) {
 			}
 			pk.Channels = append(pk.Channels, ch)
 		}
+		// oc-mirror's rule: a package range applies to each named channel,
+		// but not beside channel ranges.
 		if pkgRange {
-			return nil, p.errf(n, path, "move minVersion/maxVersion onto the channels", "package %s: package-level minVersion/maxVersion cannot be combined with channels", pk.Name)
+			for i, ch := range pk.Channels {
+				if ch.MinVersion != "" || ch.MaxVersion != "" {
+					return nil, p.errf(items[i], fmt.Sprintf("%s.channels[%d]", path, i), "keep the range on the package or on the channels, not both", "package %s: package-level minVersion/maxVersion cannot be combined with channel minVersion/maxVersion", pk.Name)
+				}
+			}
+		}
+	}
+	if dn := f["defaultChannel"]; dn != nil {
+		if err := p.str(dn, path+".defaultChannel", &pk.DefaultChannel); err != nil {
+			return nil, err
+		}
+		if pk.DefaultChannel == "" {
+			return nil, p.errf(dn, path+".defaultChannel", "name one of the package's channels, or remove the field", "empty channel name")
 		}
 	}
 	if bn := f["bundles"]; bn != nil {

@@ -115,15 +115,18 @@ func (e *Engine) Copy(ctx context.Context, src Source, digest string, dst Dest, 
 	if tag != "" {
 		ref = tag
 	}
-	if err := e.copyManifest(ctx, src, dst, digest, ref, body, mt, m); err != nil {
+	if err := e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, 0); err != nil {
 		return nil, err
 	}
 	return &Result{Digest: digest, MediaType: mt, Size: int64(len(body)), Platforms: m.Platforms()}, nil
 }
 
 // copyManifest copies what m (digest) points to, then m itself under ref.
-func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest, ref string, body []byte, mt string, m *manifest.Manifest) error {
+func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest, ref string, body []byte, mt string, m *manifest.Manifest, depth int) error {
 	if manifest.IsIndex(mt) {
+		if err := manifest.Nested(depth+1, digest); err != nil {
+			return err
+		}
 		err := parallel(ctx, len(m.Manifests), func(ctx context.Context, i int) error {
 			child := m.Manifests[i]
 			if has, err := dst.HasManifest(ctx, child.Digest); err != nil {
@@ -142,7 +145,7 @@ func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest,
 			if err != nil {
 				return fmt.Errorf("manifest %s: %w", child.Digest, err)
 			}
-			return e.copyManifest(ctx, src, dst, child.Digest, child.Digest, cb, cmt, cm)
+			return e.copyManifest(ctx, src, dst, child.Digest, child.Digest, cb, cmt, cm, depth+1)
 		})
 		if err != nil {
 			return err

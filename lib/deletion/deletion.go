@@ -8,19 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
 // Kind and APIVersion of delete-images.yaml.
@@ -44,6 +44,9 @@ type Item struct {
 	Destination string `json:"destination"`      // host/repo:tag it was found at
 	Repository  string `json:"repository"`
 	Digest      string `json:"digest"`
+	// Tag names the manifest instead of Digest (oc-mirror's lists name
+	// images by tag); it is resolved against the mirror when deleting.
+	Tag string `json:"tag,omitempty"`
 	// Parent is the index this manifest belongs to (a platform image).
 	Parent string `json:"parent,omitempty"`
 	// SharedWith names tags outside this list that point at the same
@@ -231,20 +234,27 @@ func Write(path string, l *List) error {
 
 // Read loads and checks a list.
 func Read(path string) (*List, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	var l List
 	if err := yaml.UnmarshalStrict(b, &l); err != nil {
-		return nil, fmt.Errorf("%s: %v; fix: use a file written by ocm-delete --generate", path, err)
+		if ol, ok, oerr := fromOcMirror(path, b); ok {
+			return ol, oerr
+		}
+		return nil, fmt.Errorf("%s: %v; fix: use a file written by ocm-delete --generate or oc-mirror v2 delete --generate", path, err)
 	}
 	if l.Kind != Kind || l.APIVersion != APIVersion {
 		return nil, fmt.Errorf("%s: kind %q apiVersion %q; fix: use a file written by ocm-delete --generate", path, l.Kind, l.APIVersion)
 	}
 	for i, it := range l.Items {
-		if it.Repository == "" || !strings.HasPrefix(it.Digest, "sha256:") {
-			return nil, fmt.Errorf("%s: items[%d]: needs repository and a sha256 digest", path, i)
+		// Repository and digest go into DELETE URLs: check them whole.
+		if err := refs.CheckRepository(it.Repository); err != nil {
+			return nil, fmt.Errorf("%s: items[%d].repository %q: %v; fix: use a file written by ocm-delete --generate", path, i, it.Repository, err)
+		}
+		if !verify.ValidDigest(it.Digest) {
+			return nil, fmt.Errorf("%s: items[%d].digest %q is not sha256:<64 lowercase hex>; fix: use a file written by ocm-delete --generate", path, i, it.Digest)
 		}
 	}
 	return &l, nil
@@ -271,6 +281,18 @@ func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, maxNest
 		repo, err := c.Repository(mirror.Registry + "/" + it.Repository)
 		if err != nil {
 			return res, err
+		}
+		if it.Digest == "" { // named by tag: the manifest it points at now
+			desc, found, err := c.HeadManifest(ctx, repo, it.Tag)
+			if err != nil {
+				return res, fmt.Errorf("resolving %s:%s: %w", it.Repository, it.Tag, err)
+			}
+			if !found {
+				log.Infof("%s:%s is already gone, skipped", it.Repository, it.Tag)
+				res.Gone = append(res.Gone, it)
+				continue
+			}
+			it.Digest = desc.Digest
 		}
 		if dryRun {
 			log.Infof("would delete %s@%s (%s)", it.Repository, it.Digest, it.Destination)

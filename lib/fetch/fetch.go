@@ -15,6 +15,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 // Stage copies records' images into Cache.
@@ -29,6 +30,9 @@ type Stage struct {
 	// NoAttachments (--remove-signatures) caches images without their
 	// signatures, attestations, SBOMs and referrers.
 	NoAttachments bool
+	// Signatures is the store release payload signatures the cache lacks
+	// are fetched from again.
+	Signatures *releasesig.Store
 }
 
 // Process fetches one record's image and sets its status.
@@ -44,8 +48,10 @@ func (s *Stage) Process(ctx context.Context, r *record.Record) {
 }
 
 func (s *Stage) process(ctx context.Context, r *record.Record) error {
-	if r.Digest == "" {
-		return fmt.Errorf("record has no digest; fix: feed ocm-fetch the output of ocm-plan")
+	// What push needs (its record reader has checked the syntax): an image
+	// that could never be pushed is not worth fetching or carrying.
+	if r.Digest == "" || r.Destination == "" {
+		return fmt.Errorf("record has no digest or destination; fix: feed ocm-fetch the output of ocm-plan")
 	}
 	repo, err := SourceRepo(s.Source, r.Source)
 	if err != nil {
@@ -69,6 +75,15 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	res, err := s.Engine.Copy(ctx, src, r.Digest, dst, r.Source)
 	if err != nil {
 		return err
+	}
+	if err := r.CheckMediaType(res.MediaType); err != nil {
+		return err
+	}
+	// A payload's signatures travel with it (archives, disk to mirror).
+	if len(r.Signatures) > 0 {
+		if _, err := releasesig.Load(ctx, s.Cache, s.Signatures, r); err != nil {
+			return err
+		}
 	}
 	if !s.NoAttachments {
 		// Looked up on every run: a signature added upstream since is cached too.

@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 )
 
@@ -47,6 +48,13 @@ type Config struct {
 // Resolve reads the image digest; an index resolves to its entry for
 // platform ("linux/amd64"), or the first entry when platform is "".
 func Resolve(ctx context.Context, src Source, digest, platform string) (*Image, error) {
+	return resolve(ctx, src, digest, platform, 0)
+}
+
+func resolve(ctx context.Context, src Source, digest, platform string, depth int) (*Image, error) {
+	if err := manifest.Nested(depth, digest); err != nil {
+		return nil, err
+	}
 	body, mt, err := src.Manifest(ctx, digest)
 	if err != nil {
 		return nil, err
@@ -66,14 +74,14 @@ func Resolve(ctx context.Context, src Source, digest, platform string) (*Image, 
 		if pick == nil {
 			return nil, fmt.Errorf("index %s has no %s image (it has %s)", digest, platform, strings.Join(m.Platforms(), ", "))
 		}
-		return Resolve(ctx, src, pick.Digest, "")
+		return resolve(ctx, src, pick.Digest, "", depth+1)
 	}
 	rc, err := src.Blob(ctx, m.Config.Digest, m.Config.Size)
 	if err != nil {
 		return nil, fmt.Errorf("image config %s: %w", m.Config.Digest, err)
 	}
 	defer rc.Close()
-	cb, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	cb, err := capread.All(rc, "image config "+m.Config.Digest, capread.ImageConfig)
 	if err != nil {
 		return nil, fmt.Errorf("image config %s: %w", m.Config.Digest, err)
 	}
@@ -146,7 +154,7 @@ func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBy
 				return nil
 			}
 			if total+h.Size > maxBytes {
-				return fmt.Errorf("files under %s exceed %d bytes", strings.Join(dirs, ", "), maxBytes)
+				return &capread.TooLargeError{Name: "the files under " + strings.Join(dirs, ", ") + " of image " + img.Digest, Cap: maxBytes}
 			}
 			b, err := io.ReadAll(r)
 			if err != nil {

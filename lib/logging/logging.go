@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,7 +59,7 @@ func (l *Logger) log(lv Level, tag, format string, args ...any) {
 	if !l.Enabled(lv) {
 		return
 	}
-	msg := fmt.Sprintf(format, args...)
+	msg := Escape(fmt.Sprintf(format, args...))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.status != nil {
@@ -108,3 +109,24 @@ func (l *Logger) Warnf(format string, args ...any)  { l.log(Warn, "WARN", format
 func (l *Logger) Infof(format string, args ...any)  { l.log(Info, "INFO", format, args...) }
 func (l *Logger) Debugf(format string, args ...any) { l.log(Debug, "DEBUG", format, args...) }
 func (l *Logger) Tracef(format string, args ...any) { l.log(Trace, "TRACE", format, args...) }
+
+// Escape writes control characters of s (C0, DEL, C1) as Go escapes (\n,
+// \x1b, \u0085), so that a value from a record, a registry or a catalog
+// can neither start a forged log line nor move the terminal's cursor.
+func Escape(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, c := range s {
+		if isControl(c) {
+			q := strconv.QuoteRune(c)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func isControl(c rune) bool { return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) }

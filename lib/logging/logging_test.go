@@ -66,3 +66,22 @@ func TestParseLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestF12LogLinesCannotBeForged(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a\n12:00:00 ocm-push [INFO] forged", `a\n12:00:00 ocm-push [INFO] forged`},
+		{"cr\rover", `cr\rover`},
+		{"esc \x1b[2J", `esc \x1b[2J`},
+		{"nel \u0085 del \x7f", `nel \u0085 del \x7f`},
+		{"unicode é ✓ stays", "unicode é ✓ stays"},
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		New("ocm-push", Info, &b).Errorf("image %s failed", c.in)
+		out := b.String()
+		if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "[ERROR] image "+c.want+" failed\n") {
+			t.Errorf("%q logged as %q", c.in, out)
+		}
+	}
+}

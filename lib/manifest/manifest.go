@@ -4,6 +4,7 @@ package manifest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -86,10 +87,89 @@ func Sniff(body []byte) string {
 	}
 }
 
-// Parse reads a manifest of media type mt ("" = sniff).
-func Parse(body []byte, mt string) (*Manifest, string, error) {
-	if mt == "" || mt == "application/json" {
-		mt = Sniff(body)
+// MaxNesting bounds how deep indexes may point at indexes. Real images
+// have one level (an index of platform manifests); a chain of thousands is
+// an attack on the time and memory of whoever walks it.
+const MaxNesting = 8
+
+// ErrTooDeep is wrapped by Nested's error.
+var ErrTooDeep = errors.New("indexes nested too deep")
+
+// Nested checks the depth of an index entry about to be read (the
+// top-level manifest is depth 0).
+func Nested(depth int, digest string) error {
+	if depth > MaxNesting {
+		return fmt.Errorf("manifest %s is more than %d indexes deep: %w", digest, MaxNesting, ErrTooDeep)
+	}
+	return nil
+}
+
+// ErrMismatch is wrapped by Parse's error when the media type a registry
+// header, an index entry or a record claims disagrees with the body.
+var ErrMismatch = errors.New("media type disagrees with the manifest body")
+
+// ErrMalformed is wrapped by Parse's error for a body that is not a usable
+// manifest or index (bad JSON, both or neither shape, an empty index).
+var ErrMalformed = errors.New("malformed manifest")
+
+// bodyType is the media type the body itself says, or its shape shows: a
+// body with manifests is an index, one with config or layers an image.
+func bodyType(body []byte) (string, error) {
+	var m struct {
+		MediaType     string          `json:"mediaType"`
+		SchemaVersion int             `json:"schemaVersion"`
+		Manifests     json.RawMessage `json:"manifests"`
+		Config        json.RawMessage `json:"config"`
+		Layers        json.RawMessage `json:"layers"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "", fmt.Errorf("manifest is not valid JSON: %v: %w", err, ErrMalformed)
+	}
+	isIdx := m.Manifests != nil
+	isImg := m.Config != nil || m.Layers != nil
+	if isIdx && isImg {
+		return "", fmt.Errorf("manifest body has both manifests (an index) and config/layers (an image): %w", ErrMalformed)
+	}
+	switch {
+	case m.MediaType != "":
+		if IsIndex(m.MediaType) && isImg {
+			return "", fmt.Errorf("manifest body says mediaType %s but has config/layers, as an image does: %w", m.MediaType, ErrMismatch)
+		}
+		if (m.MediaType == OCIManifest || m.MediaType == DockerV2) && isIdx {
+			return "", fmt.Errorf("manifest body says mediaType %s but has manifests, as an index does: %w", m.MediaType, ErrMismatch)
+		}
+		return m.MediaType, nil
+	case m.SchemaVersion == 1:
+		return dockerSchema + "+json", nil
+	case isIdx:
+		return OCIIndex, nil
+	default:
+		return OCIManifest, nil
+	}
+}
+
+// Parse reads a manifest. The body decides what it is: claimed (a
+// registry's Content-Type, an index entry's or a record's mediaType; "" or
+// a generic JSON type when unknown) must agree with it, else the error
+// names both. An index must list at least one manifest.
+func Parse(body []byte, claimed string) (*Manifest, string, error) {
+	mt, err := bodyType(body)
+	if err != nil {
+		return nil, claimed, err
+	}
+	if i := strings.IndexByte(claimed, ';'); i >= 0 {
+		claimed = claimed[:i]
+	}
+	claimed = strings.TrimSpace(claimed)
+	switch claimed {
+	case "", "application/json", "text/plain", "application/octet-stream", mt:
+	default:
+		// A body without mediaType (allowed by OCI) agrees with a claim of
+		// the same kind; the claim then names the flavour.
+		if _, err := bodyMediaType(body); err == nil || !sameKind(claimed, mt) {
+			return nil, mt, fmt.Errorf("media type %s is claimed for a manifest whose body is %s: %w", claimed, mt, ErrMismatch)
+		}
+		mt = claimed
 	}
 	if strings.HasPrefix(mt, dockerSchema) {
 		return nil, mt, fmt.Errorf("Docker schema 1 manifests are not supported (deprecated since 2019); fix: rebuild or re-push the image with a current tool")
@@ -101,18 +181,37 @@ func Parse(body []byte, mt string) (*Manifest, string, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, mt, fmt.Errorf("manifest is not valid JSON: %v", err)
+		return nil, mt, fmt.Errorf("manifest is not valid JSON: %v: %w", err, ErrMalformed)
 	}
 	if IsIndex(mt) {
+		if len(m.Manifests) == 0 {
+			return nil, mt, fmt.Errorf("index lists no manifests: it has no image to copy: %w", ErrMalformed)
+		}
 		for _, d := range m.Manifests {
 			if d.Digest == "" {
-				return nil, mt, fmt.Errorf("index entry without digest")
+				return nil, mt, fmt.Errorf("index entry without digest: %w", ErrMalformed)
 			}
 		}
 	} else if m.Config == nil || m.Config.Digest == "" {
-		return nil, mt, fmt.Errorf("image manifest without config")
+		return nil, mt, fmt.Errorf("image manifest without config: %w", ErrMalformed)
 	}
 	return &m, mt, nil
+}
+
+func sameKind(a, b string) bool {
+	known := func(t string) bool { return t == OCIIndex || t == DockerList || t == OCIManifest || t == DockerV2 }
+	return known(a) && known(b) && IsIndex(a) == IsIndex(b)
+}
+
+// bodyMediaType is the mediaType the body writes; an error when it writes none.
+func bodyMediaType(body []byte) (string, error) {
+	var m struct {
+		MediaType string `json:"mediaType"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.MediaType == "" {
+		return "", errors.New("no mediaType")
+	}
+	return m.MediaType, nil
 }
 
 // Blobs lists the config and layers an image manifest needs in a registry

@@ -1,11 +1,15 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
@@ -16,11 +20,28 @@ type blocklist struct {
 	repos   map[string]bool
 	tags    map[string]bool // repo:tag
 	digests map[string]bool // repo@digest
+	// patterns are entries that are not image references: unanchored
+	// regular expressions matched against source and destination, as
+	// oc-mirror 4.19+ matches every entry.
+	patterns []pattern
+}
+
+type pattern struct {
+	re   *regexp.Regexp
+	line int
 }
 
 func newBlocklist(imgs []config.Image) (*blocklist, error) {
 	b := &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}}
 	for _, img := range imgs {
+		if img.Pattern {
+			re, err := regexp.Compile(img.Name)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: blockedImages: bad regular expression %q: %v", img.Line, img.Name, err)
+			}
+			b.patterns = append(b.patterns, pattern{re, img.Line})
+			continue
+		}
 		if d, err := name.NewDigest(img.Name); err == nil {
 			b.digests[d.Context().Name()+"@"+d.DigestStr()] = true
 			continue
@@ -59,4 +80,47 @@ func (b *blocklist) match(source, digest string) string {
 		return fmt.Sprintf("blocked: %s@%s is in mirror.blockedImages", repo, digest)
 	}
 	return ""
+}
+
+// matchRecord returns why r is blocked, or "": exact entries against its
+// source (and digest once known), patterns against its source and its
+// destination in the mirror.
+func (b *blocklist) matchRecord(r *record.Record) string {
+	if b == nil {
+		return ""
+	}
+	if why := b.match(r.Source, r.Digest); why != "" {
+		return why
+	}
+	src := r.Source
+	if _, after, ok := strings.Cut(src, "://"); ok {
+		src = after
+	}
+	for _, p := range b.patterns {
+		switch {
+		case p.re.MatchString(src):
+			return fmt.Sprintf("blocked: source matches %q (mirror.blockedImages, line %d)", p.re, p.line)
+		case r.Destination != "" && p.re.MatchString(r.Destination):
+			return fmt.Sprintf("blocked: destination %s matches %q (mirror.blockedImages, line %d)", r.Destination, p.re, p.line)
+		}
+	}
+	return ""
+}
+
+// ErrReleaseBlocked: a blockedImages entry names a release payload or one of
+// its components. A release is mirrored whole or not at all.
+var ErrReleaseBlocked = errors.New("release blocked")
+
+// checkReleases fails when blockedImages block any release record.
+func (b *blocklist) checkReleases(recs []*record.Record) error {
+	for _, r := range recs {
+		if r.Origin != record.OriginRelease && r.Origin != record.OriginReleaseComponent {
+			continue
+		}
+		if why := b.matchRecord(r); why != "" {
+			return fmt.Errorf("%w: release %s: %s %s is %s; a release is mirrored whole or not at all; fix: narrow the blockedImages entry, or drop the release's channel from mirror.platform",
+				ErrReleaseBlocked, r.Release, r.Origin, r.Name(), strings.TrimPrefix(why, "blocked: "))
+		}
+	}
+	return nil
 }

@@ -48,7 +48,10 @@ func contested(known, add []*record.Record) []*record.Record {
 	}
 	dests := make([]string, len(add))
 	for i, r := range add {
-		if d, err := refs.Destination(r.Source); err == nil {
+		if r.Destination != "" { // targetRepo/targetTag
+			dests[i] = r.Destination
+			count[dests[i]]++
+		} else if d, err := refs.Destination(r.Source); err == nil {
 			dests[i] = d.String()
 			count[dests[i]]++
 		}

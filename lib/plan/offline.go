@@ -15,7 +15,8 @@ import (
 //   - operator images: their catalog is listed, and their package is listed
 //     (or the catalog lists no packages); version filters are not applied;
 //   - release images: a listed channel's version range holds the release
-//     (no range: every release of the set).
+//     (no range: every release of the set), or platform.release names its
+//     payload (by digest, or by the repository and tag it was planned from).
 //
 // Records that are not selected are dropped, not marked.
 func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error) {
@@ -27,16 +28,19 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 	for _, img := range cfg.Spec.AdditionalImages {
 		wantAdd[canonical(img.Name)] = true
 	}
+	named := namedReleaseVersions(cfg.Spec.Platform, recs)
 	var out []*record.Record
 	for _, r := range recs {
 		keep := false
 		switch r.Origin {
 		case record.OriginAdditional:
-			keep = wantAdd[canonical(r.Source)] && blocked.match(r.Source, r.Digest) == ""
+			keep = wantAdd[canonical(r.Source)] && blocked.matchRecord(r) == ""
 		case record.OriginCatalog, record.OriginBundle, record.OriginRelated:
 			keep = operatorSelected(cfg.Spec.Operators, r)
 		case record.OriginRelease, record.OriginReleaseComponent:
-			keep = releaseSelected(cfg.Spec.Platform, r.Release)
+			keep = releaseSelected(cfg.Spec.Platform, r.Release) || named[r.Release]
+		case record.OriginHelm:
+			keep = cfg.Spec.Helm != nil && blocked.matchRecord(r) == ""
 		case record.OriginGraph:
 			keep = cfg.Spec.Platform != nil && cfg.Spec.Platform.Graph
 		}
@@ -96,4 +100,32 @@ func releaseSelected(pl *config.Platform, version string) bool {
 		return true
 	}
 	return false
+}
+
+// namedReleaseVersions are the versions of the payload records that
+// platform.release names.
+func namedReleaseVersions(pl *config.Platform, recs []*record.Record) map[string]bool {
+	out := map[string]bool{}
+	if pl == nil || pl.Release == "" {
+		return out
+	}
+	ref, err := name.ParseReference(pl.Release)
+	if err != nil {
+		return out
+	}
+	d, byDigest := digestOf(pl.Release)
+	tag := refs.TagOf(pl.Release)
+	for _, r := range recs {
+		if r.Origin != record.OriginRelease {
+			continue
+		}
+		rr, err := name.ParseReference(r.Source)
+		if err != nil || rr.Context().Name() != ref.Context().Name() {
+			continue
+		}
+		if (byDigest && r.Digest == d) || (!byDigest && tag != "" && r.Tag == tag) {
+			out[r.Release] = true
+		}
+	}
+	return out
 }

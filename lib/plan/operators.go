@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
@@ -18,7 +19,7 @@ import (
 )
 
 // maxCatalogBytes bounds the declarative config read from a catalog.
-const maxCatalogBytes = 1 << 30
+const maxCatalogBytes = capread.Catalog
 
 // Operators plans mirror.operators: for each catalog, the selected bundles,
 // their related images, and the catalog itself, rebuilt into the cache with
@@ -47,7 +48,7 @@ func (p *Planner) Operators(ctx context.Context, ops []config.Operator, deleting
 func filterOf(op config.Operator) catalog.Filter {
 	f := catalog.Filter{Full: op.Full}
 	for _, pk := range op.Packages {
-		pf := catalog.PackageFilter{Name: pk.Name, MinVersion: pk.MinVersion, MaxVersion: pk.MaxVersion}
+		pf := catalog.PackageFilter{Name: pk.Name, MinVersion: pk.MinVersion, MaxVersion: pk.MaxVersion, DefaultChannel: pk.DefaultChannel}
 		for _, c := range pk.Channels {
 			pf.Channels = append(pf.Channels, catalog.ChannelFilter{Name: c.Name, MinVersion: c.MinVersion, MaxVersion: c.MaxVersion})
 		}
@@ -147,7 +148,7 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 			}
 		}
 	}
-	p.resolveAll(ctx, recs, &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}}, func(*record.Record) error { return nil })
+	p.resolveAll(ctx, recs, p.operatorBlocklist(), func(*record.Record) error { return nil })
 	p.Log.Infof("catalog %s: %d packages, %d bundle and related images", op.Catalog, len(sel.Packages), len(recs))
 	if deleting && len(op.Packages) > 0 {
 		return recs, nil // the catalog stays: only these operators go

@@ -14,11 +14,13 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cincinnati"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/helm"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 // Planner resolves images against their source registries.
@@ -35,8 +37,20 @@ type Planner struct {
 	// Cache and Engine rebuild filtered catalogs (nil: only whole catalogs).
 	Cache  *cache.Cache
 	Engine *copier.Engine
+	// Signatures fetches and verifies each release payload's signatures
+	// (kept in Cache when there is one). Nil plans releases without
+	// signatures: deletion, or IgnoreSignatures.
+	Signatures *releasesig.Verifier
+	// IgnoreSignatures: the user chose unsigned releases; each is logged.
+	IgnoreSignatures bool
 
 	described sync.Map // digest -> description
+	kubeVirt  bool     // mirror.platform.kubeVirtContainer of the plan
+
+	blocked *blocklist // of the configuration being planned
+
+	// HelmCharts reads mirror.helm (nil: plain HTTP client).
+	HelmCharts *helm.Collector
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot
@@ -60,9 +74,13 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
+	p.blocked = blocked
 	recs, err := p.Releases(ctx, cfg.Spec.Platform)
 	if err != nil {
 		return err
+	}
+	if err := blocked.checkReleases(recs); err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	if pl := cfg.Spec.Platform; pl != nil && pl.Graph && cfg.Kind == config.KindImageSet {
 		if p.Graph == nil {
@@ -75,9 +93,16 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 		recs = append(recs, g)
 	}
 	recs = append(recs, p.Operators(ctx, cfg.Spec.Operators, cfg.Kind == config.KindDelete)...)
-	var add []*record.Record
+	add, err := p.helmRecords(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
 	for _, img := range cfg.Spec.AdditionalImages {
-		add = append(add, &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"})
+		r, err := additionalRecord(img)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+		add = append(add, r)
 	}
 	// Two different images bound for one destination stop the plan before
 	// anything is emitted: the mirror would keep only the last one pushed.
@@ -144,7 +169,7 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 			close(done[i])
 			continue
 		}
-		if why := blocked.match(r.Source, ""); why != "" {
+		if why := blocked.matchRecord(r); why != "" {
 			r.Status, r.Error = record.StatusSkipped, why
 			close(done[i])
 			continue
@@ -158,7 +183,7 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 				return
 			}
 			// A block by digest can only match once the digest is known.
-			if why := blocked.match(r.Source, r.Digest); why != "" {
+			if why := blocked.matchRecord(r); why != "" {
 				r.Status, r.Error = record.StatusSkipped, why
 			}
 		}()
@@ -176,7 +201,9 @@ func (p *Planner) resolve(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	r.Destination = dest.Path + ":" + dest.Tag
+	if r.Destination == "" { // else set by targetRepo/targetTag
+		r.Destination = dest.Path + ":" + dest.Tag
+	}
 	repo, err := p.Client.Repository(ref.Context().Name())
 	if err != nil {
 		return err

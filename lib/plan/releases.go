@@ -11,9 +11,13 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cincinnati"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/release"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
+	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
 // Where releases land under the mirror root (the reference tool's layout).
@@ -26,6 +30,10 @@ const (
 // every architecture, and every component image of each payload. Any release
 // problem is an error: releases are all-or-nothing.
 func (p *Planner) Releases(ctx context.Context, pl *config.Platform) ([]*record.Record, error) {
+	p.kubeVirt = pl != nil && pl.KubeVirtContainer
+	if pl != nil && pl.Release != "" {
+		return p.namedRelease(ctx, pl.Release)
+	}
 	if pl == nil || len(pl.Channels) == 0 {
 		return nil, nil
 	}
@@ -91,6 +99,52 @@ func (p *Planner) releaseRecords(ctx context.Context, sel []cincinnati.Selected,
 	return recs, nil
 }
 
+// namedRelease plans mirror.platform.release: the one payload ref names
+// (by tag or digest), with its components and signatures. Its version comes
+// from the payload; its architecture from the image (multi for an index).
+func (p *Planner) namedRelease(ctx context.Context, ref string) ([]*record.Record, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("mirror.platform.release %q: %w", ref, err)
+	}
+	repo, err := p.Client.Repository(r.Context().Name())
+	if err != nil {
+		return nil, err
+	}
+	want := r.Identifier()
+	if d, ok := digestOf(ref); ok {
+		want = d
+	}
+	body, mt, digest, err := p.Client.Manifest(ctx, repo, want)
+	if err != nil {
+		return nil, fmt.Errorf("release %s: %w; fix: check mirror.platform.release", ref, err)
+	}
+	src := &copier.RemoteSource{Client: p.Client, Repo: repo}
+	pay, err := release.Read(ctx, src, digest, ref)
+	if err != nil {
+		return nil, err
+	}
+	parch := "multi"
+	if _, mt, err := manifest.Parse(body, mt); err != nil {
+		return nil, fmt.Errorf("release %s: %w", ref, err)
+	} else if !manifest.IsIndex(mt) {
+		img, err := imagefs.Resolve(ctx, src, digest, "")
+		if err != nil {
+			return nil, fmt.Errorf("release %s: %w", ref, err)
+		}
+		parch = cincinnati.PayloadArch(img.Config.Architecture)
+	}
+	p.Log.Infof("release %s: version %s, %s", ref, pay.Version, parch)
+	recs, err := p.releaseRecord(ctx, cincinnati.Selected{Node: cincinnati.Node{Version: pay.Version, Payload: r.Context().Name() + "@" + digest}}, parch)
+	if err != nil {
+		return nil, err
+	}
+	if tag := refs.TagOf(ref); tag != "" {
+		recs[0].Tag = tag
+	}
+	return recs, nil
+}
+
 func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parch string) ([]*record.Record, error) {
 	ref, err := name.NewDigest(s.Payload)
 	if err != nil {
@@ -105,11 +159,21 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	if err != nil {
 		return nil, err
 	}
+	if p.kubeVirt {
+		kv, err := kubeVirtComponents(pay, parch)
+		if err != nil {
+			return nil, fmt.Errorf("release %s (%s): %w", s.Version, ref.DigestStr(), err)
+		}
+		pay.Components = append(pay.Components, kv...)
+	}
 	tag := s.Version + "-" + parch
 	payRec := &record.Record{V: record.Version, Origin: record.OriginRelease, Source: s.Payload, Digest: ref.DigestStr(),
 		Destination: ReleaseImagesRepo + ":" + tag, Release: s.Version, Status: record.StatusPlanned, Stage: "plan"}
 	if err := p.describe(ctx, payRec); err != nil {
 		return nil, fmt.Errorf("release %s: %w", s.Version, err)
+	}
+	if err := p.sign(ctx, payRec); err != nil {
+		return nil, err
 	}
 	recs := []*record.Record{payRec}
 	comps := make([]*record.Record, len(pay.Components))
@@ -138,6 +202,70 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	recs = append(recs, comps...)
 	sort.SliceStable(recs[1:], func(i, j int) bool { return recs[1+i].Destination < recs[1+j].Destination })
 	return recs, nil
+}
+
+// sign fetches and verifies the payload's signatures and names them in
+// its record. A release without a valid signature is a release error.
+func (p *Planner) sign(ctx context.Context, r *record.Record) error {
+	if p.Signatures == nil {
+		if p.IgnoreSignatures {
+			p.Log.Warnf("release %s (%s): signature NOT verified and not mirrored (--ignore-release-signature); a cluster that verifies releases will refuse this one", r.Release, r.Digest)
+		}
+		return nil
+	}
+	sigs, err := p.Signatures.Signatures(ctx, r.Digest)
+	if err != nil {
+		return fmt.Errorf("release %s (%s): %w; fix: check %s and %s, or pass --ignore-release-signature for payloads that are not signed (custom or nightly builds)",
+			r.Release, r.Digest, err, releasesig.StoreEnv, releasesig.KeysEnv)
+	}
+	for _, b := range sigs {
+		d := verify.Digest(b)
+		if p.Cache != nil {
+			if _, err := p.Cache.PutBytes(ctx, b); err != nil {
+				return fmt.Errorf("release %s: caching its signature: %w", r.Release, err)
+			}
+		}
+		r.Signatures = append(r.Signatures, record.Blob{Digest: d, Size: int64(len(b))})
+	}
+	p.Log.Debugf("release %s (%s): %d signatures verified", r.Release, r.Digest, len(sigs))
+	return nil
+}
+
+// kubeVirtArchs are the boot image stream architectures of a payload
+// architecture that ship a KubeVirt container (x86_64 and s390x do; multi
+// takes every one the payload names), as the reference tool maps them.
+var kubeVirtArchs = map[string][]string{"x86_64": {"x86_64"}, "s390x": {"s390x"}}
+
+// kubeVirtComponents are the KubeVirt container images of pay for parch,
+// named as the reference tool names them: kube-virt-container, with the
+// architecture appended when there are several.
+func kubeVirtComponents(pay *release.Payload, parch string) ([]release.Component, error) {
+	archs := kubeVirtArchs[parch]
+	if parch == "multi" {
+		archs = nil
+		for a := range pay.KubeVirt {
+			archs = append(archs, a)
+		}
+		sort.Strings(archs)
+	}
+	var found []string
+	for _, a := range archs {
+		if pay.KubeVirt[a] != "" {
+			found = append(found, a)
+		}
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("kubeVirtContainer: %s names no KubeVirt container image for %s; fix: drop kubeVirtContainer, or mirror an architecture that has one (x86_64, s390x)", release.BootImages, parch)
+	}
+	var out []release.Component
+	for _, a := range found {
+		c := release.Component{Name: "kube-virt-container", Image: pay.KubeVirt[a]}
+		if len(found) > 1 {
+			c.Name += "-" + a
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 type description struct {

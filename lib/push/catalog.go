@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
@@ -88,7 +89,7 @@ func (s *Stage) dropFailedBundles(ctx context.Context, r *record.Record) error {
 		}
 	}
 	dir := catalog.ConfigsDir(img)
-	files, err := imagefs.ReadFiles(ctx, src, img, []string{dir}, 1<<30)
+	files, err := imagefs.ReadFiles(ctx, src, img, []string{dir}, capread.Catalog)
 	if err != nil {
 		return err
 	}

@@ -110,6 +110,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
+	if err := r.CheckMediaType(res.MediaType); err != nil {
+		return err
+	}
 	if !s.NoAttachments {
 		if err := s.attachments(ctx, r, src, dst, tag); err != nil {
 			return err

@@ -6,8 +6,16 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
 // Version is the schema version written in every record ("v").
@@ -82,6 +90,10 @@ type Record struct {
 	// Attachments are the signatures, attestations, SBOMs and OCI referrers
 	// found attached to the image (or one of its platforms) and copied with it.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Signatures are a release payload's verified signatures (set by plan),
+	// each a blob of the cache: ConfigMap keys sha256-<hex>-1, -2, ... follow
+	// this order.
+	Signatures []Blob `json:"signatures,omitempty"`
 
 	// extra keeps fields this version does not know, so that a stage passes on
 	// what a later (newer) stage needs.
@@ -93,7 +105,7 @@ var knownFields = map[string]bool{
 	"v": true, "origin": true, "source": true, "digest": true, "tag": true, "destination": true,
 	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
 	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
-	"pulledFrom": true, "attachments": true,
+	"pulledFrom": true, "attachments": true, "signatures": true,
 }
 
 // Attachment kinds.
@@ -121,6 +133,12 @@ type Attachment struct {
 	// Subject is the manifest it is attached to: the image digest or one
 	// of its platforms' manifests.
 	Subject string `json:"subject"`
+}
+
+// Blob names content by digest and size.
+type Blob struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
 }
 
 type plain Record // no methods: avoids recursion in (Un)MarshalJSON
@@ -193,21 +211,136 @@ func (r *Record) SetExtra(name string, v any) error {
 	return nil
 }
 
-// Validate checks what every stage relies on.
+// ErrInvalid is wrapped by every Validate error: the record is not one an
+// ocm command wrote (hand-edited or tampered), so nothing is done with it.
+var ErrInvalid = errors.New("invalid image record")
+
+// invalid is a Validate error: text for people, ErrInvalid for callers.
+type invalid struct{ msg string }
+
+func (e *invalid) Error() string        { return e.msg }
+func (e *invalid) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &invalid{msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks what every stage relies on. Fields that end up in
+// registry URLs (digest, source, destination, target) must be well formed
+// before any stage builds a URL from them, and no field may hold a control
+// character: a newline in a record would forge lines in logs.
 func (r *Record) Validate() error {
 	switch {
 	case r.V < 1 || r.V > Version:
-		return fmt.Errorf("schema version %d not supported (this ocm reads 1 to %d); fix: use an ocm of the same release for every stage", r.V, Version)
+		return invalidf("schema version %d not supported (this ocm reads 1 to %d); fix: use an ocm of the same release for every stage", r.V, Version)
 	case !origins[r.Origin]:
-		return fmt.Errorf("unknown origin %q", r.Origin)
+		return invalidf("unknown origin %q", r.Origin)
 	case r.Source == "":
-		return fmt.Errorf("missing source")
+		return invalidf("missing source")
 	case !statuses[r.Status]:
-		return fmt.Errorf("unknown status %q", r.Status)
+		return invalidf("unknown status %q", r.Status)
 	case r.Status == StatusFailed && r.Error == "":
-		return fmt.Errorf("status failed without an error text")
+		return invalidf("status failed without an error text")
+	}
+	for _, f := range r.textFields() {
+		if i := controlIndex(f.v); i >= 0 {
+			c, _ := utf8.DecodeRuneInString(f.v[i:])
+			return invalidf("field %s holds control character %q at byte %d; fix: records are written by ocm commands, do not edit them", f.name, c, i)
+		}
+	}
+	if r.Digest != "" && !verify.ValidDigest(r.Digest) {
+		return invalidf("field digest %q is not sha256:<64 lowercase hex>", r.Digest)
+	}
+	// A record an earlier stage gave up on passes through untouched, and may
+	// name a source ocm could not parse (that is why it failed).
+	if !r.Done() {
+		if _, _, _, _, err := refs.Split(r.Source); err != nil {
+			return invalidf("field source: %v", err)
+		}
+	}
+	if r.Tag != "" {
+		if _, err := name.NewTag("example.com/x:"+r.Tag, name.StrictValidation); err != nil {
+			return invalidf("field tag %q is not a valid tag", r.Tag)
+		}
+	}
+	if r.Destination != "" {
+		if _, _, err := refs.SplitDestination(r.Destination); err != nil {
+			return invalidf("field destination: %v", err)
+		}
+	}
+	if r.Target != "" {
+		if err := refs.CheckTarget(r.Target); err != nil {
+			return invalidf("field target: %v", err)
+		}
+	}
+	for i, b := range r.Signatures {
+		if !validDigest(b.Digest) || b.Size <= 0 {
+			return fmt.Errorf("signatures[%d]: want {\"digest\":\"sha256:<64 hex>\",\"size\":>0}, got digest %q size %d", i, b.Digest, b.Size)
+		}
 	}
 	return nil
+}
+
+type textField struct{ name, v string }
+
+func (r *Record) textFields() []textField {
+	fs := []textField{
+		{"source", r.Source}, {"digest", r.Digest}, {"tag", r.Tag}, {"destination", r.Destination},
+		{"mediaType", r.MediaType}, {"catalog", r.Catalog}, {"package", r.Package}, {"bundle", r.Bundle},
+		{"release", r.Release}, {"error", r.Error}, {"stage", r.Stage}, {"target", r.Target}, {"pulledFrom", r.PulledFrom},
+	}
+	for i, p := range r.Platforms {
+		fs = append(fs, textField{fmt.Sprintf("platforms[%d]", i), p})
+	}
+	return fs
+}
+
+// controlIndex is the byte offset of the first control character in s
+// (C0, DEL or C1), or -1.
+func controlIndex(s string) int {
+	for i, c := range s {
+		if isControl(c) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isControl(c rune) bool { return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) }
+
+// OneLine replaces control characters in s by a space (runs of them by one),
+// so that a text from outside (a registry's error message) stays one line
+// in a record, a log or the error log.
+func OneLine(s string) string {
+	if controlIndex(s) < 0 {
+		return s
+	}
+	var b strings.Builder
+	prev := false
+	for _, c := range s {
+		if isControl(c) {
+			if !prev {
+				b.WriteByte(' ')
+			}
+			prev = true
+			continue
+		}
+		prev = false
+		b.WriteRune(c)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// ErrMediaType is wrapped by CheckMediaType's error.
+var ErrMediaType = errors.New("record's mediaType disagrees with the manifest")
+
+// CheckMediaType compares the record's mediaType with got, the type the
+// manifest body showed when it was copied ("" when not copied again).
+func (r *Record) CheckMediaType(got string) error {
+	if r.MediaType == "" || got == "" || r.MediaType == got {
+		return nil
+	}
+	return fmt.Errorf("the record says mediaType %s but manifest %s is %s; fix: plan again (records are not to be edited): %w", r.MediaType, r.Digest, got, ErrMediaType)
 }
 
 // Failed reports whether an earlier stage gave up on this image (or it was skipped).
@@ -218,7 +351,7 @@ func (r *Record) Done() bool { return r.Status == StatusFailed || r.Status == St
 func (r *Record) Fail(stage string, err error) {
 	r.Status = StatusFailed
 	r.Stage = stage
-	r.Error = err.Error()
+	r.Error = OneLine(err.Error())
 }
 
 // Name is a short human name for summaries: the source, plus the operator bundle if any.
@@ -227,4 +360,17 @@ func (r *Record) Name() string {
 		return fmt.Sprintf("%s (%s/%s)", r.Source, r.Package, r.Bundle)
 	}
 	return r.Source
+}
+
+func validDigest(d string) bool {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,8 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -50,6 +52,8 @@ func TestReaderErrors(t *testing.T) {
 		{"bad status", `{"v":1,"origin":"release","source":"a","status":"done"}`, `unknown status "done"`},
 		{"failed without error", `{"v":1,"origin":"release","source":"a","status":"failed"}`, "without an error"},
 		{"line counted past blanks", "\n\n{}\n", "stdin:3:"},
+		{"bad signature digest", `{"v":1,"origin":"release","source":"a","status":"planned","signatures":[{"digest":"sha256:ab","size":3}]}`, "signatures[0]: want"},
+		{"signature without size", `{"v":1,"origin":"release","source":"a","status":"planned","signatures":[{"digest":"sha256:` + strings.Repeat("a", 64) + `"}]}`, "size 0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -64,7 +68,7 @@ func TestReaderErrors(t *testing.T) {
 func TestWriterReaderStream(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
-	for _, s := range []string{"a/b:1", "c/d:2", "e/f@sha256:00"} {
+	for _, s := range []string{"a/b:1", "c/d:2", "e/f@sha256:0000000000000000000000000000000000000000000000000000000000000000"} {
 		if err := w.Write(&Record{Origin: OriginAdditional, Source: s, Status: StatusPlanned}); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +91,7 @@ func TestWriterReaderStream(t *testing.T) {
 		}
 		got = append(got, r.Source)
 	}
-	if strings.Join(got, ",") != "a/b:1,c/d:2,e/f@sha256:00" {
+	if strings.Join(got, ",") != "a/b:1,c/d:2,e/f@sha256:0000000000000000000000000000000000000000000000000000000000000000" {
 		t.Fatalf("got %v", got)
 	}
 }
@@ -110,6 +114,79 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A tampered record must stop at the reader: its digest, repositories and
+// tags go into registry URLs, and its texts into log lines.
+func TestF13RecordDigestsAndRepositoriesValidated(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	cases := []struct {
+		name, fields, want string
+	}{
+		{"path in digest", `"source":"quay.io/a/b:1","digest":"sha256:../../x"`, `field digest "sha256:../../x"`},
+		{"short digest", `"source":"quay.io/a/b:1","digest":"sha256:00"`, "field digest"},
+		{"upper-case digest", `"source":"quay.io/a/b:1","digest":"sha256:` + strings.ToUpper(d[7:]) + `"`, "field digest"},
+		{"other algorithm", `"source":"quay.io/a/b:1","digest":"md5:` + d[7:] + `"`, "field digest"},
+		{"dot-dot in source", `"source":"quay.io/m/../victim:1"`, "field source"},
+		{"dot-dot in destination", `"source":"quay.io/a/b:1","destination":"m/../victim:1"`, "field destination"},
+		{"slash in tag", `"source":"quay.io/a/b:1","tag":"../x"`, "field tag"},
+		{"dot-dot in target", `"source":"quay.io/a/b:1","status":"pushed","target":"mirror.example:5000/m/../victim:1"`, "field target"},
+		{"target without host", `"source":"quay.io/a/b:1","status":"pushed","target":"victim:1"`, "field target"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			line := `{"v":1,"origin":"additional",` + c.fields
+			if !strings.Contains(c.fields, `"status"`) {
+				line += `,"status":"planned"`
+			}
+			line += "}\n"
+			_, err := NewReader(strings.NewReader(line), "stdin").Next()
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "stdin:1: ") {
+				t.Fatalf("err = %v, want stdin:1: ... %q", err, c.want)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err %v does not wrap ErrInvalid", err)
+			}
+		})
+	}
+	good := `{"v":1,"origin":"additional","source":"quay.io/a/b:1","digest":"` + d + `","tag":"1","destination":"a/b:1","status":"pushed","target":"mirror.example:5000/pre/a/b:1"}`
+	if _, err := NewReader(strings.NewReader(good), "stdin").Next(); err != nil {
+		t.Fatalf("a good record was refused: %v", err)
+	}
+}
+
+func TestF12ControlCharactersRefused(t *testing.T) {
+	for _, field := range []string{"source", "error", "package", "bundle", "catalog", "release", "stage", "mediaType", "pulledFrom"} {
+		for _, c := range []string{`\n`, `\r`, `\u001b[2J`, `\u0085`, `\u007f`} {
+			rec := map[string]any{"v": 1, "origin": "additional", "source": "quay.io/a/b:1", "status": "failed", "error": "boom"}
+			line, _ := json.Marshal(rec)
+			// the value is spliced in raw so that the JSON escape is what arrives
+			s := strings.Replace(string(line), "{", `{"`+field+`":"x`+c+`FAKE [ERROR] line",`, 1)
+			s = strings.Replace(s, `"`+field+`":"`+fmt.Sprint(rec[field])+`",`, "", 1)
+			_, err := NewReader(strings.NewReader(s), "stdin").Next()
+			if err == nil || !strings.Contains(err.Error(), "field "+field+" holds control character") {
+				t.Fatalf("%s with %s: err = %v", field, c, err)
+			}
+			if want := map[string]string{`\n`: `'\n'`, `\r`: `'\r'`, `\u001b[2J`: `'\x1b'`, `\u0085`: `'\u0085'`, `\u007f`: `'\x7f'`}[c]; !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q does not show the character as %s", err, want)
+			}
+			if strings.ContainsAny(err.Error(), "\n\r\x1b") {
+				t.Fatalf("the error itself carries the control character: %q", err)
+			}
+		}
+	}
+}
+
+func TestF12FailKeepsErrorsOnOneLine(t *testing.T) {
+	var r Record
+	r.Fail("push", errors.New("registry said: denied\n12:00:00 ocm-push [INFO] all good\r\x1b[2J"))
+	if r.Error != "registry said: denied 12:00:00 ocm-push [INFO] all good [2J" {
+		t.Fatalf("Error = %q", r.Error)
+	}
+	r.V, r.Origin, r.Source = Version, OriginAdditional, "quay.io/a/b:1"
+	if err := r.Validate(); err != nil {
+		t.Fatalf("a record failed by ocm does not read back: %v", err)
+	}
 }
 
 // attachments is a schema field: decoded into Attachments (not kept as an

@@ -42,7 +42,7 @@ func (r *Reader) Next() (*Record, error) {
 			return nil, fmt.Errorf("%s:%d: not an image record (%v); fix: feed this command the output of another ocm command", r.name, r.line, err)
 		}
 		if err := rec.Validate(); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", r.name, r.line, err)
+			return nil, fmt.Errorf("%s:%d: %w", r.name, r.line, err)
 		}
 		return &rec, nil
 	}

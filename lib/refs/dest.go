@@ -312,3 +312,35 @@ func (m Mirror) Repo(path string, maxNested int) string {
 func (m Mirror) Reference(path, tag string, maxNested int) string {
 	return m.Registry + "/" + m.Repo(path, maxNested) + ":" + tag
 }
+
+// CheckTarget checks a record's target, "host[:port]/path:tag" as ocm-push
+// writes it: a registry host, a path of valid components and a tag. Clusters
+// get it verbatim in ImageTagMirrorSets, so nothing else may pass.
+func CheckTarget(s string) error {
+	host, rest, ok := strings.Cut(s, "/")
+	if !ok || host == "" {
+		return fmt.Errorf("%q is not host/path:tag", s)
+	}
+	if err := checkHost(host); err != nil {
+		return fmt.Errorf("%q: bad registry host %q: %v", s, host, err)
+	}
+	if !strings.ContainsAny(host, ".:") && host != "localhost" {
+		return fmt.Errorf("%q: %q is not a registry host (no '.' or port)", s, host)
+	}
+	if _, _, err := SplitDestination(rest); err != nil {
+		return fmt.Errorf("%q: %v", s, err)
+	}
+	if _, err := name.NewTag(s, name.StrictValidation); err != nil {
+		return fmt.Errorf("%q: %v", s, err)
+	}
+	return nil
+}
+
+// CheckRepository checks a repository path (no host, no tag) against the
+// distribution grammar: "a/../b" or "a//b" never reach a URL.
+func CheckRepository(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty repository path")
+	}
+	return checkPath(p)
+}

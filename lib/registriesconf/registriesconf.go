@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/ocm-mirror/ocm/lib/capread"
 )
 
 // Config is the merged configuration.
@@ -95,7 +97,7 @@ func Load(path string) (*Config, error) {
 }
 
 func (c *Config) merge(path string) error {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return fmt.Errorf("registries.conf %s: %w", path, err)
 	}

@@ -281,7 +281,10 @@ type HTTPError struct {
 	StatusCode int
 	Codes      []string // registry error codes (MANIFEST_UNKNOWN...)
 	Message    string
-	retryAfter time.Duration
+	// RedirectedFrom is the registry URL (without query) whose redirect
+	// led to URL; "" when the registry answered itself.
+	RedirectedFrom string
+	retryAfter     time.Duration
 }
 
 func (e *HTTPError) Error() string {
@@ -291,6 +294,14 @@ func (e *HTTPError) Error() string {
 	}
 	if e.Message != "" {
 		msg += ": " + e.Message
+	}
+	if e.RedirectedFrom != "" {
+		msg += " (redirected from " + e.RedirectedFrom + ")"
+		if !sameOrigin(e.URL, e.RedirectedFrom) {
+			// Storage behind a redirect: no credentials went there,
+			// so the credential fixes below do not apply.
+			return msg
+		}
 	}
 	switch e.StatusCode {
 	case http.StatusUnauthorized:

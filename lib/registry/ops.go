@@ -11,11 +11,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/retry"
 	"github.com/ocm-mirror/ocm/lib/verify"
@@ -36,8 +38,24 @@ type Descriptor struct {
 	Size      int64
 }
 
-func (c *Client) url(repo name.Repository, kind, ref string) string {
-	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr(), kind, ref)
+// ErrBadReference is wrapped by the error for a tag or digest that must not
+// go into a URL (a tampered record's "sha256:../../x" would be a path).
+var ErrBadReference = errors.New("bad tag or digest")
+
+var tagRef = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// url builds a manifest or blob URL, checking ref first: blobs take a digest,
+// manifests a digest or a tag. Nothing else reaches the registry.
+func (c *Client) url(repo name.Repository, kind, ref string) (string, error) {
+	ok := verify.ValidDigest(ref) || (kind == "manifests" && tagRef.MatchString(ref))
+	if !ok {
+		want := "a sha256 digest"
+		if kind == "manifests" {
+			want += " or a tag"
+		}
+		return "", fmt.Errorf("%s %q of %s is not %s: %w", strings.TrimSuffix(kind, "s"), ref, repo, want, ErrBadReference)
+	}
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", c.scheme(repo), repo.RegistryStr(), repo.RepositoryStr(), kind, ref), nil
 }
 
 // do sends one request built by mk (called again on each retry) and returns
@@ -92,13 +110,25 @@ func (c *Client) once(ctx context.Context, repo name.Repository, rt http.RoundTr
 	if err != nil {
 		return nil, what, ra.hint(explain(repo.RegistryStr(), c.opts.TLSVerify, err))
 	}
+	first := req
+	if redirected(req, resp) {
+		// Blob reads are sent on to storage or a CDN (quay.io,
+		// registry.redhat.io, S3-backed registries): follow, hop by hop.
+		if resp, req, err = c.follow(rctx, rt, req, resp); err != nil {
+			return nil, what, ra.hint(err)
+		}
+	}
 	for _, s := range ok {
 		if resp.StatusCode == s {
 			return resp, what, nil
 		}
 	}
 	defer resp.Body.Close()
-	return nil, what, readError(req, resp)
+	e := readError(req, resp)
+	if req != first {
+		e.RedirectedFrom = stripQuery(first.URL)
+	}
+	return nil, what, e
 }
 
 func stripQuery(u *url.URL) string {
@@ -107,7 +137,7 @@ func stripQuery(u *url.URL) string {
 	return v.String()
 }
 
-func readError(req *http.Request, resp *http.Response) error {
+func readError(req *http.Request, resp *http.Response) *HTTPError {
 	e := &HTTPError{Method: req.Method, URL: stripQuery(req.URL), StatusCode: resp.StatusCode}
 	e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -161,8 +191,12 @@ func (c *Client) HeadManifest(ctx context.Context, repo name.Repository, ref str
 }
 
 func (c *Client) headManifest(ctx context.Context, repo name.Repository, ref string) (d Descriptor, found bool, err error) {
+	u, err := c.url(repo, "manifests", ref)
+	if err != nil {
+		return d, false, err
+	}
 	resp, err := c.do(ctx, repo, false, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodHead, c.url(repo, "manifests", ref), nil)
+		req, err := http.NewRequest(http.MethodHead, u, nil)
 		if err == nil {
 			req.Header.Set("Accept", ManifestAccept)
 		}
@@ -187,9 +221,6 @@ func mediaType(resp *http.Response) string {
 	return strings.TrimSpace(mt)
 }
 
-// maxManifest bounds a manifest read; real ones are a few KiB.
-const maxManifest = 8 << 20
-
 // Manifest fetches a manifest by tag or digest and returns its bytes, media
 // type and digest. Fetched by digest, the bytes are verified against it.
 func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
@@ -205,22 +236,26 @@ func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string)
 }
 
 func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string) (body []byte, mt, digest string, err error) {
+	u, err := c.url(repo, "manifests", ref)
+	if err != nil {
+		return nil, "", "", err
+	}
 	_, err = c.send(ctx, repo, false, c.opts.Retry.Budget(), nil, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodGet, c.url(repo, "manifests", ref), nil)
+		req, err := http.NewRequest(http.MethodGet, u, nil)
 		if err == nil {
 			req.Header.Set("Accept", ManifestAccept)
 		}
 		return req, err
 	}, func(resp *http.Response) error {
 		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+		body, err = capread.All(resp.Body, fmt.Sprintf("manifest %s@%s", repo, ref), capread.Manifest)
+		if errors.Is(err, capread.ErrTooLarge) {
+			return retry.Permanent(err) // as large on every try
+		}
 		if err != nil {
 			return fmt.Errorf("reading manifest %s@%s: %w", repo, ref, err)
 		}
-		if len(b) > maxManifest {
-			return fmt.Errorf("manifest %s@%s is larger than %d bytes", repo, ref, maxManifest)
-		}
-		body, mt = b, mediaType(resp)
+		mt = mediaType(resp)
 		return nil
 	}, http.StatusOK)
 	if err != nil {
@@ -231,7 +266,15 @@ func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string)
 	if strings.HasPrefix(ref, "sha256:") && ref != digest {
 		return nil, "", "", fmt.Errorf("manifest %s@%s: registry sent content with digest %s (digest mismatch)", repo, ref, digest)
 	}
-	if mt == "" || mt == "application/json" || mt == "text/plain" {
+	// The body decides what it is; a Content-Type that disagrees is an error
+	// (an image served as an index would be copied without its layers).
+	_, decided, perr := manifest.Parse(body, mt)
+	switch {
+	case errors.Is(perr, manifest.ErrMismatch):
+		return nil, "", "", fmt.Errorf("manifest %s@%s from the registry: %w", repo, ref, perr)
+	case perr == nil:
+		mt = decided
+	case mt == "" || mt == "application/json" || mt == "text/plain":
 		mt = manifest.Sniff(body)
 	}
 	return body, mt, digest, nil
@@ -239,8 +282,12 @@ func (c *Client) manifest(ctx context.Context, repo name.Repository, ref string)
 
 // PutManifest uploads a manifest under ref (a tag or its digest).
 func (c *Client) PutManifest(ctx context.Context, repo name.Repository, ref string, body []byte, mt string) error {
+	u, err := c.url(repo, "manifests", ref)
+	if err != nil {
+		return err
+	}
 	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPut, c.url(repo, "manifests", ref), bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPut, u, bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", mt)
 			req.ContentLength = int64(len(body))
@@ -256,8 +303,12 @@ func (c *Client) PutManifest(ctx context.Context, repo name.Repository, ref stri
 
 // DeleteManifest removes a manifest by digest.
 func (c *Client) DeleteManifest(ctx context.Context, repo name.Repository, digest string) error {
+	u, err := c.url(repo, "manifests", digest)
+	if err != nil {
+		return err
+	}
 	resp, err := c.do(ctx, repo, true, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodDelete, c.url(repo, "manifests", digest), nil)
+		return http.NewRequest(http.MethodDelete, u, nil)
 	}, http.StatusAccepted, http.StatusOK, http.StatusNoContent)
 	if err != nil {
 		return err
@@ -268,8 +319,12 @@ func (c *Client) DeleteManifest(ctx context.Context, repo name.Repository, diges
 
 // HasBlob reports whether repo holds the blob.
 func (c *Client) HasBlob(ctx context.Context, repo name.Repository, digest string, push bool) (bool, error) {
+	u, err := c.url(repo, "blobs", digest)
+	if err != nil {
+		return false, err
+	}
 	resp, err := c.do(ctx, repo, push, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodHead, c.url(repo, "blobs", digest), nil)
+		return http.NewRequest(http.MethodHead, u, nil)
 	}, http.StatusOK)
 	if NotFound(err) {
 		return false, nil
@@ -296,7 +351,11 @@ func (c *Client) Blob(ctx context.Context, repo name.Repository, digest string) 
 }
 
 func (c *Client) blob(ctx context.Context, repo name.Repository, digest string) (io.ReadCloser, int64, error) {
-	r := &resumingReader{c: c, ctx: ctx, repo: repo, url: c.url(repo, "blobs", digest), budget: c.opts.Retry.Budget()}
+	u, err := c.url(repo, "blobs", digest)
+	if err != nil {
+		return nil, 0, err
+	}
+	r := &resumingReader{c: c, ctx: ctx, repo: repo, url: u, budget: c.opts.Retry.Budget()}
 	resp, err := c.send(ctx, repo, false, r.budget, nil, r.request, nil, http.StatusOK)
 	if err != nil {
 		return nil, 0, err
@@ -327,6 +386,11 @@ type resumingReader struct {
 	err  error // sticky: the stream failed for good
 }
 
+// request asks the registry, never the storage URL a redirect led to: a
+// resume restarts the redirect chain. Presigned URLs expire (the CNCF
+// registry signs them for 20 minutes, CDNs often for less), and a resume
+// comes after a stall and backoff; the registry hands out a fresh one for
+// the price of one small request. The Range header rides along every hop.
 func (r *resumingReader) request() (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, r.url, nil)
 	if err == nil && r.off > 0 {
@@ -390,6 +454,9 @@ func (r *resumingReader) Close() error {
 // registry into repo. mounted is false when the registry declined (the blob
 // must then be uploaded); location is the upload session it opened instead.
 func (c *Client) Mount(ctx context.Context, repo name.Repository, digest, from string) (mounted bool, location string, err error) {
+	if !verify.ValidDigest(digest) {
+		return false, "", fmt.Errorf("blob digest %q is not a sha256 digest: %w", digest, ErrBadReference)
+	}
 	q := url.Values{}
 	q.Set("mount", digest)
 	q.Set("from", from)
@@ -426,6 +493,9 @@ func location2(repo name.Repository, resp *http.Response) (string, error) {
 // has retried already. An upload (POST and PUT) is tried at most
 // Retry.Attempts times in all. It returns the bytes read from open.
 func (c *Client) Upload(ctx context.Context, repo name.Repository, digest string, size int64, open func() (io.ReadCloser, error), location string) (int64, error) {
+	if !verify.ValidDigest(digest) {
+		return 0, fmt.Errorf("blob digest %q is not a sha256 digest: %w", digest, ErrBadReference)
+	}
 	rt, err := c.transport(ctx, repo, true)
 	if err != nil {
 		return 0, err
@@ -526,8 +596,11 @@ func (c *Client) Tags(ctx context.Context, repo name.Repository) ([]string, erro
 		var page struct {
 			Tags []string `json:"tags"`
 		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
+		b, err := capread.All(resp.Body, "tag list of "+repo.String(), capread.Meta)
 		resp.Body.Close()
+		if err == nil {
+			err = json.Unmarshal(b, &page)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("tags of %s: %w", repo, err)
 		}
@@ -553,16 +626,23 @@ var ErrNoReferrersAPI = errors.New("registry has no referrers API")
 // digest and returns their descriptors (the entries of the index served).
 func (c *Client) Referrers(ctx context.Context, repo name.Repository, digest string) ([]manifest.Descriptor, error) {
 	var out []manifest.Descriptor
+	if !verify.ValidDigest(digest) {
+		return nil, fmt.Errorf("referrers of %s: %q is not a sha256 digest: %w", repo, digest, ErrBadReference)
+	}
 	get := func(r name.Repository) error {
+		u := fmt.Sprintf("%s://%s/v2/%s/referrers/%s", c.scheme(r), r.RegistryStr(), r.RepositoryStr(), digest)
 		_, err := c.send(ctx, r, false, c.opts.Retry.Budget(), nil, func() (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodGet, c.url(r, "referrers", digest), nil)
+			req, err := http.NewRequest(http.MethodGet, u, nil)
 			if err == nil {
 				req.Header.Set("Accept", manifest.OCIIndex)
 			}
 			return req, err
 		}, func(resp *http.Response) error {
 			defer resp.Body.Close()
-			b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+			b, err := capread.All(resp.Body, fmt.Sprintf("referrers of %s@%s", r, digest), capread.Manifest)
+			if errors.Is(err, capread.ErrTooLarge) {
+				return retry.Permanent(err) // as large on every try
+			}
 			if err != nil {
 				return fmt.Errorf("reading referrers of %s@%s: %w", r, digest, err)
 			}

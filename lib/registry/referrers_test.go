@@ -14,7 +14,7 @@ import (
 // What counts as "no referrers API" (fall back to the tag schema) and what
 // is a failure.
 func TestReferrersAnswers(t *testing.T) {
-	const index = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bb","size":7,"artifactType":"application/spdx+json"}]}`
+	const index = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":7,"artifactType":"application/spdx+json"}]}`
 	for _, tc := range []struct {
 		name   string
 		status int
@@ -35,7 +35,7 @@ func TestReferrersAnswers(t *testing.T) {
 				if r.URL.Path == "/v2/" {
 					return
 				}
-				if !strings.HasPrefix(r.URL.Path, "/v2/a/b/referrers/sha256:aa") {
+				if !strings.HasPrefix(r.URL.Path, "/v2/a/b/referrers/sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
 					http.NotFound(w, r)
 					return
 				}
@@ -49,14 +49,14 @@ func TestReferrersAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			refs, err := c.Referrers(context.Background(), repo, "sha256:aa")
+			refs, err := c.Referrers(context.Background(), repo, "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
 			if got := errors.Is(err, ErrNoReferrersAPI); got != tc.noAPI {
 				t.Fatalf("err %v: no-API %v, want %v", err, got, tc.noAPI)
 			}
 			if !tc.noAPI && tc.refs == 0 && err == nil {
 				t.Fatal("a 403 was taken for an answer")
 			}
-			if len(refs) != tc.refs || (tc.refs == 1 && (refs[0].Digest != "sha256:bb" || refs[0].ArtifactType != "application/spdx+json")) {
+			if len(refs) != tc.refs || (tc.refs == 1 && (refs[0].Digest != "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" || refs[0].ArtifactType != "application/spdx+json")) {
 				t.Fatalf("referrers %+v, want %d", refs, tc.refs)
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 )
@@ -18,6 +19,10 @@ import (
 const (
 	ImageReferences = "release-manifests/image-references"
 	Metadata        = "release-manifests/release-metadata"
+	// BootImages is the installer's ConfigMap of RHCOS boot images; its
+	// data.stream (CoreOS stream metadata JSON) names the KubeVirt
+	// container image per architecture.
+	BootImages = "release-manifests/0000_50_installer_coreos-bootimages.yaml"
 )
 
 // Payload is what a release image says about itself.
@@ -25,6 +30,9 @@ type Payload struct {
 	Version    string
 	Previous   []string
 	Components []Component // sorted by name
+	// KubeVirt maps a stream architecture (x86_64, s390x, ...) to the
+	// KubeVirt container image by digest, from BootImages.
+	KubeVirt map[string]string
 }
 
 // Component is one image of the release.
@@ -65,7 +73,7 @@ func Read(ctx context.Context, src imagefs.Source, digest, ref string) (*Payload
 	if err != nil {
 		return nil, fmt.Errorf("release %s: %w", ref, err)
 	}
-	files, err := imagefs.ReadFiles(ctx, src, img, []string{ImageReferences, Metadata}, 32<<20)
+	files, err := imagefs.ReadFiles(ctx, src, img, []string{ImageReferences, Metadata, BootImages}, 32<<20)
 	if err != nil {
 		return nil, fmt.Errorf("release %s: %w", ref, err)
 	}
@@ -88,6 +96,11 @@ func Read(ctx context.Context, src imagefs.Source, digest, ref string) (*Payload
 		}
 		p.Previous = md.Previous
 	}
+	if bb, ok := files[BootImages]; ok {
+		if p.KubeVirt, err = kubeVirtImages(bb); err != nil {
+			return nil, fmt.Errorf("release %s: %s: %w", ref, BootImages, err)
+		}
+	}
 	for _, t := range is.Spec.Tags {
 		if t.From.Kind != "" && t.From.Kind != "DockerImage" {
 			continue
@@ -102,4 +115,44 @@ func Read(ctx context.Context, src imagefs.Source, digest, ref string) (*Payload
 	}
 	sort.Slice(p.Components, func(i, j int) bool { return p.Components[i].Name < p.Components[j].Name })
 	return p, nil
+}
+
+// kubeVirtImages reads the KubeVirt container image of each architecture
+// from the boot images ConfigMap.
+func kubeVirtImages(b []byte) (map[string]string, error) {
+	var cm struct {
+		Data struct {
+			Stream string `json:"stream"`
+		} `json:"data"`
+	}
+	if err := yaml.Unmarshal(b, &cm); err != nil {
+		return nil, err
+	}
+	if cm.Data.Stream == "" {
+		return nil, nil
+	}
+	var st struct {
+		Architectures map[string]struct {
+			Images struct {
+				Kubevirt struct {
+					DigestRef string `json:"digest-ref"`
+				} `json:"kubevirt"`
+			} `json:"images"`
+		} `json:"architectures"`
+	}
+	if err := json.Unmarshal([]byte(cm.Data.Stream), &st); err != nil {
+		return nil, fmt.Errorf("data.stream: %v", err)
+	}
+	out := map[string]string{}
+	for arch, a := range st.Architectures {
+		ref := a.Images.Kubevirt.DigestRef
+		if ref == "" {
+			continue
+		}
+		if _, err := name.NewDigest(ref); err != nil {
+			return nil, fmt.Errorf("architectures.%s.images.kubevirt.digest-ref %q is not an image by digest", arch, ref)
+		}
+		out[arch] = ref
+	}
+	return out, nil
 }

@@ -28,7 +28,7 @@ func TestCatalogNames(t *testing.T) {
 		{"long repository", "mirror:5000/ns/" + long + ":v1", ""},
 		{"long repository, other tag", "mirror:5000/ns/" + long + ":v2", ""},
 		{"same start, other repository", "mirror:5000/other/" + long + ":v1", ""},
-		{"digest only", "mirror:5000/ns/index@" + d1, "cs-index-111111111111"},
+		{"digest only (push tags it sha256-<hex>)", "mirror:5000/ns/index:sha256-" + d1[7:], ""},
 		{"repository of one character", "mirror:5000/x:y", "cs-x-y"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,14 +1,13 @@
 // Package resources generates the cluster resources that point an OpenShift
 // cluster at the mirror: ImageDigestMirrorSet, ImageTagMirrorSet,
-// CatalogSource and ClusterCatalog, UpdateService, from the records of what
-// was pushed.
+// CatalogSource and ClusterCatalog, UpdateService and the release signature
+// ConfigMap, from the records of what was pushed.
 package resources
 
 import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,7 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 // File names, kept from the reference tool so existing runbooks work.
@@ -49,6 +50,10 @@ type Options struct {
 	// that a registryPoll update strategy (or a ClusterCatalog's polling)
 	// picks up a re-mirrored catalog.
 	PinDigest bool
+	// Signatures are the release payloads' signatures (payload digest ->
+	// the signatures its record names, in order), for the signature
+	// ConfigMap.
+	Signatures map[string][][]byte
 }
 
 // category splits mirror sets the way the reference tool names them.
@@ -85,6 +90,10 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		srcRepo, byDigest, err := sourceRepo(r.Source)
 		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", r.Source, err)
+		}
+		// The target goes verbatim into mirror sets a cluster applies.
+		if err := refs.CheckTarget(r.Target); err != nil {
+			return nil, fmt.Errorf("record %s: target: %w", r.Source, err)
 		}
 		dstRepo, err := targetRepo(r.Target)
 		if err != nil {
@@ -131,6 +140,11 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, cc...)
+	sf, err := signatureConfigMaps(recs, o.Signatures)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, sf...)
 	if graph != nil && len(releaseMirrors) > 0 {
 		f, err := updateService(graph, releaseMirrors)
 		if err != nil {
@@ -401,7 +415,7 @@ func deepCopy(m map[string]any) map[string]any {
 
 // LoadTemplate reads a CatalogSource template (targetCatalogSourceTemplate).
 func LoadTemplate(path string) (map[string]any, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("catalog source template: %w", err)
 	}

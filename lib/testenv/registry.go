@@ -36,6 +36,12 @@ type RegistryOptions struct {
 	User, Pass    string
 	TLS           bool // self-signed certificate for 127.0.0.1 and localhost
 	DisableDelete bool // storage.delete.enabled false (deletes answer 405)
+	// RedirectBlobsTo, when set (scheme://host:port), turns on the
+	// registry's "redirect" storage middleware: blob reads answer 307 to
+	// that origin plus the blob's storage path (/docker/registry/v2/blobs/
+	// sha256/xx/<hex>/data under Dir/data), as S3- or CDN-backed
+	// registries redirect to presigned URLs.
+	RedirectBlobsTo string
 }
 
 // Registry is a running docker-registry process.
@@ -116,6 +122,9 @@ func (r *Registry) writeConfig() error {
 	fmt.Fprintf(&b, "http:\n  addr: %s\n  secret: %s\n", r.Host, hex.EncodeToString(secret))
 	if r.opts.TLS {
 		fmt.Fprintf(&b, "  tls:\n    certificate: %s\n    key: %s\n", filepath.Join(r.Dir, "cert.pem"), filepath.Join(r.Dir, "key.pem"))
+	}
+	if r.opts.RedirectBlobsTo != "" {
+		fmt.Fprintf(&b, "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: %s\n", r.opts.RedirectBlobsTo)
 	}
 	if r.opts.Auth {
 		fmt.Fprintf(&b, "auth:\n  htpasswd:\n    realm: ocm-test\n    path: %s\n", filepath.Join(r.Dir, "htpasswd"))

@@ -58,6 +58,8 @@ func sh(t *testing.T, dir string, env []string, script string) result {
 	cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"))
 	// No credentials from the developer's machine leak into tests.
 	cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+dir, "HOME="+dir, "REGISTRY_AUTH_FILE=")
+	// The default cache is HOME/.cache/ocm: one per test directory.
+	cmd.Env = append(cmd.Env, "XDG_CACHE_HOME=", "OC_MIRROR_CACHE=", "CONTAINERS_REGISTRIES_CONF=")
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

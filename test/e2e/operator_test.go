@@ -28,6 +28,7 @@ const operatorISC = `mirror:
     targetCatalog: mirrored/ocm-index
     packages:
     - name: aqua
+      defaultChannel: fast
       channels:
       - name: fast
         minVersion: 1.3.0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +17,14 @@ import (
 
 func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, string) {
 	t.Helper()
+	src, rs, srv := releaseEnvServer(t, ro)
+	return src, rs, srv.URL
+}
+
+// releaseEnvServer is releaseEnv returning the server of the update graph
+// and signature store, for tests that stop it.
+func releaseEnvServer(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, *httptest.Server) {
+	t.Helper()
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	rs, err := fixture.ReleaseSet(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096}, ro)
 	if err != nil {
@@ -23,7 +32,17 @@ func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fi
 	}
 	srv := httptest.NewServer(rs)
 	t.Cleanup(srv.Close)
-	return src, rs, srv.URL
+	// Every command of the test reaches the fixture's signature store and
+	// trusts its key, as a user points ocm at a private store.
+	pub, err := rs.Signer.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "release-key.asc")
+	writeFile(t, keyFile, string(pub))
+	t.Setenv("OCP_SIGNATURE_URL", srv.URL+fixture.SignaturesPath)
+	t.Setenv("OCP_SIGNATURE_VERIFICATION_PK", keyFile)
+	return src, rs, srv
 }
 
 // TestReleasesShortestPathMirrorToMirror: the shortest upgrade path across
@@ -130,7 +149,7 @@ func TestUnknownReleaseVersion(t *testing.T) {
 // TestGraphImage: graph: true builds the update graph image into the cache;
 // push takes it from there; resources name it in the UpdateService.
 func TestGraphImage(t *testing.T) {
-	src, _, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	src, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
 	if _, err := fixture.Additional(context.Background(), fixture.Options{Host: src.Host}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +157,14 @@ func TestGraphImage(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  platform:\n    graph: true\n    channels:\n    - name: stable-4.15\n")
 	env := []string{"UPDATE_URL_OVERRIDE=" + graphURL, "GRAPH_DATA_URL_OVERRIDE=" + graphURL + "/graph-data"}
-	// Without a cache, the error says what to do.
-	if r := sh(t, dir, env, "ocm-plan -c isc.yaml > /dev/null"); r.code != 1 || !strings.Contains(r.stderr, "fix: pass --cache DIR") {
-		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-	}
-	r := sh(t, dir, env, fmt.Sprintf("ocm-plan -c isc.yaml --cache cache --graph-base-image %s/ubi9/ubi:latest | ocm-push --cache cache docker://%s | ocm-resources --out res > pushed.jsonl", src.Host, dst.Host))
+	// No --cache: plan builds the image in the default cache
+	// (HOME/.cache/ocm), where push finds it.
+	r := sh(t, dir, env, fmt.Sprintf("ocm-plan -c isc.yaml --graph-base-image %s/ubi9/ubi:latest | ocm-push docker://%s | ocm-resources --out res > pushed.jsonl", src.Host, dst.Host))
 	if r.code != 0 {
 		t.Fatalf("exit %d", r.code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".cache", "ocm", "oci-layout")); err != nil {
+		t.Fatalf("default cache not used: %v", err)
 	}
 	var graph *record.Record
 	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
@@ -162,6 +182,14 @@ func TestGraphImage(t *testing.T) {
 	cfg, err := testenv.Skopeo(context.Background(), "inspect", "--config", "--tls-verify=false", target)
 	if err != nil || !strings.Contains(string(cfg), "cincinnati-graph-data") {
 		t.Fatalf("graph image config: %v\n%s", err, cfg)
+	}
+	// Mirror to mirror, without a cache for ocm-resources: the signature
+	// ConfigMap is filled from the signature store.
+	cm := sh(t, dir, nil, "cat res/signature-configmap.yaml").stdout
+	for _, v := range []string{"4.15.3"} { // the channel head
+		if d := rs.Payloads[v+"/amd64"]; !strings.Contains(cm, "sha256-"+strings.TrimPrefix(d, "sha256:")+"-1: ") {
+			t.Errorf("signature-configmap.yaml has no signature of %s (%s):\n%s", v, d, cm)
+		}
 	}
 	us := sh(t, dir, nil, "cat res/updateService.yaml")
 	if !strings.Contains(us.stdout, "graphDataImage: "+dst.Host+"/openshift/graph-image@"+graph.Digest) || !strings.Contains(us.stdout, "releases: "+dst.Host+"/openshift/release-images") {

@@ -1,0 +1,85 @@
+// Package capread reads configuration and metadata whole, but never more
+// than a cap: a hostile or mistaken input (/dev/zero, a 300 MB table of
+// contents) is an error naming the input and the cap, not gigabytes of memory.
+// Every whole-file or whole-body read of such input goes through here.
+package capread
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Caps, far above any real input of the kind.
+const (
+	// Config: image set configurations, CatalogSource templates,
+	// registries.conf, auth files, delete lists, journals and histories.
+	Config int64 = 8 << 20
+	// Manifest: an image manifest or index (real ones are a few KiB).
+	Manifest int64 = 8 << 20
+	// ImageConfig: an image's config blob.
+	ImageConfig int64 = 16 << 20
+	// Meta: an archive's table of contents or records member, the cache
+	// index, an update graph response.
+	Meta int64 = 64 << 20
+	// Catalog: the declarative config files of one operator catalog.
+	Catalog int64 = 1 << 30
+)
+
+// ErrTooLarge is wrapped by every cap error.
+var ErrTooLarge = errors.New("input larger than its cap")
+
+// TooLargeError names the input and the cap it went over.
+type TooLargeError struct {
+	Name string
+	Cap  int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %s, the most ocm reads of it; fix: check that it is the right input, not a device, a stream or a damaged file", e.Name, human(e.Cap))
+}
+
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// All reads r to its end; more than max bytes is a *TooLargeError naming name.
+func All(r io.Reader, name string, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, &TooLargeError{Name: name, Cap: max}
+	}
+	return b, nil
+}
+
+// File reads the file at path, at most max bytes. Errors name the path; a
+// file known to be too large is refused before it is read.
+func File(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > max {
+		return nil, &TooLargeError{Name: path, Cap: max}
+	}
+	b, err := All(f, path, max)
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	return b, err
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

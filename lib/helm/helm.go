@@ -1,0 +1,263 @@
+// Package helm finds the images Helm charts use (mirror.helm): it reads a
+// repository's index.yaml, downloads the charts, renders their templates
+// with their default values through the Helm SDK, and collects every image
+// the rendered objects name, as oc-mirror does.
+package helm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-containerregistry/pkg/name"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"k8s.io/client-go/util/jsonpath"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ocm-mirror/ocm/lib/config"
+)
+
+// maxBytes bounds an index or a chart archive read over HTTP.
+const maxBytes = 64 << 20
+
+// Image is an image a chart uses.
+type Image struct {
+	Ref   string // as the chart writes it
+	Chart string // name-version
+}
+
+// Collector reads charts.
+type Collector struct {
+	HTTP *http.Client // nil: http.DefaultClient
+	Warn func(format string, args ...any)
+}
+
+// Images returns the images of every chart h names, each once, in order.
+func (c *Collector) Images(ctx context.Context, h *config.Helm) ([]Image, error) {
+	var out []Image
+	seen := map[string]bool{}
+	add := func(ch *chart.Chart, spec config.HelmChart) error {
+		imgs, err := c.chartImages(ch, spec.ImagePaths)
+		if err != nil {
+			return fmt.Errorf("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)
+		}
+		for _, i := range imgs {
+			if !seen[i] {
+				seen[i] = true
+				out = append(out, Image{Ref: i, Chart: ch.Name() + "-" + ch.Metadata.Version})
+			}
+		}
+		return nil
+	}
+	for _, r := range h.Repositories {
+		idx, err := c.index(ctx, r.URL)
+		if err != nil {
+			return nil, fmt.Errorf("helm repository %s (%s): %w", r.Name, r.URL, err)
+		}
+		specs := r.Charts
+		if len(specs) == 0 { // every chart of the repository
+			for _, n := range sortedKeys(idx.Entries) {
+				specs = append(specs, config.HelmChart{Name: n})
+			}
+		}
+		for _, spec := range specs {
+			ch, err := c.remoteChart(ctx, r.URL, idx, spec)
+			if err != nil {
+				return nil, fmt.Errorf("helm repository %s: chart %s: %w", r.Name, spec.Name, err)
+			}
+			if err := add(ch, spec); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, l := range h.Local {
+		ch, err := loader.Load(l.Path)
+		if err != nil {
+			return nil, fmt.Errorf("local chart %s (%s): %w", l.Name, l.Path, err)
+		}
+		if err := add(ch, l); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// index is the part of a repository's index.yaml used here.
+type index struct {
+	Entries map[string][]struct {
+		Version string   `json:"version"`
+		URLs    []string `json:"urls"`
+	} `json:"entries"`
+}
+
+func (c *Collector) get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	if err == nil && len(b) > maxBytes {
+		err = fmt.Errorf("GET %s: more than %d bytes", u, maxBytes)
+	}
+	return b, err
+}
+
+func (c *Collector) index(ctx context.Context, repoURL string) (*index, error) {
+	b, err := c.get(ctx, strings.TrimSuffix(repoURL, "/")+"/index.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var idx index
+	if err := yaml.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("index.yaml: %w", err)
+	}
+	return &idx, nil
+}
+
+// remoteChart downloads the version asked for (none: the newest).
+func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index, spec config.HelmChart) (*chart.Chart, error) {
+	versions := idx.Entries[spec.Name]
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("not in the repository's index.yaml; fix: check the chart name (known: %s)", strings.Join(sortedKeys(idx.Entries), ", "))
+	}
+	best, bestV := -1, (*semver.Version)(nil)
+	for i, v := range versions {
+		if spec.Version != "" {
+			if v.Version == spec.Version {
+				best = i
+			}
+			continue
+		}
+		sv, err := semver.NewVersion(v.Version)
+		if err == nil && sv.Prerelease() == "" && (bestV == nil || sv.GreaterThan(bestV)) {
+			best, bestV = i, sv
+		}
+	}
+	if best < 0 || len(versions[best].URLs) == 0 {
+		var have []string
+		for _, v := range versions {
+			have = append(have, v.Version)
+		}
+		return nil, fmt.Errorf("version %q is not in the index (it has %s)", spec.Version, strings.Join(have, ", "))
+	}
+	base, err := url.Parse(strings.TrimSuffix(repoURL, "/") + "/")
+	if err != nil {
+		return nil, err
+	}
+	u, err := base.Parse(versions[best].URLs[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.get(ctx, u.String())
+	if err != nil {
+		return nil, err
+	}
+	return loader.LoadArchive(bytes.NewReader(b))
+}
+
+// chartImages renders ch with its default values and returns every image
+// reference its objects name under an "image" key or at imagePaths.
+func (c *Collector) chartImages(ch *chart.Chart, imagePaths []string) ([]string, error) {
+	opts := chartutil.ReleaseOptions{Name: ch.Name(), Namespace: "default", Revision: 1, IsInstall: true}
+	vals, err := chartutil.ToRenderValues(ch, ch.Values, opts, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	files, err := engine.Render(ch, vals)
+	if err != nil {
+		return nil, fmt.Errorf("rendering: %w", err)
+	}
+	var paths []*jsonpath.JSONPath
+	for _, p := range imagePaths {
+		jp := jsonpath.New("imagePaths").AllowMissingKeys(true)
+		if err := jp.Parse(p); err != nil {
+			return nil, fmt.Errorf("imagePaths %q: %w; fix: write a JSONPath such as {.spec.template.spec.containers[*].image}", p, err)
+		}
+		paths = append(paths, jp)
+	}
+	var out []string
+	for _, fn := range sortedKeys(files) {
+		if !strings.HasSuffix(fn, ".yaml") && !strings.HasSuffix(fn, ".yml") {
+			continue // NOTES.txt and helpers
+		}
+		for _, doc := range strings.Split(files[fn], "\n---") {
+			var obj any
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
+				continue
+			}
+			found := imageValues(obj, nil)
+			for _, jp := range paths {
+				res, err := jp.FindResults(obj)
+				if err != nil {
+					continue
+				}
+				for _, rs := range res {
+					for _, v := range rs {
+						if s, ok := v.Interface().(string); ok {
+							found = append(found, s)
+						}
+					}
+				}
+			}
+			for _, s := range found {
+				if _, err := name.ParseReference(s); err != nil {
+					if c.Warn != nil {
+						c.Warn("chart %s: %s names %q, not an image reference; skipped", ch.Name(), fn, s)
+					}
+					continue
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// imageValues collects string values of keys named "image", at any depth.
+func imageValues(v any, out []string) []string {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(t) {
+			if s, ok := t[k].(string); ok && k == "image" && s != "" {
+				out = append(out, s)
+				continue
+			}
+			out = imageValues(t[k], out)
+		}
+	case []any:
+		for _, e := range t {
+			out = imageValues(e, out)
+		}
+	}
+	return out
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,64 @@
+package plan
+
+import (
+	"context"
+
+	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/helm"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
+)
+
+// additionalRecord is the planned record of an additionalImages entry; with
+// targetRepo/targetTag (oc-mirror's fields) its destination is set here,
+// the digest still coming from the source.
+func additionalRecord(img config.Image) (*record.Record, error) {
+	r := &record.Record{V: record.Version, Origin: record.OriginAdditional, Source: img.Name, Status: record.StatusPlanned, Stage: "plan"}
+	if img.TargetRepo == "" && img.TargetTag == "" {
+		return r, nil
+	}
+	dest, err := refs.Destination(img.Name)
+	if err != nil {
+		return nil, err
+	}
+	if img.TargetRepo != "" {
+		dest.Path = img.TargetRepo
+	}
+	if img.TargetTag != "" {
+		dest.Tag = img.TargetTag
+	}
+	r.Destination = dest.String()
+	return r, nil
+}
+
+// operatorBlocklist is the blocklist of the configuration being planned
+// (empty when Operators is called on its own).
+func (p *Planner) operatorBlocklist() *blocklist {
+	if p.blocked != nil {
+		return p.blocked
+	}
+	b, _ := newBlocklist(nil)
+	return b
+}
+
+// helmRecords plans the images mirror.helm's charts use (resolved and
+// blocked like additional images, which they precede).
+func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*record.Record, error) {
+	if cfg.Spec.Helm == nil {
+		return nil, nil
+	}
+	c := p.HelmCharts
+	if c == nil {
+		c = &helm.Collector{Warn: p.Log.Warnf}
+	}
+	imgs, err := c.Images(ctx, cfg.Spec.Helm)
+	if err != nil {
+		return nil, err
+	}
+	var out []*record.Record
+	for _, i := range imgs {
+		out = append(out, &record.Record{V: record.Version, Origin: record.OriginHelm, Source: i.Ref, Status: record.StatusPlanned, Stage: "plan"})
+	}
+	p.Log.Infof("helm: %d images in the charts", len(out))
+	return out, nil
+}

@@ -1,0 +1,288 @@
+// Package shard splits one plan's records into N parts that separate
+// processes (the pods of a Kubernetes Indexed Job) push side by side. Every
+// process computes the same partition from the same records, and images that
+// share a blob land in the same part, so no blob is copied by two processes.
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/record"
+)
+
+// EnvIndex is the variable Kubernetes sets in the pods of an Indexed Job.
+const EnvIndex = "JOB_COMPLETION_INDEX"
+
+// ErrSpec marks a bad --shard/--shards value or a bad EnvIndex.
+var ErrSpec = errors.New("bad shard selection")
+
+// ErrMissing, wrapped by a Blobs error, says the image is not at its source
+// (404): every process sees the same, so the image still has a place (by
+// its catalog or release, else alone) and the stage that gets it fails it.
+var ErrMissing = errors.New("image not found")
+
+// Spec selects part Index of Count (0 <= Index < Count). Count 0: no sharding.
+type Spec struct{ Index, Count int }
+
+// On reports whether records are to be split.
+func (s Spec) On() bool { return s.Count > 0 }
+
+func (s Spec) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
+
+// Parse reads "--shard INDEX/N" (flag) or "--shards N" with the index in
+// JOB_COMPLETION_INDEX (getenv). Both empty/zero: no sharding.
+func Parse(flag string, shards int, getenv func(string) string) (Spec, error) {
+	switch {
+	case flag != "" && shards != 0:
+		return Spec{}, fmt.Errorf("%w: --shard and --shards both given; fix: use --shard INDEX/N, or --shards N with %s set", ErrSpec, EnvIndex)
+	case flag != "":
+		i, n, ok := strings.Cut(flag, "/")
+		if !ok {
+			return Spec{}, fmt.Errorf("%w: --shard %q: want INDEX/N, e.g. 0/3", ErrSpec, flag)
+		}
+		return spec(i, n, "--shard "+flag)
+	case shards < 0:
+		return Spec{}, fmt.Errorf("%w: --shards %d: must be 1 or more", ErrSpec, shards)
+	case shards > 0:
+		v, ok := lookup(getenv, EnvIndex)
+		if !ok {
+			return Spec{}, fmt.Errorf("%w: --shards %d needs %s (set by a Kubernetes Indexed Job); fix: set it, or use --shard INDEX/%d", ErrSpec, shards, EnvIndex, shards)
+		}
+		return spec(v, strconv.Itoa(shards), EnvIndex+"="+v)
+	}
+	return Spec{}, nil
+}
+
+func lookup(getenv func(string) string, k string) (string, bool) {
+	v := strings.TrimSpace(getenv(k))
+	return v, v != ""
+}
+
+func spec(i, n, what string) (Spec, error) {
+	idx, err1 := strconv.Atoi(i)
+	cnt, err2 := strconv.Atoi(n)
+	if err1 != nil || err2 != nil || cnt < 1 || idx < 0 || idx >= cnt {
+		return Spec{}, fmt.Errorf("%w: %s: the index must be a whole number from 0 to N-1 and N at least 1", ErrSpec, what)
+	}
+	return Spec{Index: idx, Count: cnt}, nil
+}
+
+// Blobs returns what an image copies: its manifests (for an index, the
+// children too) and the blobs they name. ocm-push and ocm-fetch read them from
+// their cache or the source registry.
+type Blobs func(ctx context.Context, r *record.Record) ([]manifest.Descriptor, error)
+
+// ManifestSource reads a manifest by digest (copier.Source fits).
+type ManifestSource interface {
+	Manifest(ctx context.Context, digest string) ([]byte, string, error)
+}
+
+// Walk lists the descriptors of the image digest in src: the manifest, for an
+// index its children, and their configs and layers.
+func Walk(ctx context.Context, src ManifestSource, digest string) ([]manifest.Descriptor, error) {
+	body, mt, err := src.Manifest(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	m, mt, err := manifest.Parse(body, mt)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", digest, err)
+	}
+	out := []manifest.Descriptor{{MediaType: mt, Digest: digest, Size: int64(len(body))}}
+	if !manifest.IsIndex(mt) {
+		return append(out, m.Blobs()...), nil
+	}
+	for _, child := range m.Manifests {
+		sub, err := Walk(ctx, src, child.Digest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub...)
+	}
+	return out, nil
+}
+
+// Assign returns, for every record, the part (0..n-1) it belongs to. The
+// partition depends only on the records (in order) and on what blobs returns
+// for them: images sharing a blob, an operator catalog with its bundles and
+// related images (ocm-push rebuilds a catalog from its bundles' outcome), and
+// the images of one release (all or nothing) form one group; groups go,
+// largest first, to the part with the fewest bytes so far.
+//
+// Records already done (failed, skipped) copy nothing and are not looked up;
+// nor can images gone from their source (ErrMissing). Any other failed
+// lookup (after the client's retries) fails Assign: a process that guessed
+// would compute a partition the others do not, and an image could be pushed
+// twice or never.
+func Assign(ctx context.Context, recs []*record.Record, n int, blobs Blobs, workers int) ([]int, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%w: %d parts", ErrSpec, n)
+	}
+	descs, err := lookupAll(ctx, recs, blobs, workers)
+	if err != nil {
+		return nil, err
+	}
+	u := newUnion(len(recs))
+	keyOwner := map[string]int{} // union key -> first record holding it
+	join := func(i int, key string) {
+		if j, ok := keyOwner[key]; ok {
+			u.union(i, j)
+		} else {
+			keyOwner[key] = i
+		}
+	}
+	for i, r := range recs {
+		if r.Catalog != "" {
+			join(i, "catalog\x00"+r.Catalog)
+		}
+		if r.Release != "" {
+			join(i, "release\x00"+r.Release)
+		}
+		if r.Done() {
+			continue
+		}
+		join(i, "image\x00"+r.Digest)
+		for _, d := range descs[i] {
+			join(i, "blob\x00"+d.Digest)
+		}
+	}
+	// Group sizes count each blob once, as a run copies it once.
+	type group struct {
+		first int // lowest record index: a stable tie-break
+		bytes int64
+		seen  map[string]bool
+		recs  []int
+	}
+	groups := map[int]*group{}
+	var order []*group
+	for i := range recs {
+		root := u.find(i)
+		g := groups[root]
+		if g == nil {
+			g = &group{first: i, seen: map[string]bool{}}
+			groups[root] = g
+			order = append(order, g)
+		}
+		g.recs = append(g.recs, i)
+		for _, d := range descs[i] {
+			if !g.seen[d.Digest] {
+				g.seen[d.Digest] = true
+				g.bytes += d.Size
+			}
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		if order[a].bytes != order[b].bytes {
+			return order[a].bytes > order[b].bytes
+		}
+		return order[a].first < order[b].first
+	})
+	load := make([]int64, n)
+	count := make([]int, n)
+	out := make([]int, len(recs))
+	for _, g := range order {
+		best := 0
+		for p := 1; p < n; p++ {
+			if load[p] < load[best] || (load[p] == load[best] && count[p] < count[best]) {
+				best = p
+			}
+		}
+		load[best] += g.bytes
+		count[best] += len(g.recs)
+		for _, i := range g.recs {
+			out[i] = best
+		}
+	}
+	return out, nil
+}
+
+// Select keeps the records of part s.Index, in their order.
+func Select(ctx context.Context, recs []*record.Record, s Spec, blobs Blobs, workers int) ([]*record.Record, error) {
+	if !s.On() {
+		return recs, nil
+	}
+	parts, err := Assign(ctx, recs, s.Count, blobs, workers)
+	if err != nil {
+		return nil, err
+	}
+	var out []*record.Record
+	for i, r := range recs {
+		if parts[i] == s.Index {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// lookupAll calls blobs for the records still to copy, a few at a time.
+func lookupAll(ctx context.Context, recs []*record.Record, blobs Blobs, workers int) ([][]manifest.Descriptor, error) {
+	if workers < 1 {
+		workers = 1
+	}
+	out := make([][]manifest.Descriptor, len(recs))
+	errs := make([]error, len(recs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = blobs(ctx, recs[i])
+				if errors.Is(errs[i], ErrMissing) {
+					out[i], errs[i] = nil, nil
+				}
+			}
+		}()
+	}
+	for i, r := range recs {
+		if !r.Done() {
+			next <- i
+		}
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("sharding needs every image's manifest, and %s's could not be read: %w; fix: rerun when the source answers (every shard must see the same images to agree on the split)", recs[i].Name(), err)
+		}
+	}
+	return out, nil
+}
+
+type union struct{ parent []int }
+
+func newUnion(n int) *union {
+	u := &union{parent: make([]int, n)}
+	for i := range u.parent {
+		u.parent[i] = i
+	}
+	return u
+}
+
+func (u *union) find(i int) int {
+	for u.parent[i] != i {
+		u.parent[i] = u.parent[u.parent[i]]
+		i = u.parent[i]
+	}
+	return i
+}
+
+// union keeps the lower index as root, so roots do not depend on call order.
+func (u *union) union(a, b int) {
+	ra, rb := u.find(a), u.find(b)
+	if ra == rb {
+		return
+	}
+	if rb < ra {
+		ra, rb = rb, ra
+	}
+	u.parent[rb] = ra
+}
