@@ -89,4 +89,3 @@ func ImageBlobs(c *cache.Cache, digest, mediaType string) ([]Member, error) {
 	}
 	return out, nil
 }
-
