@@ -278,8 +278,28 @@ func (r *Record) Validate() error {
 			return fmt.Errorf("signatures[%d]: want {\"digest\":\"sha256:<64 hex>\",\"size\":>0}, got digest %q size %d", i, b.Digest, b.Size)
 		}
 	}
+	// Attachments' digests and tags go into registry URLs like the image's.
+	for i, a := range r.Attachments {
+		switch {
+		case !attachmentKinds[a.Kind]:
+			return invalidf("field attachments[%d].kind %q is not signature, attestation, sbom, referrer or referrers-tag", i, a.Kind)
+		case !verify.ValidDigest(a.Digest):
+			return invalidf("field attachments[%d].digest %q is not sha256:<64 lowercase hex>", i, a.Digest)
+		case !verify.ValidDigest(a.Subject):
+			return invalidf("field attachments[%d].subject %q is not sha256:<64 lowercase hex>", i, a.Subject)
+		case a.Tag != "":
+			if _, err := name.NewTag("example.com/x:"+a.Tag, name.StrictValidation); err != nil {
+				return invalidf("field attachments[%d].tag %q is not a valid tag", i, a.Tag)
+			}
+		}
+		if controlIndex(a.MediaType+a.ArtifactType) >= 0 {
+			return invalidf("field attachments[%d] holds a control character; fix: records are written by ocm commands, do not edit them", i)
+		}
+	}
 	return nil
 }
+
+var attachmentKinds = map[string]bool{KindSignature: true, KindAttestation: true, KindSBOM: true, KindReferrer: true, KindReferrersTag: true}
 
 type textField struct{ name, v string }
 

@@ -211,3 +211,22 @@ func TestAttachmentsRoundTrip(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", out, in)
 	}
 }
+
+// An attachment's digest, subject and tag go into registry URLs: a
+// tampered one stops at the reader.
+func TestAttachmentsValidated(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct{ att, want string }{
+		{`{"kind":"signature","digest":"` + d + `","tag":"sha256-0123.sig","subject":"` + d + `"}`, ""},
+		{`{"kind":"signature","digest":"sha256:../../x","subject":"` + d + `"}`, "attachments[0].digest"},
+		{`{"kind":"referrer","digest":"` + d + `","subject":"sha256:00"}`, "attachments[0].subject"},
+		{`{"kind":"signature","digest":"` + d + `","tag":"../x","subject":"` + d + `"}`, "attachments[0].tag"},
+		{`{"kind":"payload","digest":"` + d + `","subject":"` + d + `"}`, "attachments[0].kind"},
+	} {
+		line := `{"v":1,"origin":"additional","source":"quay.io/a/b:1","digest":"` + d + `","status":"planned","attachments":[` + tc.att + "]}\n"
+		_, err := NewReader(strings.NewReader(line), "stdin").Next()
+		if (tc.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalid))) {
+			t.Errorf("%s: err %v, want %q", tc.att, err, tc.want)
+		}
+	}
+}
