@@ -22,7 +22,7 @@ deps:
 # tests run `opm validate` on rebuilt catalogs and start them with `opm serve`.
 # catalogquery asks a served catalog what it holds over the gRPC registry API
 # (as OLM does). Built once (a minute or two).
-tools: $(BIN)/opm $(BIN)/catalogquery
+tools: $(BIN)/opm $(BIN)/catalogquery $(BIN)/cosign
 
 $(BIN)/opm: tools/opm/go.mod tools/opm/go.sum
 	@mkdir -p $(BIN)
@@ -32,6 +32,12 @@ $(BIN)/catalogquery: tools/opm/go.mod tools/opm/go.sum tools/opm/catalogquery/ma
 	@mkdir -p $(BIN)
 	cd tools/opm && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/catalogquery ./catalogquery
 
+# cosign, to check signatures at the mirror as a cluster's tooling would
+# (cosign verify --key) and to sign fixtures exactly as cosign does; its own
+# module, so the main module does not take on sigstore.
+$(BIN)/cosign: tools/cosign/go.mod tools/cosign/go.sum
+	@mkdir -p $(BIN)
+	cd tools/cosign && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/cosign github.com/sigstore/cosign/v2/cmd/cosign
 # The commands as an OCI image in $(BIN)/image (an OCI layout), built without
 # a container engine: static binaries on an empty base, reproducible (same
 # digest for the same commit and Go version). Prints the digest.

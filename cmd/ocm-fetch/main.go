@@ -19,7 +19,9 @@ const usage = `usage: ocm-plan -c isc.yaml | ocm-fetch --cache DIR [flags] > fet
 Copies every image of the input records (all platforms of an index) into the
 cache directory, skipping blobs the cache already holds, and the signatures
 of release payloads beside them (from OCP_SIGNATURE_URL when the cache lacks
-them, held to the digests the plan verified). Records that arrive failed or
+them, held to the digests the plan verified), with what is attached to each
+image (cosign signatures, attestations, SBOMs, OCI referrers;
+--remove-signatures: none), named in the record. Records that arrive failed or
 skipped pass through untouched. Exit 0: all cached; 1: some image
 failed (named in the summary); 2: bad flags or input; 130: interrupted.`
 
@@ -30,6 +32,8 @@ func run(args []string) int {
 	fs := cli.NewFlagSet(c.Name, usage)
 	var cacheFlag cli.Cache
 	cacheFlag.Register(fs, "cache directory (OCI image layout; created if missing)")
+	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
+	noAttach := fs.Bool("remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
 	var dry cli.DryRun
 	dry.Register(fs)
 	var shards cli.Shard
@@ -76,6 +80,7 @@ func run(args []string) int {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
 	st := &fetch.Stage{Engine: eng, Source: src, Cache: cch, Log: c.Log, Signatures: sigs}
+	st.NoAttachments = *noAttach
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}

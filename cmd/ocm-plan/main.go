@@ -4,16 +4,21 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/fetch"
 	"github.com/ocm-mirror/ocm/lib/graphimage"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/plan"
+	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
@@ -27,8 +32,10 @@ planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Each
 payload's signatures are fetched from OCP_SIGNATURE_URL (default Red Hat's
 store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
 Red Hat release keys); a release without a valid one is a release error,
-unless --ignore-release-signature. Exit 0:
-every image planned; 1: some image could not be resolved (its record says
+unless --ignore-release-signature. With --secure-policy, images the
+signature policy (--policy) refuses fail alone. Exit 0:
+every image planned; 1: some image could not be resolved or was refused by
+the policy (its record says
 why, the summary names it), or a release could not be planned (nothing is
 written then: releases are all or nothing); 2: bad flags or configuration,
 or two different images bound for one destination (nothing is written then).`
@@ -44,6 +51,9 @@ func run(args []string) int {
 	cacheFlag.Register(fs, "cache to build filtered catalogs and the update graph image in")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
+	// Signature policy (oc-mirror's --secure-policy).
+	securePolicy := fs.Bool("secure-policy", false, "refuse images the signature policy (--policy) does not accept; they fail alone")
+	policyPath := fs.String("policy", policy.DefaultPath, "containers-policy.json(5) for --secure-policy")
 	unsigned := fs.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
 	var files cli.RecordFiles
 	files.Register(fs, false, true)
@@ -67,6 +77,14 @@ func run(args []string) int {
 	client, err := c.SourceClient()
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	}
+	var checker *policy.Checker
+	if *securePolicy {
+		pol, err := policy.Load(*policyPath)
+		if err != nil {
+			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		}
+		checker = &policy.Checker{Policy: pol, Client: client}
 	}
 	_, stdout, err := files.Open()
 	if err != nil {
@@ -103,6 +121,12 @@ func run(args []string) int {
 	tally := &pipeline.Tally{}
 	var writeErr error
 	err = p.Stream(ctx, cfg, func(r *record.Record) error {
+		if checker != nil && !r.Done() && r.Digest != "" {
+			if err := checkPolicy(ctx, checker, client, r); err != nil {
+				r.Fail("plan", err)
+				c.Log.Errorf("%s: %v", r.Name(), err)
+			}
+		}
 		if writeErr = w.Write(r); writeErr != nil {
 			return writeErr
 		}
@@ -130,6 +154,19 @@ func run(args []string) int {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
+}
+
+// checkPolicy evaluates r's image at its source against the policy.
+func checkPolicy(ctx context.Context, ch *policy.Checker, client *registry.Client, r *record.Record) error {
+	repo, err := fetch.SourceRepo(client, r.Source)
+	if err != nil {
+		return err
+	}
+	err = ch.Check(ctx, repo, r.Digest)
+	if err != nil && !errors.Is(err, policy.ErrRejected) {
+		return fmt.Errorf("checking the signature policy: %w", err)
+	}
+	return err
 }
 
 // needsCache: filtered catalogs and the graph image are built in the cache.

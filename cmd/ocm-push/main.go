@@ -22,9 +22,11 @@ Pushes every image of the input records to the mirror: by digest first, then
 its tag. Blobs the mirror already has are skipped, blobs pushed to another
 repository of the mirror in this run are mounted. With --cache, images the
 cache holds are read from it (disk to mirror); the others come straight from
-their source (mirror to mirror). Exit 0: all pushed; 1: some image failed
-(named in the summary); 2: bad flags or input, or two different images
-bound for one target (the second is not pushed); 130: interrupted.`
+their source (mirror to mirror). Signatures, attestations, SBOMs and OCI
+referrers attached to an image go with it (--remove-signatures: none).
+Exit 0: all pushed; 1: some image failed (named in the summary); 2: bad
+flags or input, or two different images bound for one target (the second
+is not pushed); 130: interrupted.`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -34,6 +36,8 @@ func run(args []string) int {
 	var cacheFlag cli.Cache
 	cacheFlag.Register(fs, "read images from this cache when it holds them")
 	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
+	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
+	noAttach := fs.Bool("remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
 	var dry cli.DryRun
 	dry.Register(fs)
 	var shards cli.Shard
@@ -89,6 +93,7 @@ func run(args []string) int {
 	}
 	eng := c.Engine()
 	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Abort: abort}
+	st.NoAttachments = *noAttach
 	if dry.On {
 		st.DryRun = &dryrun.Report{}
 	}

@@ -9,7 +9,9 @@ import (
 )
 
 // RecordBlobs is ImageBlobs of the record's image plus the release
-// signatures the record names: they travel and are checked like any blob.
+// signatures and the attachments (cosign signatures, attestations, SBOMs,
+// referrers) the record names, each once: they travel and are checked like
+// any blob, and the history skips those an earlier set carried.
 func RecordBlobs(c *cache.Cache, r *record.Record) ([]Member, error) {
 	members, err := ImageBlobs(c, r.Digest, r.MediaType)
 	if err != nil {
@@ -17,6 +19,22 @@ func RecordBlobs(c *cache.Cache, r *record.Record) ([]Member, error) {
 	}
 	for _, s := range r.Signatures {
 		members = append(members, Member{Digest: s.Digest, Size: s.Size})
+	}
+	seen := map[string]bool{}
+	for _, m := range members {
+		seen[m.Digest] = true
+	}
+	for _, a := range r.Attachments {
+		ms, err := ImageBlobs(c, a.Digest, a.MediaType)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s of %s: %w", a.Kind, a.Digest, a.Subject, err)
+		}
+		for _, m := range ms {
+			if !seen[m.Digest] {
+				seen[m.Digest] = true
+				members = append(members, m)
+			}
+		}
 	}
 	return members, nil
 }

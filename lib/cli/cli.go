@@ -154,6 +154,9 @@ func Summary(w io.Writer, name string, t *pipeline.Tally, st *copier.Stats, inte
 		fmt.Fprintf(w, "%s: moved %s in %d blobs; %d blobs already there, %d mounted, %d shared within the run; %d manifests written, %d images already complete, %d retries\n",
 			name, HumanBytes(st.BytesMoved.Load()), st.BlobsCopied.Load(), st.BlobsExisting.Load(), st.BlobsMounted.Load(),
 			st.BlobsShared.Load(), st.Manifests.Load(), st.ImagesUpToDate.Load(), st.Retries.Load())
+		if n := st.Attachments.Load(); n > 0 {
+			fmt.Fprintf(w, "%s: %d attachments (signatures, attestations, SBOMs, referrers) with the images, %d copied in this run\n", name, n, st.AttachedCopied.Load())
+		}
 		if n := st.Stalls.Load(); n > 0 {
 			fmt.Fprintf(w, "%s: %d requests stalled (no data within --idle-timeout), each retried while --retries allowed; raise --idle-timeout if the registry is slow rather than stuck\n", name, n)
 		}

@@ -28,6 +28,8 @@ type Stats struct {
 	ImagesUpToDate atomic.Int64 // images already complete at the destination
 	Retries        atomic.Int64 // requests retried (counted by the registry clients)
 	Stalls         atomic.Int64 // requests that stalled past the idle timeout (retried)
+	Attachments    atomic.Int64 // signatures, attestations, SBOMs, referrers found with the images
+	AttachedCopied atomic.Int64 // of those, copied in this run (the others were there already)
 }
 
 // Engine copies images. Create one per run with New.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/dryrun"
@@ -26,6 +27,9 @@ type Stage struct {
 	// DryRun, when set, copies nothing: it notes each image and whether the
 	// cache lacks it.
 	DryRun *dryrun.Report
+	// NoAttachments (--remove-signatures) caches images without their
+	// signatures, attestations, SBOMs and referrers.
+	NoAttachments bool
 	// Signatures is the store release payload signatures the cache lacks
 	// are fetched from again.
 	Signatures *releasesig.Store
@@ -79,6 +83,26 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if len(r.Signatures) > 0 {
 		if _, err := releasesig.Load(ctx, s.Cache, s.Signatures, r); err != nil {
 			return err
+		}
+	}
+	if !s.NoAttachments {
+		// Looked up on every run: a signature added upstream since is cached too.
+		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
+		if err != nil {
+			return err
+		}
+		f := &attach.Finder{Client: s.Source, Repo: repo}
+		if r.Attachments, err = f.Find(ctx, subjects); err != nil {
+			return err
+		}
+		moved, err := attach.Copy(ctx, s.Engine, src, dst, r.Attachments, false, "")
+		if err != nil {
+			return err
+		}
+		s.Engine.Stats.Attachments.Add(int64(len(r.Attachments)))
+		s.Engine.Stats.AttachedCopied.Add(int64(moved))
+		if moved > 0 {
+			s.Log.Infof("%s: attachments cached: %s", r.Name(), attach.Summary(r.Attachments))
 		}
 	}
 	if r.PulledFrom == "" && !res.UpToDate {

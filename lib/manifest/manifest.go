@@ -44,6 +44,8 @@ type Descriptor struct {
 	URLs        []string          `json:"urls,omitempty"`
 	Platform    *Platform         `json:"platform,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// ArtifactType is set on the entries of a referrers index.
+	ArtifactType string `json:"artifactType,omitempty"`
 }
 
 // Foreign reports a non-distributable layer (Windows base layers): it lives

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/dryrun"
@@ -29,6 +30,9 @@ type Stage struct {
 	// DryRun, when set, copies nothing: it notes each image and whether the
 	// mirror lacks it.
 	DryRun *dryrun.Report
+	// NoAttachments (--remove-signatures) copies images without their
+	// signatures, attestations, SBOMs and referrers.
+	NoAttachments bool
 	// Abort, when set, is called when a release image fails: releases are
 	// all or nothing, so the run stops.
 	Abort func(error)
@@ -109,6 +113,11 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if err := r.CheckMediaType(res.MediaType); err != nil {
 		return err
 	}
+	if !s.NoAttachments {
+		if err := s.attachments(ctx, r, src, dst, tag); err != nil {
+			return err
+		}
+	}
 	r.Target = target
 	if r.PulledFrom == "" && !res.UpToDate && srcRepo != "" {
 		r.PulledFrom = s.Source.ServedFrom(srcRepo)
@@ -117,6 +126,35 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		s.Log.Debugf("%s: already at %s", r.Name(), r.Target)
 	} else {
 		s.Log.Infof("%s: pushed to %s", r.Name(), r.Target)
+	}
+	return nil
+}
+
+// attachments copies what is attached to r's image. From a source registry
+// they are looked up now (so a signature added since the last run comes
+// too) and named in r; from the cache, r names them (ocm-fetch found them).
+func (s *Stage) attachments(ctx context.Context, r *record.Record, src copier.Source, dst copier.Dest, tag string) error {
+	if rs, ok := src.(*copier.RemoteSource); ok {
+		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
+		if err != nil {
+			return err
+		}
+		f := &attach.Finder{Client: rs.Client, Repo: rs.Repo}
+		if r.Attachments, err = f.Find(ctx, subjects); err != nil {
+			return err
+		}
+	}
+	if len(r.Attachments) == 0 {
+		return nil
+	}
+	moved, err := attach.Copy(ctx, s.Engine, src, dst, r.Attachments, true, tag)
+	if err != nil {
+		return fmt.Errorf("%w; fix: rerun ocm-fetch for this image so the cache holds its attachments, or push with --remove-signatures", err)
+	}
+	s.Engine.Stats.Attachments.Add(int64(len(r.Attachments)))
+	s.Engine.Stats.AttachedCopied.Add(int64(moved))
+	if moved > 0 {
+		s.Log.Infof("%s: attachments copied: %s", r.Name(), attach.Summary(r.Attachments))
 	}
 	return nil
 }

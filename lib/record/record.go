@@ -87,6 +87,9 @@ type Record struct {
 	// PulledFrom names the registry the bytes came from when it was not the
 	// source's own (registries.conf mirrors).
 	PulledFrom string `json:"pulledFrom,omitempty"`
+	// Attachments are the signatures, attestations, SBOMs and OCI referrers
+	// found attached to the image (or one of its platforms) and copied with it.
+	Attachments []Attachment `json:"attachments,omitempty"`
 	// Signatures are a release payload's verified signatures (set by plan),
 	// each a blob of the cache: ConfigMap keys sha256-<hex>-1, -2, ... follow
 	// this order.
@@ -102,7 +105,34 @@ var knownFields = map[string]bool{
 	"v": true, "origin": true, "source": true, "digest": true, "tag": true, "destination": true,
 	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
 	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
-	"pulledFrom": true, "signatures": true,
+	"pulledFrom": true, "attachments": true, "signatures": true,
+}
+
+// Attachment kinds.
+const (
+	KindSignature   = "signature"   // cosign tag scheme sha256-<hex>.sig
+	KindAttestation = "attestation" // cosign tag scheme sha256-<hex>.att
+	KindSBOM        = "sbom"        // cosign tag scheme sha256-<hex>.sbom
+	KindReferrer    = "referrer"    // an OCI 1.1 referrer (subject = the image)
+	// KindReferrersTag is the referrers tag schema's index (tag sha256-<hex>)
+	// that registries without the referrers API serve instead.
+	KindReferrersTag = "referrers-tag"
+)
+
+// Attachment is one manifest attached to an image, copied by digest to the
+// image's destination repository (and named Tag there when set).
+type Attachment struct {
+	Kind      string `json:"kind"`
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType,omitempty"`
+	// ArtifactType is the referrer's artifactType (OCI referrers only).
+	ArtifactType string `json:"artifactType,omitempty"`
+	Size         int64  `json:"size,omitempty"`
+	// Tag names the attachment in the repository (tag schemes only).
+	Tag string `json:"tag,omitempty"`
+	// Subject is the manifest it is attached to: the image digest or one
+	// of its platforms' manifests.
+	Subject string `json:"subject"`
 }
 
 // Blob names content by digest and size.
@@ -248,8 +278,28 @@ func (r *Record) Validate() error {
 			return fmt.Errorf("signatures[%d]: want {\"digest\":\"sha256:<64 hex>\",\"size\":>0}, got digest %q size %d", i, b.Digest, b.Size)
 		}
 	}
+	// Attachments' digests and tags go into registry URLs like the image's.
+	for i, a := range r.Attachments {
+		switch {
+		case !attachmentKinds[a.Kind]:
+			return invalidf("field attachments[%d].kind %q is not signature, attestation, sbom, referrer or referrers-tag", i, a.Kind)
+		case !verify.ValidDigest(a.Digest):
+			return invalidf("field attachments[%d].digest %q is not sha256:<64 lowercase hex>", i, a.Digest)
+		case !verify.ValidDigest(a.Subject):
+			return invalidf("field attachments[%d].subject %q is not sha256:<64 lowercase hex>", i, a.Subject)
+		case a.Tag != "":
+			if _, err := name.NewTag("example.com/x:"+a.Tag, name.StrictValidation); err != nil {
+				return invalidf("field attachments[%d].tag %q is not a valid tag", i, a.Tag)
+			}
+		}
+		if controlIndex(a.MediaType+a.ArtifactType) >= 0 {
+			return invalidf("field attachments[%d] holds a control character; fix: records are written by ocm commands, do not edit them", i)
+		}
+	}
 	return nil
 }
+
+var attachmentKinds = map[string]bool{KindSignature: true, KindAttestation: true, KindSBOM: true, KindReferrer: true, KindReferrersTag: true}
 
 type textField struct{ name, v string }
 

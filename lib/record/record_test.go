@@ -188,3 +188,45 @@ func TestF12FailKeepsErrorsOnOneLine(t *testing.T) {
 		t.Fatalf("a record failed by ocm does not read back: %v", err)
 	}
 }
+
+// attachments is a schema field: decoded into Attachments (not kept as an
+// unknown field, which would write it twice) and written back unchanged.
+func TestAttachmentsRoundTrip(t *testing.T) {
+	in := `{"v":1,"origin":"additional","source":"q.io/a:1","digest":"sha256:aa","status":"pushed","attachments":[{"kind":"signature","digest":"sha256:bb","mediaType":"application/vnd.oci.image.manifest.v1+json","size":5,"tag":"sha256-aa.sig","subject":"sha256:aa"},{"kind":"referrer","digest":"sha256:cc","artifactType":"application/spdx+json","subject":"sha256:aa"}]}`
+	var r Record
+	if err := json.Unmarshal([]byte(in), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Attachments) != 2 || r.Attachments[1].ArtifactType != "application/spdx+json" || r.Attachments[0].Tag != "sha256-aa.sig" {
+		t.Fatalf("decoded %+v", r.Attachments)
+	}
+	if _, ok := r.Extra("attachments"); ok {
+		t.Fatal("attachments kept as an unknown field")
+	}
+	out, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != in {
+		t.Fatalf("got  %s\nwant %s", out, in)
+	}
+}
+
+// An attachment's digest, subject and tag go into registry URLs: a
+// tampered one stops at the reader.
+func TestAttachmentsValidated(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct{ att, want string }{
+		{`{"kind":"signature","digest":"` + d + `","tag":"sha256-0123.sig","subject":"` + d + `"}`, ""},
+		{`{"kind":"signature","digest":"sha256:../../x","subject":"` + d + `"}`, "attachments[0].digest"},
+		{`{"kind":"referrer","digest":"` + d + `","subject":"sha256:00"}`, "attachments[0].subject"},
+		{`{"kind":"signature","digest":"` + d + `","tag":"../x","subject":"` + d + `"}`, "attachments[0].tag"},
+		{`{"kind":"payload","digest":"` + d + `","subject":"` + d + `"}`, "attachments[0].kind"},
+	} {
+		line := `{"v":1,"origin":"additional","source":"quay.io/a/b:1","digest":"` + d + `","status":"planned","attachments":[` + tc.att + "]}\n"
+		_, err := NewReader(strings.NewReader(line), "stdin").Next()
+		if (tc.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalid))) {
+			t.Errorf("%s: err %v, want %q", tc.att, err, tc.want)
+		}
+	}
+}

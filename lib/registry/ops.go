@@ -617,3 +617,60 @@ func (c *Client) Tags(ctx context.Context, repo name.Repository) ([]string, erro
 	}
 	return all, nil
 }
+
+// ErrNoReferrersAPI says the registry does not serve the OCI 1.1 referrers
+// API (it answered 404): callers fall back to the referrers tag schema.
+var ErrNoReferrersAPI = errors.New("registry has no referrers API")
+
+// Referrers asks the referrers API for the manifests whose subject is
+// digest and returns their descriptors (the entries of the index served).
+func (c *Client) Referrers(ctx context.Context, repo name.Repository, digest string) ([]manifest.Descriptor, error) {
+	var out []manifest.Descriptor
+	if !verify.ValidDigest(digest) {
+		return nil, fmt.Errorf("referrers of %s: %q is not a sha256 digest: %w", repo, digest, ErrBadReference)
+	}
+	get := func(r name.Repository) error {
+		u := fmt.Sprintf("%s://%s/v2/%s/referrers/%s", c.scheme(r), r.RegistryStr(), r.RepositoryStr(), digest)
+		_, err := c.send(ctx, r, false, c.opts.Retry.Budget(), nil, func() (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, u, nil)
+			if err == nil {
+				req.Header.Set("Accept", manifest.OCIIndex)
+			}
+			return req, err
+		}, func(resp *http.Response) error {
+			defer resp.Body.Close()
+			b, err := capread.All(resp.Body, fmt.Sprintf("referrers of %s@%s", r, digest), capread.Manifest)
+			if errors.Is(err, capread.ErrTooLarge) {
+				return retry.Permanent(err) // as large on every try
+			}
+			if err != nil {
+				return fmt.Errorf("reading referrers of %s@%s: %w", r, digest, err)
+			}
+			// A registry without the API may answer 200 with something else
+			// (an HTML page of a proxy): only an index counts.
+			if mt := mediaType(resp); mt != manifest.OCIIndex {
+				return fmt.Errorf("referrers of %s@%s: %w (answered %q)", r, digest, ErrNoReferrersAPI, mt)
+			}
+			m, _, err := manifest.Parse(b, manifest.OCIIndex)
+			if err != nil {
+				return fmt.Errorf("referrers of %s@%s: %w", r, digest, err)
+			}
+			out = m.Manifests
+			return nil
+		}, http.StatusOK)
+		return err
+	}
+	var err error
+	if c.opts.Mirrors == nil {
+		err = get(repo)
+	} else {
+		err = c.fromSources(ctx, repo, digest, get)
+	}
+	// 404 is the spec's answer; 400 and 406 come from registries that do
+	// not know the route (go-containerregistry falls back on all three).
+	var he *HTTPError
+	if errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusBadRequest || he.StatusCode == http.StatusNotAcceptable) {
+		return nil, fmt.Errorf("referrers of %s@%s: %w", repo, digest, ErrNoReferrersAPI)
+	}
+	return out, err
+}

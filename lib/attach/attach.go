@@ -1,0 +1,271 @@
+// Package attach finds what is attached to an image (cosign signatures,
+// attestations and SBOMs under the cosign tag scheme; OCI 1.1 referrers
+// through the referrers API or its tag schema fallback) and copies it next
+// to the image, by digest, through the copy engine like any manifest.
+//
+// Attachments are looked up each time the image is copied from its source,
+// so a signature added upstream after a first run is copied by the next.
+package attach
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/registry"
+)
+
+// tagSchemes are cosign's tags, sha256-<hex><suffix>, beside the image.
+var tagSchemes = []struct{ suffix, kind string }{
+	{".sig", record.KindSignature},
+	{".att", record.KindAttestation},
+	{".sbom", record.KindSBOM},
+}
+
+// Finder looks attachments up in the repository an image is read from.
+type Finder struct {
+	Client *registry.Client
+	Repo   name.Repository
+}
+
+// Find returns what is attached to each subject (an image digest and the
+// digests of its platforms' manifests), in a stable order: per subject the
+// tag scheme's signature, attestation and SBOM, then referrers, then the
+// referrers tag schema's index when the registry has no referrers API.
+func (f *Finder) Find(ctx context.Context, subjects []string) ([]record.Attachment, error) {
+	var out []record.Attachment
+	for _, s := range subjects {
+		tag, err := TagOf(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, ts := range tagSchemes {
+			d, ok, err := f.head(ctx, tag+ts.suffix)
+			if err != nil {
+				return nil, fmt.Errorf("looking up %s %s:%s: %w", ts.kind, f.Repo, tag+ts.suffix, err)
+			}
+			if ok {
+				out = append(out, record.Attachment{Kind: ts.kind, Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Tag: tag + ts.suffix, Subject: s})
+			}
+		}
+		refs, err := f.Client.Referrers(ctx, f.Repo, s)
+		switch {
+		case errors.Is(err, registry.ErrNoReferrersAPI):
+			// The referrers tag schema: an index tagged sha256-<hex> lists them.
+			// A tag of that name naming the image itself (how digest-only
+			// images are mirrored) is no such index.
+			d, ok, err := f.head(ctx, tag)
+			if err != nil {
+				return nil, fmt.Errorf("looking up referrers tag %s:%s: %w", f.Repo, tag, err)
+			}
+			if !ok || d.Digest == s || d.MediaType != manifest.OCIIndex {
+				break
+			}
+			body, mt, _, err := f.Client.Manifest(ctx, f.Repo, d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading referrers tag %s:%s: %w", f.Repo, tag, err)
+			}
+			idx, _, err := manifest.Parse(body, mt)
+			if err != nil {
+				return nil, fmt.Errorf("referrers tag %s:%s: %w", f.Repo, tag, err)
+			}
+			out = append(out, referrers(idx.Manifests, s)...)
+			out = append(out, record.Attachment{Kind: record.KindReferrersTag, Digest: d.Digest, MediaType: mt, Size: int64(len(body)), Tag: tag, Subject: s})
+		case err != nil:
+			return nil, fmt.Errorf("asking %s for the referrers of %s: %w", f.Repo, s, err)
+		default:
+			out = append(out, referrers(refs, s)...)
+		}
+	}
+	return out, nil
+}
+
+func referrers(ds []manifest.Descriptor, subject string) []record.Attachment {
+	var out []record.Attachment
+	for _, d := range ds {
+		out = append(out, record.Attachment{Kind: record.KindReferrer, Digest: d.Digest, MediaType: d.MediaType, ArtifactType: d.ArtifactType, Size: d.Size, Subject: subject})
+	}
+	return out
+}
+
+// head is a HEAD that also knows the digest when the registry omits it.
+func (f *Finder) head(ctx context.Context, tag string) (registry.Descriptor, bool, error) {
+	d, ok, err := f.Client.HeadManifest(ctx, f.Repo, tag)
+	if err != nil || !ok || d.Digest != "" {
+		return d, ok, err
+	}
+	body, mt, dg, err := f.Client.Manifest(ctx, f.Repo, tag)
+	if err != nil {
+		return d, false, err
+	}
+	return registry.Descriptor{Digest: dg, MediaType: mt, Size: int64(len(body))}, true, nil
+}
+
+// TagOf is the tag the cosign and referrers tag schemes derive from a
+// digest: "sha256:<hex>" becomes "sha256-<hex>".
+func TagOf(digest string) (string, error) {
+	alg, hex, ok := strings.Cut(digest, ":")
+	if !ok || alg == "" || hex == "" {
+		return "", fmt.Errorf("bad digest %q", digest)
+	}
+	return alg + "-" + hex, nil
+}
+
+// Subjects are the manifests attachments may point at: the image and, for
+// an index, each platform's manifest. mediaType is the record's: a single
+// manifest needs no request.
+func Subjects(ctx context.Context, src copier.Source, digest, mediaType string) ([]string, error) {
+	if mediaType != "" && !manifest.IsIndex(mediaType) {
+		return []string{digest}, nil
+	}
+	body, mt, err := src.Manifest(ctx, digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s from %s: %w", digest, src, err)
+	}
+	m, mt, err := manifest.Parse(body, mt)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{digest}
+	if manifest.IsIndex(mt) {
+		for _, c := range m.Manifests {
+			out = append(out, c.Digest)
+		}
+	}
+	return out, nil
+}
+
+// Copy copies atts from src to dst by digest, naming each by its tag when
+// tagged is set (registries; a cache names images by source reference and
+// keeps attachments by digest only). The referrers tag index comes last, so
+// it never names manifests the destination lacks. A tag equal to reserved
+// (the image's own destination tag: digest-only images are tagged
+// sha256-<hex> too) is not written, so an attachment never replaces the image.
+func Copy(ctx context.Context, e *copier.Engine, src copier.Source, dst copier.Dest, atts []record.Attachment, tagged bool, reserved string) (moved int, err error) {
+	for pass := 0; pass < 2; pass++ {
+		for _, a := range atts {
+			if (a.Kind == record.KindReferrersTag) != (pass == 1) {
+				continue
+			}
+			tag := ""
+			if tagged && a.Tag != reserved {
+				tag = a.Tag
+			}
+			res, err := e.Copy(ctx, src, a.Digest, dst, tag)
+			if err != nil {
+				return moved, fmt.Errorf("copying %s %s of %s: %w", a.Kind, a.Digest, a.Subject, err)
+			}
+			if !res.UpToDate {
+				moved++
+			}
+		}
+	}
+	if rd, ok := dst.(*copier.RemoteDest); ok && tagged {
+		if err := tagIndexes(ctx, rd, atts, reserved); err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+// tagIndexes makes referrers found through a source's referrers API
+// findable at a destination without the API: it writes the referrers tag
+// schema's index there (sha256-<hex>), keeping entries already listed, as
+// the OCI distribution spec asks of clients pushing to such registries.
+func tagIndexes(ctx context.Context, dst *copier.RemoteDest, atts []record.Attachment, reserved string) error {
+	copiedIndex := map[string]bool{} // the source's tag index was copied as is
+	for _, a := range atts {
+		if a.Kind == record.KindReferrersTag {
+			copiedIndex[a.Subject] = true
+		}
+	}
+	bySubject := map[string][]record.Attachment{}
+	var order []string
+	for _, a := range atts {
+		if a.Kind != record.KindReferrer || copiedIndex[a.Subject] {
+			continue
+		}
+		if bySubject[a.Subject] == nil {
+			order = append(order, a.Subject)
+		}
+		bySubject[a.Subject] = append(bySubject[a.Subject], a)
+	}
+	for _, subject := range order {
+		refs := bySubject[subject]
+		tag, err := TagOf(subject)
+		if err != nil || tag == reserved {
+			continue
+		}
+		if _, err := dst.Client.Referrers(ctx, dst.R, subject); err == nil {
+			continue // the destination indexes referrers itself
+		} else if !errors.Is(err, registry.ErrNoReferrersAPI) {
+			return fmt.Errorf("asking %s for the referrers of %s: %w", dst, subject, err)
+		}
+		idx := manifest.Manifest{MediaType: manifest.OCIIndex}
+		have := map[string]bool{}
+		if d, ok, err := dst.Client.HeadManifest(ctx, dst.R, tag); err != nil {
+			return fmt.Errorf("looking up %s:%s: %w", dst, tag, err)
+		} else if ok && d.Digest != subject && d.MediaType == manifest.OCIIndex {
+			body, mt, _, err := dst.Client.Manifest(ctx, dst.R, tag)
+			if err != nil {
+				return fmt.Errorf("reading %s:%s: %w", dst, tag, err)
+			}
+			old, _, err := manifest.Parse(body, mt)
+			if err != nil {
+				return fmt.Errorf("%s:%s: %w", dst, tag, err)
+			}
+			idx.Manifests = old.Manifests
+		} else if ok {
+			continue // the tag names something else: leave it
+		}
+		for _, m := range idx.Manifests {
+			have[m.Digest] = true
+		}
+		n := len(idx.Manifests)
+		for _, a := range refs {
+			if !have[a.Digest] {
+				have[a.Digest] = true
+				idx.Manifests = append(idx.Manifests, manifest.Descriptor{MediaType: a.MediaType, Digest: a.Digest, Size: a.Size, ArtifactType: a.ArtifactType})
+			}
+		}
+		if len(idx.Manifests) == n {
+			continue // up to date
+		}
+		body, err := json.Marshal(struct {
+			SchemaVersion int                   `json:"schemaVersion"`
+			MediaType     string                `json:"mediaType"`
+			Manifests     []manifest.Descriptor `json:"manifests"`
+		}{2, manifest.OCIIndex, idx.Manifests})
+		if err != nil {
+			return err
+		}
+		if err := dst.Client.PutManifest(ctx, dst.R, tag, body, manifest.OCIIndex); err != nil {
+			return fmt.Errorf("writing the referrers tag %s:%s: %w", dst, tag, err)
+		}
+	}
+	return nil
+}
+
+// Summary says what atts hold, by kind: "1 signature, 2 referrers".
+func Summary(atts []record.Attachment) string {
+	n := map[string]int{}
+	var kinds []string
+	for _, a := range atts {
+		if n[a.Kind] == 0 {
+			kinds = append(kinds, a.Kind)
+		}
+		n[a.Kind]++
+	}
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d %s", n[k], k)
+	}
+	return strings.Join(parts, ", ")
+}

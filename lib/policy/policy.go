@@ -1,0 +1,211 @@
+// Package policy reads a containers-policy.json(5) and decides, for an image
+// read from its source, whether the policy accepts it (--secure-policy):
+// insecureAcceptAnything, reject, and sigstoreSigned with cosign public keys
+// (keyPath, keyPaths, keyData). Signatures are verified with
+// github.com/sigstore/sigstore's verifiers, not hand-written crypto.
+package policy
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// DefaultPath is where oc-mirror and skopeo read the policy by default.
+const DefaultPath = "/etc/containers/policy.json"
+
+// Requirement is one entry of a policy's requirement list.
+type Requirement struct {
+	Type string `json:"type"`
+	// sigstoreSigned (and signedBy's key fields)
+	KeyType  string   `json:"keyType,omitempty"`
+	KeyPath  string   `json:"keyPath,omitempty"`
+	KeyPaths []string `json:"keyPaths,omitempty"`
+	KeyData  string   `json:"keyData,omitempty"`
+	// Fulcio and Rekor settings are read so they can be refused by name.
+	Fulcio             json.RawMessage `json:"fulcio,omitempty"`
+	RekorPublicKeyPath string          `json:"rekorPublicKeyPath,omitempty"`
+	RekorPublicKeyData string          `json:"rekorPublicKeyData,omitempty"`
+	SignedIdentity     *Identity       `json:"signedIdentity,omitempty"`
+
+	keys [][]byte // PEM public keys, loaded
+}
+
+// Identity is a signedIdentity.
+type Identity struct {
+	Type             string `json:"type"`
+	DockerReference  string `json:"dockerReference,omitempty"`
+	DockerRepository string `json:"dockerRepository,omitempty"`
+}
+
+// Policy is a parsed containers-policy.json.
+type Policy struct {
+	Default    []Requirement                       `json:"default"`
+	Transports map[string]map[string][]Requirement `json:"transports,omitempty"`
+
+	path string
+}
+
+// Load reads and checks a policy file; every problem names the file and
+// the requirement, and says what to change.
+func Load(path string) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w; fix: give --policy FILE, a containers-policy.json(5)", path, err)
+	}
+	var p Policy
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("policy %s: %v; fix: see containers-policy.json(5)", path, err)
+	}
+	p.path = path
+	if len(p.Default) == 0 {
+		return nil, fmt.Errorf("policy %s: \"default\" is missing or empty; fix: set it, e.g. [{\"type\":\"reject\"}]", path)
+	}
+	if err := p.load("default", p.Default); err != nil {
+		return nil, err
+	}
+	for tr, scopes := range p.Transports {
+		for scope, reqs := range scopes {
+			where := fmt.Sprintf("transports.%s[%q]", tr, scope)
+			if len(reqs) == 0 {
+				return nil, fmt.Errorf("policy %s: %s is empty; fix: give at least one requirement", path, where)
+			}
+			if err := p.load(where, reqs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &p, nil
+}
+
+func (p *Policy) load(where string, reqs []Requirement) error {
+	for i := range reqs {
+		r := &reqs[i]
+		at := fmt.Sprintf("policy %s: %s[%d] (%s)", p.path, where, i, r.Type)
+		switch r.Type {
+		case "insecureAcceptAnything", "reject":
+		case "sigstoreSigned":
+			if len(r.Fulcio) > 0 || r.RekorPublicKeyPath != "" || r.RekorPublicKeyData != "" {
+				return fmt.Errorf("%s: fulcio and rekor settings are not supported by ocm yet; fix: verify with a public key (keyPath, keyPaths or keyData)", at)
+			}
+			n := 0
+			if r.KeyPath != "" {
+				n++
+				k, err := os.ReadFile(r.KeyPath)
+				if err != nil {
+					return fmt.Errorf("%s: keyPath: %w", at, err)
+				}
+				r.keys = append(r.keys, k)
+			}
+			if len(r.KeyPaths) > 0 {
+				n++
+				for _, kp := range r.KeyPaths {
+					k, err := os.ReadFile(kp)
+					if err != nil {
+						return fmt.Errorf("%s: keyPaths: %w", at, err)
+					}
+					r.keys = append(r.keys, k)
+				}
+			}
+			if r.KeyData != "" {
+				n++
+				k, err := base64.StdEncoding.DecodeString(r.KeyData)
+				if err != nil {
+					return fmt.Errorf("%s: keyData is not base64: %v; fix: base64 -w0 cosign.pub", at, err)
+				}
+				r.keys = append(r.keys, k)
+			}
+			if n != 1 {
+				return fmt.Errorf("%s: exactly one of keyPath, keyPaths, keyData is needed, %d given", at, n)
+			}
+			for _, k := range r.keys {
+				if _, err := loadVerifier(k); err != nil {
+					return fmt.Errorf("%s: %v; fix: give the PEM public key cosign generate-key-pair wrote (cosign.pub)", at, err)
+				}
+			}
+			if id := r.SignedIdentity; id != nil {
+				switch id.Type {
+				case "matchRepoDigestOrExact", "matchRepository":
+				case "exactRepository":
+					if id.DockerRepository == "" {
+						return fmt.Errorf("%s: signedIdentity exactRepository needs dockerRepository", at)
+					}
+				default:
+					return fmt.Errorf("%s: signedIdentity type %q is not supported by ocm; fix: use matchRepoDigestOrExact, matchRepository or exactRepository", at, id.Type)
+				}
+			}
+		case "signedBy":
+			return fmt.Errorf("%s: GPG simple signing (signedBy) is not supported by ocm yet; fix: use sigstoreSigned, or insecureAcceptAnything for these images", at)
+		case "":
+			return fmt.Errorf("%s: requirement without \"type\"", at)
+		default:
+			return fmt.Errorf("%s: unknown requirement type %q; fix: insecureAcceptAnything, reject or sigstoreSigned", at, r.Type)
+		}
+	}
+	return nil
+}
+
+// For returns the requirements for an image of repository repo and the
+// scope that chose them: the most specific docker scope (the repository,
+// then each enclosing namespace, then the host, then "*.domain" wildcards),
+// else the docker transport's "" scope, else the default.
+func (p *Policy) For(repo name.Repository) (string, []Requirement) {
+	scopes := p.Transports["docker"]
+	if scopes != nil {
+		for s := repo.Name(); ; {
+			if reqs, ok := scopes[s]; ok {
+				return s, reqs
+			}
+			i := strings.LastIndexByte(s, '/')
+			if i < 0 {
+				break
+			}
+			s = s[:i]
+		}
+		host := repo.RegistryStr()
+		if h, _, ok := strings.Cut(host, ":"); ok {
+			host = h
+		}
+		// Wildcards, most specific first.
+		var wild []string
+		for s := range scopes {
+			if strings.HasPrefix(s, "*.") && strings.HasSuffix(host, s[1:]) {
+				wild = append(wild, s)
+			}
+		}
+		sort.Slice(wild, func(i, j int) bool { return len(wild[i]) > len(wild[j]) })
+		if len(wild) > 0 {
+			return wild[0], scopes[wild[0]]
+		}
+		if reqs, ok := scopes[""]; ok {
+			return "docker", reqs
+		}
+	}
+	return "default", p.Default
+}
+
+// Rejection says why the policy refused an image.
+type Rejection struct {
+	Image       string // repo@digest
+	Scope       string
+	Requirement string
+	Reason      string
+}
+
+func (e *Rejection) Error() string {
+	return fmt.Sprintf("refused by --secure-policy (scope %q, requirement %s): %s %s", e.Scope, e.Requirement, e.Image, e.Reason)
+}
+
+// ErrRejected matches every *Rejection.
+var ErrRejected = errors.New("refused by the signature policy")
+
+func (e *Rejection) Is(target error) bool { return target == ErrRejected }

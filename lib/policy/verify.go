@@ -1,0 +1,167 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/registry"
+)
+
+// cosign's simple signing: a layer of this media type holds the payload,
+// its annotation the base64 signature over it.
+const (
+	simpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+	sigAnnotation = "dev.cosignproject.cosign/signature"
+	maxPayload    = 1 << 20
+)
+
+func loadVerifier(pemKey []byte) (signature.Verifier, error) {
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemKey)
+	if err != nil {
+		return nil, fmt.Errorf("not a PEM public key: %w", err)
+	}
+	return signature.LoadVerifier(pub, crypto.SHA256)
+}
+
+// Checker evaluates images against a policy at their source.
+type Checker struct {
+	Policy *Policy
+	Client *registry.Client
+}
+
+// Check evaluates the image digest of repo; nil: accepted. A *Rejection
+// (errors.Is ErrRejected) is the policy's no; other errors are failures to
+// ask the registry.
+func (c *Checker) Check(ctx context.Context, repo name.Repository, digest string) error {
+	scope, reqs := c.Policy.For(repo)
+	for _, r := range reqs {
+		rej := func(why string) error {
+			return &Rejection{Image: repo.Name() + "@" + digest, Scope: scope, Requirement: r.Type, Reason: why}
+		}
+		switch r.Type {
+		case "insecureAcceptAnything":
+		case "reject":
+			return rej("is rejected for every image of the scope")
+		case "sigstoreSigned":
+			ok, why, err := c.sigstoreSigned(ctx, repo, digest, &r)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return rej(why)
+			}
+		default: // Load refuses the rest
+			return rej("has a requirement ocm does not evaluate")
+		}
+	}
+	return nil
+}
+
+// payload is cosign's simple signing payload, as far as policy needs it.
+type payload struct {
+	Critical struct {
+		Identity struct {
+			DockerReference string `json:"docker-reference"`
+		} `json:"identity"`
+		Image struct {
+			DockerManifestDigest string `json:"docker-manifest-digest"`
+		} `json:"image"`
+		Type string `json:"type"`
+	} `json:"critical"`
+}
+
+// sigstoreSigned looks for a signature under cosign's tag scheme that one
+// of r's keys verifies, whose payload names digest and an accepted identity.
+func (c *Checker) sigstoreSigned(ctx context.Context, repo name.Repository, digest string, r *Requirement) (bool, string, error) {
+	tag := "sha256-" + digest[len("sha256:"):] + ".sig"
+	_, found, err := c.Client.HeadManifest(ctx, repo, tag)
+	if err != nil {
+		return false, "", fmt.Errorf("looking up the signature %s:%s: %w", repo, tag, err)
+	}
+	if !found {
+		return false, "has no sigstore signature (no " + tag + ")", nil
+	}
+	body, mt, _, err := c.Client.Manifest(ctx, repo, tag)
+	if err != nil {
+		return false, "", fmt.Errorf("reading the signature %s:%s: %w", repo, tag, err)
+	}
+	m, _, err := manifest.Parse(body, mt)
+	if err != nil {
+		return false, "", fmt.Errorf("signature %s:%s: %w", repo, tag, err)
+	}
+	why := "has no signature by the policy's key"
+	for _, l := range m.Layers {
+		sig64, ok := l.Annotations[sigAnnotation]
+		if l.MediaType != simpleSigning || !ok || l.Size > maxPayload {
+			continue
+		}
+		sig, err := base64.StdEncoding.DecodeString(sig64)
+		if err != nil {
+			continue
+		}
+		rc, _, err := c.Client.Blob(ctx, repo, l.Digest)
+		if err != nil {
+			return false, "", fmt.Errorf("reading signature payload %s: %w", l.Digest, err)
+		}
+		pl, err := io.ReadAll(io.LimitReader(rc, maxPayload))
+		rc.Close()
+		if err != nil {
+			return false, "", fmt.Errorf("reading signature payload %s: %w", l.Digest, err)
+		}
+		verified := false
+		for _, k := range r.keys {
+			v, err := loadVerifier(k)
+			if err != nil {
+				continue
+			}
+			if v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(pl)) == nil {
+				verified = true
+				break
+			}
+		}
+		if !verified {
+			continue
+		}
+		var p payload
+		if err := json.Unmarshal(pl, &p); err != nil {
+			why = "has a signature whose payload is not JSON"
+			continue
+		}
+		if p.Critical.Image.DockerManifestDigest != digest {
+			why = "has a signature by the key for another digest (" + p.Critical.Image.DockerManifestDigest + ")"
+			continue
+		}
+		if !identityOK(r.SignedIdentity, repo, p.Critical.Identity.DockerReference) {
+			why = "has a signature by the key for another image (" + p.Critical.Identity.DockerReference + ")"
+			continue
+		}
+		return true, "", nil
+	}
+	return false, why, nil
+}
+
+// identityOK applies signedIdentity to the signature's docker-reference.
+// The image is judged by digest, so matchRepoDigestOrExact (the default)
+// asks for the same repository.
+func identityOK(id *Identity, repo name.Repository, ref string) bool {
+	if id != nil && id.Type == "exactRepository" {
+		return sameRepo(id.DockerRepository, ref)
+	}
+	return sameRepo(repo.Name(), ref)
+}
+
+func sameRepo(a, b string) bool {
+	ra, err1 := name.ParseReference(a)
+	rb, err2 := name.ParseReference(b)
+	return err1 == nil && err2 == nil && ra.Context().Name() == rb.Context().Name()
+}
