@@ -179,6 +179,7 @@ mirror:
   - catalog: %s
     packages:
     - name: aqua
+      defaultChannel: fast
       channels:
       - name: fast
         minVersion: 1.3.0
