@@ -196,3 +196,30 @@ func TestGraphImage(t *testing.T) {
 		t.Fatalf("updateService.yaml:\n%s", us.stdout)
 	}
 }
+
+// TestGraphImageToDisk: the graph image ocm-plan builds into the cache goes
+// through ocm-fetch (mirror to disk) without a source registry being asked
+// for its attachments: it has no source registry (localhost/...) and
+// nothing can be attached to an image ocm built.
+func TestGraphImageToDisk(t *testing.T) {
+	src, _, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	if _, err := fixture.Additional(context.Background(), fixture.Options{Host: src.Host}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  platform:\n    graph: true\n    channels:\n    - name: stable-4.15\n")
+	env := []string{"UPDATE_URL_OVERRIDE=" + graphURL, "GRAPH_DATA_URL_OVERRIDE=" + graphURL + "/graph-data"}
+	r := sh(t, dir, env, fmt.Sprintf("ocm-plan -c isc.yaml --cache cache --graph-base-image %s/ubi9/ubi:latest | ocm-fetch --cache cache > cached.jsonl", src.Host))
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	var graph *record.Record
+	for _, rec := range records(t, sh(t, dir, nil, "cat cached.jsonl").stdout) {
+		if rec.Origin == record.OriginGraph {
+			graph = rec
+		}
+	}
+	if graph == nil || graph.Status != record.StatusCached || len(graph.Attachments) != 0 {
+		t.Fatalf("graph record: %+v", graph)
+	}
+}
