@@ -63,9 +63,10 @@ lint:
 	$(GO) vet $(PKGS)
 
 # The product in one run (test/demo): a source site with releases, a catalog
-# and additional images, mirror to disk, the source stopped, disk to mirror,
-# cluster resources, a rerun that moves nothing, a skopeo check. Prints each
-# command; leaves everything in demo-out/. TestDemo runs the same program.
+# and additional images, a Helm chart repository, mirror to disk, the source
+# stopped, disk to mirror, cluster resources, a rerun that moves nothing, a
+# skopeo check. Prints each command; leaves everything in demo-out/. TestDemo
+# runs the same program.
 demo: deps build
 	$(GO) run ./test/demo
 

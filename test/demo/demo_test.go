@@ -78,6 +78,7 @@ func TestDemo(t *testing.T) {
 	// The story's key lines.
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`stopped the source registry \(127\.0\.0\.1:\d+\) and the graph and signature server`),
+		regexp.MustCompile(`Helm chart repository http://127\.0\.0\.1:\d+/charts \(index\.yaml and packaged charts\): chart hello 1\.0\.0`),
 		regexp.MustCompile(`ocm-pack \[INFO\] wrote archives/mirror_000001\.tar: \d+ blobs, \d+ bytes`),
 		regexp.MustCompile(`ocm-push: moved 0 B in 0 blobs`),
 		regexp.MustCompile(`(?m)^\s+\d+ match$`),
@@ -118,7 +119,7 @@ func TestDemo(t *testing.T) {
 			payloads[r.Digest] = true
 		}
 	}
-	for _, o := range []record.Origin{record.OriginRelease, record.OriginCatalog, record.OriginAdditional, record.OriginGraph, record.OriginReleaseComponent, record.OriginBundle, record.OriginRelated} {
+	for _, o := range []record.Origin{record.OriginRelease, record.OriginCatalog, record.OriginAdditional, record.OriginGraph, record.OriginReleaseComponent, record.OriginBundle, record.OriginRelated, record.OriginHelm} {
 		if origins[o] == 0 {
 			t.Errorf("no %s image pushed (%v)", o, origins)
 		}
@@ -144,6 +145,30 @@ func TestDemo(t *testing.T) {
 		if err != nil || got != r.Digest {
 			t.Errorf("%s: %s %v, want %s", ref, got, err, r.Digest)
 		}
+	}
+
+	// The Helm chart's images (its Deployment's container and init
+	// container, and the reference only imagePaths finds) are on the mirror
+	// at the digests the source registry, started again on its own storage,
+	// gives for them: names and digests come from the two registries, not
+	// from the records.
+	source, err := testenv.StartRegistry(context.Background(), filepath.Join(out, "source-registry"), testenv.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Stop()
+	for _, img := range []string{"nested/a/b/c/deep:1.0", "docker/list:v1", "ubi9/ubi:9.4"} {
+		want, err := testenv.SkopeoDigest(context.Background(), "docker://"+source.Host+"/"+img, "--tls-verify=false")
+		if err != nil {
+			t.Fatalf("source %s: %v", img, err)
+		}
+		got, err := testenv.SkopeoDigest(context.Background(), "docker://"+mirror.Host+"/ocp/"+img, "--tls-verify=false")
+		if err != nil || got != want {
+			t.Errorf("chart image %s on the mirror: %s %v, want %s", img, got, err, want)
+		}
+	}
+	if origins[record.OriginHelm] != 3 {
+		t.Errorf("%d images of origin helm pushed, want the chart's 3", origins[record.OriginHelm])
 	}
 
 	// The resources, read as a cluster reads them.

@@ -1,9 +1,9 @@
 // Command demo shows ocm end to end on this machine, as oc-mirror users work:
 // a source site (a registry holding release payloads, an operator catalog
-// and additional images, plus an update graph and signature server) is
-// mirrored to disk and packed into archives; the source is then stopped, and
-// on the far side the archives are unpacked, pushed into a second registry
-// and turned into cluster resources. A rerun moves nothing and skopeo checks
+// and additional images, plus an update graph, a signature server and a
+// Helm chart repository) is mirrored to disk and packed into archives; the
+// source site is then stopped, and on the far side the archives are
+// unpacked, pushed into a second registry and turned into cluster resources. A rerun moves nothing and skopeo checks
 // every mirrored digest. Each step prints the exact command it runs: the
 // built commands in bin/, chained by shell pipes. `make demo` runs it; the
 // test beside it runs it with --brief.
@@ -119,7 +119,7 @@ func (d *demo) prepareOut() error {
 }
 
 func (d *demo) story(ctx context.Context) error {
-	d.chapter("1/6 the source site: a registry, an update graph and a signature server")
+	d.chapter("1/6 the source site: a registry, an update graph, a signature server and a Helm chart repository")
 	src, err := testenv.StartRegistry(ctx, filepath.Join(d.out, "source-registry"), testenv.RegistryOptions{})
 	if err != nil {
 		return err
@@ -147,9 +147,15 @@ func (d *demo) story(ctx context.Context) error {
 		return fmt.Errorf("additional images: %w", err)
 	}
 	d.say("additional images: ubi9/ubi, ubi9/ubi-minimal, a 4-arch index multiarch/tools, Docker v2 types, library/alpine (blocked below)")
-	// HELM CHARTS: once ocm mirrors Helm charts (mirror.helm in the image
-	// set configuration), serve a chart repository here, add it to the
-	// configuration below and show its images in the plan. Not built yet.
+	// The chart names source images no other part of the configuration
+	// does, so its records show origin helm rather than being merged into
+	// the additional images'.
+	chartImages := chartImages(src.Host)
+	charts, err := fixture.NewHelmRepo(filepath.Join(d.out, "chart-repository"),
+		fixture.HelmChart(chartName, chartVersion, chartImages[0], chartImages[1], chartImages[2]))
+	if err != nil {
+		return fmt.Errorf("helm chart repository: %w", err)
+	}
 
 	key, err := rs.Signer.PublicKey()
 	if err != nil {
@@ -158,13 +164,21 @@ func (d *demo) story(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(d.out, "release-key.asc"), key, 0o644); err != nil {
 		return err
 	}
-	graph, err := serve(rs)
+	// One web server of the source site serves the update graph, the
+	// signatures and the chart repository, so stopping it stops all three.
+	mux := http.NewServeMux()
+	mux.Handle(chartsPath+"/", http.StripPrefix(chartsPath, charts))
+	mux.Handle("/", rs)
+	graph, err := serve(mux)
 	if err != nil {
 		return err
 	}
 	defer graph.Close()
 	graphURL := "http://" + graph.Addr
+	chartsURL := graphURL + chartsPath
 	d.say("update graph and signature store on %s (a local stand-in for api.openshift.com and mirror.openshift.com)", graphURL)
+	d.say("Helm chart repository %s (index.yaml and packaged charts): chart %s %s, whose default values name %s, %s and,\n    under a key of a custom resource that only the configuration's imagePaths finds, %s",
+		chartsURL, chartName, chartVersion, chartImages[0], chartImages[1], chartImages[2])
 
 	isc := fmt.Sprintf(`kind: ImageSetConfiguration
 apiVersion: mirror.openshift.io/v2alpha1
@@ -190,10 +204,18 @@ mirror:
   - name: %[2]s/multiarch/tools:1.0
   - name: %[2]s/docker/legacy:v1
   - name: %[2]s/library/alpine:3.20
+  helm:
+    repositories:
+    - name: demo-charts
+      url: %[3]s
+      charts:
+      - name: %[4]s
+        version: %[5]s
+        imagePaths:
+        - "{.spec.sidecarRef}"
   blockedImages:
   - name: %[2]s/library/alpine
-  # helm: charts go here once ocm mirrors them
-`, cat.Ref, src.Host)
+`, cat.Ref, src.Host, chartsURL, chartName, chartVersion)
 	if err := os.WriteFile(filepath.Join(d.out, "isc.yaml"), []byte(isc), 0o644); err != nil {
 		return err
 	}
@@ -219,6 +241,10 @@ mirror:
 	planned, skipped := split(plan, record.StatusPlanned)
 	d.say("plan.jsonl: %d images to mirror (%s), one JSON record each, and %d blocked (status skipped, kept for the record); the first:", len(planned), byOrigin(planned), len(skipped))
 	d.show(firstLine(filepath.Join(d.out, "plan.jsonl")))
+	if _, err := d.sh(ctx, fmt.Sprintf("the images of Helm chart %s %s, found by rendering it with its default values", chartName, chartVersion),
+		`jq -r 'select(.origin=="helm") | "\(.source)  \(.digest)"' plan.jsonl`); err != nil {
+		return err
+	}
 	d.say("(--loglevel warn below keeps a line per image off the screen; summaries, warnings and errors stay)")
 	if _, err := d.sh(ctx, "copy them into the cache (an OCI layout) and pack archives to carry across the gap",
 		"ocm-fetch --cache cache --loglevel warn < plan.jsonl | ocm-pack --cache cache --out archives > packed.jsonl"); err != nil {
@@ -239,7 +265,7 @@ mirror:
 			return fmt.Errorf("%s still answers after it was stopped", addr)
 		}
 	}
-	d.say("stopped the source registry (%s) and the graph and signature server (%s): both refuse connections now.\n    From here on only archives/ crosses, and no environment variable points anywhere.", src.Host, graph.Addr)
+	d.say("stopped the source registry (%s) and the graph and signature server with the chart repository (%s): both refuse connections now.\n    From here on only archives/ crosses, and no environment variable points anywhere.", src.Host, graph.Addr)
 	d.env = nil
 	dst, err := testenv.StartRegistry(ctx, filepath.Join(d.out, "mirror-registry"), testenv.RegistryOptions{})
 	if err != nil {
@@ -267,6 +293,10 @@ mirror:
 		return fmt.Errorf("%d images pushed, %d planned", len(pushed), len(planned))
 	}
 	d.say("pushed.jsonl: %d images pushed (%s)", len(pushed), byOrigin(pushed))
+	if _, err := d.sh(ctx, "the chart's images on the mirror",
+		`jq -r 'select(.origin=="helm" and .status=="pushed") | .target' pushed.jsonl`); err != nil {
+		return err
+	}
 	if err := d.resources(); err != nil {
 		return err
 	}
@@ -299,6 +329,7 @@ mirror:
 	d.chapter("done in %s", time.Since(d.start).Round(time.Second))
 	d.say(`everything is in %[1]s:
     isc.yaml                      the image set configuration
+    chart-repository/             the source site's packaged Helm chart
     plan.jsonl, packed.jsonl      records of the source site's half
     cache/                        the source site's cache (an OCI image layout)
     archives/                     what crossed the gap
@@ -307,6 +338,22 @@ mirror:
     resources/                    what to apply to the cluster (oc apply -f resources/)
     source-registry/, mirror-registry/   the two registries' storage (both stopped now)`, d.out)
 	return nil
+}
+
+// The demo's Helm chart, served under chartsPath by the source site's web
+// server.
+const (
+	chartsPath   = "/charts"
+	chartName    = "hello"
+	chartVersion = "1.0.0"
+)
+
+// chartImages are the chart's images on the source registry host: its
+// Deployment's container and init container, and the reference only
+// imagePaths finds. They are fixture.Additional's images the configuration
+// does not list otherwise.
+func chartImages(host string) [3]string {
+	return [3]string{host + "/nested/a/b/c/deep:1.0", host + "/docker/list:v1", host + "/ubi9/ubi:9.4"}
 }
 
 // pushSummary is ocm-push's summary line on stderr.
