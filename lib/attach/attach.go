@@ -41,6 +41,11 @@ type Finder struct {
 // referrers tag schema's index when the registry has no referrers API.
 func (f *Finder) Find(ctx context.Context, subjects []string) ([]record.Attachment, error) {
 	var out []record.Attachment
+	if len(subjects) > 0 {
+		// Where the image came from (a registries.conf mirror, in an
+		// enclave) is where its attachments are.
+		f = &Finder{Client: f.Client, Repo: f.Client.ServedRepository(f.Repo, subjects[0])}
+	}
 	for _, s := range subjects {
 		tag, err := TagOf(s)
 		if err != nil {

@@ -414,6 +414,30 @@ func (c *Client) ServedFrom(repo string) string {
 	return ""
 }
 
+// ServedRepository is the repository that served repo's content in this run:
+// the registries.conf mirror endpoint whose registry ServedFrom names, or repo
+// itself. ref is a reference the image was read by (the endpoints of a
+// prefix rewrite depend on it). Lookups that only make sense where the image
+// came from (its signatures and referrers) go there, so that an enclave whose
+// source is out of reach does not fail on an optional lookup the mirror
+// answered.
+func (c *Client) ServedRepository(repo name.Repository, ref string) name.Repository {
+	host := c.ServedFrom(repo.Name())
+	if host == "" {
+		return repo
+	}
+	srcs, err := c.sources(repo, ref)
+	if err != nil {
+		return repo
+	}
+	for _, r := range srcs {
+		if r.RegistryStr() == host {
+			return r
+		}
+	}
+	return repo
+}
+
 // transient marks an error worth retrying whatever its parts say.
 type transient struct{ error }
 
