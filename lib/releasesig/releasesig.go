@@ -99,6 +99,9 @@ func ParseKeyring(b []byte, source string) (*Keyring, error) {
 	return &Keyring{keys: el, Source: source}, nil
 }
 
+// Add puts o's keys into k (several key files of one policy requirement).
+func (k *Keyring) Add(o *Keyring) { k.keys = append(k.keys, o.keys...) }
+
 // KeyringFromEnv is the keyring file named by OCP_SIGNATURE_VERIFICATION_PK,
 // else the built-in Red Hat keys. A named file that cannot be read is an
 // error (the reference tool falls back to its default key, which would hide
