@@ -6,9 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -88,20 +86,17 @@ func TestLoadSignedBy(t *testing.T) {
 	}
 }
 
-// lookaside serves sigs as a containers-registries.d(5) lookaside store:
-// /<repo>@sha256=<hex>/signature-<n>.
+// lookaside serves sigs (keyed repo@digest) as a lookaside store.
 func lookaside(t *testing.T, sigs map[string][][]byte) *releasesig.Store {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dir, file, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "@")
-		n, err := strconv.Atoi(strings.TrimPrefix(file[strings.LastIndexByte(file, '/')+1:], "signature-"))
-		key := dir + "@" + strings.Replace(file[:max(strings.LastIndexByte(file, '/'), 0)], "=", ":", 1)
-		if err != nil || n < 1 || n > len(sigs[key]) {
-			http.NotFound(w, r)
-			return
+	var l fixture.Lookaside
+	for k, ss := range sigs {
+		repo, digest, _ := strings.Cut(k, "@")
+		for _, s := range ss {
+			l.Add(repo, digest, s)
 		}
-		w.Write(sigs[key][n-1])
-	}))
+	}
+	srv := httptest.NewServer(&l)
 	t.Cleanup(srv.Close)
 	st, err := releasesig.NewLookaside(srv.URL+"/", LookasideFlag)
 	if err != nil {
