@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,44 +14,51 @@ import (
 )
 
 // --secure-policy with a signedBy (GPG) requirement: the plan reads simple
-// signatures from --signature-lookaside and refuses exactly the unsigned
-// image and the one signed by another key; the rest is mirrored.
+// signatures (made by skopeo standalone-sign) from --signature-lookaside and
+// refuses exactly the unsigned image and the one signed by another key; the
+// rest is mirrored.
 func TestSecurePolicySignedBy(t *testing.T) {
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	dst := testenv.Start(t, testenv.RegistryOptions{})
 	set := populate(t, src)
 	dir := t.TempDir()
-	trusted, err := fixture.NewSigner("ocm e2e trusted")
-	if err != nil {
-		t.Fatal(err)
+	// The trusted key and its signatures come from gpg and skopeo
+	// standalone-sign, as containers/image's tooling makes them; the key is
+	// exported in binary form (gpg --export).
+	gnupg := []string{"GNUPGHOME=" + filepath.Join(dir, "gnupg")}
+	if r := sh(t, dir, gnupg, "mkdir -m 700 gnupg && gpg --batch --passphrase '' --quick-gen-key 'ocm e2e <e2e@example.invalid>' ed25519 sign never && gpg --export > trusted.gpg"); r.code != 0 {
+		t.Fatalf("making the GPG test key: exit %d", r.code)
 	}
+	defer sh(t, dir, gnupg, "gpgconf --kill gpg-agent")
+	fpr := strings.TrimSpace(sh(t, dir, gnupg, "gpg --list-keys --with-colons | awk -F: '/^fpr/{print $10; exit}'").stdout)
 	other, err := fixture.NewSigner("ocm e2e other")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := trusted.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "trusted.asc"), string(pub))
 	var store fixture.Lookaside
 	minimal, _ := set.ByRepo("ubi9/ubi-minimal")
 	legacy, _ := set.ByRepo("docker/legacy")
 	for _, img := range set.Images {
-		signer := trusted
-		switch img.Repo {
-		case minimal.Repo:
-			continue // unsigned
-		case legacy.Repo:
-			signer = other
-		}
 		ref := src.Host + "/" + img.Repo + "@" + img.Digest
 		if img.Tag != "" {
 			ref = src.Host + "/" + img.Repo + ":" + img.Tag
 		}
-		sig, err := signer.Sign(ref, img.Digest)
-		if err != nil {
-			t.Fatal(err)
+		var sig []byte
+		switch img.Repo {
+		case minimal.Repo:
+			continue // unsigned
+		case legacy.Repo:
+			if sig, err = other.Sign(ref, img.Digest); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			r := sh(t, dir, gnupg, fmt.Sprintf("skopeo inspect --raw --tls-verify=false docker://%s/%s@%s > m.json && skopeo standalone-sign m.json %s %s -o sig && base64 -w0 sig", src.Host, img.Repo, img.Digest, ref, fpr))
+			if r.code != 0 {
+				t.Fatalf("skopeo standalone-sign %s: exit %d", ref, r.code)
+			}
+			if sig, err = base64.StdEncoding.DecodeString(r.stdout); err != nil {
+				t.Fatal(err)
+			}
 		}
 		store.Add(img.Repo, img.Digest, sig)
 	}
@@ -60,7 +68,7 @@ func TestSecurePolicySignedBy(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "policy.json"), fmt.Sprintf(`{
   "default": [{"type": "reject"}],
   "transports": {"docker": {
-    "%s": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s/trusted.asc"}]
+    "%s": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s/trusted.gpg"}]
   }}
 }`, src.Host, dir))
 
