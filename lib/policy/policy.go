@@ -164,6 +164,9 @@ func (p *Policy) loadSignedBy(at string, r *Requirement) error {
 	default:
 		return fmt.Errorf("%s: keyType %q is not supported by ocm; fix: \"keyType\": \"GPGKeys\"", at, r.KeyType)
 	}
+	if len(r.Fulcio) > 0 || r.RekorPublicKeyPath != "" || r.RekorPublicKeyData != "" {
+		return fmt.Errorf("%s: fulcio and rekor settings belong to sigstoreSigned, not signedBy; fix: remove them", at)
+	}
 	type keyring struct {
 		field string
 		data  []byte

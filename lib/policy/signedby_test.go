@@ -64,6 +64,7 @@ func TestLoadSignedBy(t *testing.T) {
 		{"keyPaths one not a key", req(`"keyType":"GPGKeys","keyPaths":["` + asc + `","` + notKey + `"]`), `keyPaths ` + notKey + `: not an OpenPGP public keyring`, 0},
 		{"keyData not base64", req(`"keyType":"GPGKeys","keyData":"%%%"`), `keyData is not base64`, 0},
 		{"empty keyring", req(`"keyType":"GPGKeys","keyPath":"/dev/null"`), `keyPath /dev/null: the keyring holds no public key`, 0},
+		{"sigstore field", req(`"keyType":"GPGKeys","keyPath":"` + asc + `","rekorPublicKeyPath":"r.pub"`), `fulcio and rekor settings belong to sigstoreSigned`, 0},
 		{"bad identity", req(`"keyType":"GPGKeys","keyPath":"` + asc + `","signedIdentity":{"type":"remapIdentity"}`), `signedIdentity type "remapIdentity" is not supported`, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
