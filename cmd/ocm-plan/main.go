@@ -33,7 +33,8 @@ payload's signatures are fetched from OCP_SIGNATURE_URL (default Red Hat's
 store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
 Red Hat release keys); a release without a valid one is a release error,
 unless --ignore-release-signature. With --secure-policy, images the
-signature policy (--policy) refuses fail alone. Exit 0:
+signature policy (--policy) refuses fail alone; signedBy (GPG) requirements
+read simple signatures from --signature-lookaside. Exit 0:
 every image planned; 1: some image could not be resolved or was refused by
 the policy (its record says
 why, the summary names it), or a release could not be planned (nothing is
@@ -54,6 +55,7 @@ func run(args []string) int {
 	// Signature policy (oc-mirror's --secure-policy).
 	securePolicy := fs.Bool("secure-policy", false, "refuse images the signature policy (--policy) does not accept; they fail alone")
 	policyPath := fs.String("policy", policy.DefaultPath, "containers-policy.json(5) for --secure-policy")
+	lookaside := fs.String("signature-lookaside", "", "http(s) base URL of the lookaside store holding GPG simple signatures for the policy's signedBy requirements (<URL>/<repo>@sha256=<hex>/signature-<n>, the lookaside:/sigstore: URL of containers-registries.d(5)); default none: signedBy images are refused")
 	unsigned := fs.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
 	var files cli.RecordFiles
 	files.Register(fs, false, true)
@@ -85,6 +87,13 @@ func run(args []string) int {
 			return c.Fatalf(pipeline.ExitUsage, "%v", err)
 		}
 		checker = &policy.Checker{Policy: pol, Client: client}
+		if *lookaside != "" {
+			if checker.Lookaside, err = releasesig.NewLookaside(*lookaside, policy.LookasideFlag); err != nil {
+				return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			}
+		}
+	} else if *lookaside != "" {
+		return c.Fatalf(pipeline.ExitUsage, "%s is only read with --secure-policy; fix: add --secure-policy, or drop it", policy.LookasideFlag)
 	}
 	_, stdout, err := files.Open()
 	if err != nil {

@@ -1,8 +1,10 @@
 // Package policy reads a containers-policy.json(5) and decides, for an image
 // read from its source, whether the policy accepts it (--secure-policy):
-// insecureAcceptAnything, reject, and sigstoreSigned with cosign public keys
-// (keyPath, keyPaths, keyData). Signatures are verified with
-// github.com/sigstore/sigstore's verifiers, not hand-written crypto.
+// insecureAcceptAnything, reject, sigstoreSigned with cosign public keys
+// (keyPath, keyPaths, keyData), and signedBy with GPG keys, its simple
+// signatures read from a lookaside store (containers-signature(5)).
+// Signatures are verified with github.com/sigstore/sigstore's verifiers and
+// lib/releasesig's OpenPGP verification, not hand-written crypto.
 package policy
 
 import (
@@ -16,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 // DefaultPath is where oc-mirror and skopeo read the policy by default.
@@ -35,7 +39,8 @@ type Requirement struct {
 	RekorPublicKeyData string          `json:"rekorPublicKeyData,omitempty"`
 	SignedIdentity     *Identity       `json:"signedIdentity,omitempty"`
 
-	keys [][]byte // PEM public keys, loaded
+	keys [][]byte            // sigstoreSigned: PEM public keys, loaded
+	gpg  *releasesig.Keyring // signedBy: the keys, loaded
 }
 
 // Identity is a signedIdentity.
@@ -132,24 +137,95 @@ func (p *Policy) load(where string, reqs []Requirement) error {
 					return fmt.Errorf("%s: %v; fix: give the PEM public key cosign generate-key-pair wrote (cosign.pub)", at, err)
 				}
 			}
-			if id := r.SignedIdentity; id != nil {
-				switch id.Type {
-				case "matchRepoDigestOrExact", "matchRepository":
-				case "exactRepository":
-					if id.DockerRepository == "" {
-						return fmt.Errorf("%s: signedIdentity exactRepository needs dockerRepository", at)
-					}
-				default:
-					return fmt.Errorf("%s: signedIdentity type %q is not supported by ocm; fix: use matchRepoDigestOrExact, matchRepository or exactRepository", at, id.Type)
-				}
+			if err := checkIdentity(at, r.SignedIdentity); err != nil {
+				return err
 			}
 		case "signedBy":
-			return fmt.Errorf("%s: GPG simple signing (signedBy) is not supported by ocm yet; fix: use sigstoreSigned, or insecureAcceptAnything for these images", at)
+			if err := p.loadSignedBy(at, r); err != nil {
+				return err
+			}
 		case "":
 			return fmt.Errorf("%s: requirement without \"type\"", at)
 		default:
-			return fmt.Errorf("%s: unknown requirement type %q; fix: insecureAcceptAnything, reject or sigstoreSigned", at, r.Type)
+			return fmt.Errorf("%s: unknown requirement type %q; fix: insecureAcceptAnything, reject, signedBy or sigstoreSigned", at, r.Type)
 		}
+	}
+	return nil
+}
+
+// loadSignedBy reads a signedBy requirement's GPG keys: exactly one of
+// keyPath, keyPaths, keyData (base64 of the keyring), each an armored or
+// binary OpenPGP keyring, as containers-policy.json(5) has it.
+func (p *Policy) loadSignedBy(at string, r *Requirement) error {
+	switch r.KeyType {
+	case "GPGKeys":
+	case "":
+		return fmt.Errorf("%s: keyType is missing; fix: \"keyType\": \"GPGKeys\"", at)
+	default:
+		return fmt.Errorf("%s: keyType %q is not supported by ocm; fix: \"keyType\": \"GPGKeys\"", at, r.KeyType)
+	}
+	if len(r.Fulcio) > 0 || r.RekorPublicKeyPath != "" || r.RekorPublicKeyData != "" {
+		return fmt.Errorf("%s: fulcio and rekor settings belong to sigstoreSigned, not signedBy; fix: remove them", at)
+	}
+	type keyring struct {
+		field string
+		data  []byte
+	}
+	var rings []keyring
+	n := 0
+	if r.KeyPath != "" {
+		n++
+		k, err := os.ReadFile(r.KeyPath)
+		if err != nil {
+			return fmt.Errorf("%s: keyPath: %w", at, err)
+		}
+		rings = append(rings, keyring{"keyPath " + r.KeyPath, k})
+	}
+	if len(r.KeyPaths) > 0 {
+		n++
+		for _, kp := range r.KeyPaths {
+			k, err := os.ReadFile(kp)
+			if err != nil {
+				return fmt.Errorf("%s: keyPaths: %w", at, err)
+			}
+			rings = append(rings, keyring{"keyPaths " + kp, k})
+		}
+	}
+	if r.KeyData != "" {
+		n++
+		k, err := base64.StdEncoding.DecodeString(r.KeyData)
+		if err != nil {
+			return fmt.Errorf("%s: keyData is not base64: %v; fix: gpg --export KEY | base64 -w0", at, err)
+		}
+		rings = append(rings, keyring{"keyData", k})
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: exactly one of keyPath, keyPaths, keyData is needed, %d given", at, n)
+	}
+	r.gpg = &releasesig.Keyring{Source: "the policy's keys"}
+	for _, k := range rings {
+		kr, err := releasesig.ParseKeyring(k.data, at+": "+k.field)
+		if err != nil {
+			return err
+		}
+		r.gpg.Add(kr)
+	}
+	return checkIdentity(at, r.SignedIdentity)
+}
+
+// checkIdentity refuses signedIdentity matchers ocm does not evaluate.
+func checkIdentity(at string, id *Identity) error {
+	if id == nil {
+		return nil
+	}
+	switch id.Type {
+	case "matchRepoDigestOrExact", "matchRepository":
+	case "exactRepository":
+		if id.DockerRepository == "" {
+			return fmt.Errorf("%s: signedIdentity exactRepository needs dockerRepository", at)
+		}
+	default:
+		return fmt.Errorf("%s: signedIdentity type %q is not supported by ocm; fix: use matchRepoDigestOrExact, matchRepository or exactRepository", at, id.Type)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func TestLoadRefusesWhatItCannotEvaluate(t *testing.T) {
 		{`{"default":[{"type":"sigstoreSigned","keyPath":"` + key + `"}]}`, ""},
 		{`{"default":[]}`, `"default" is missing or empty`},
 		{`{"default":[{"type":"accept"}]}`, `default[0] (accept): unknown requirement type`},
-		{`{"default":[{"type":"reject"}],"transports":{"docker":{"q.io/a":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"x"}]}}}`, `transports.docker["q.io/a"][0] (signedBy): GPG simple signing (signedBy) is not supported`},
+		{`{"default":[{"type":"reject"}],"transports":{"docker":{"q.io/a":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"x"}]}}}`, `transports.docker["q.io/a"][0] (signedBy): keyPath: open x`},
 		{`{"default":[{"type":"sigstoreSigned","keyPath":"` + key + `","fulcio":{"caPath":"x"}}]}`, `fulcio and rekor settings are not supported`},
 		{`{"default":[{"type":"sigstoreSigned"}]}`, `exactly one of keyPath, keyPaths, keyData is needed, 0 given`},
 		{`{"default":[{"type":"sigstoreSigned","keyData":"bm90IGEga2V5"}]}`, `not a PEM public key`},

@@ -6,8 +6,10 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
 // cosign's simple signing: a layer of this media type holds the payload,
@@ -37,7 +40,14 @@ func loadVerifier(pemKey []byte) (signature.Verifier, error) {
 type Checker struct {
 	Policy *Policy
 	Client *registry.Client
+	// Lookaside is the store signedBy reads simple signatures from (Repo
+	// unset: it is set per image); nil: none is known, and signedBy
+	// refuses every image for want of a signature.
+	Lookaside *releasesig.Store
 }
+
+// LookasideFlag is the ocm-plan flag that sets Checker.Lookaside.
+const LookasideFlag = "--signature-lookaside"
 
 // Check evaluates the image digest of repo; nil: accepted. A *Rejection
 // (errors.Is ErrRejected) is the policy's no; other errors are failures to
@@ -54,6 +64,14 @@ func (c *Checker) Check(ctx context.Context, repo name.Repository, digest string
 			return rej("is rejected for every image of the scope")
 		case "sigstoreSigned":
 			ok, why, err := c.sigstoreSigned(ctx, repo, digest, &r)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return rej(why)
+			}
+		case "signedBy":
+			ok, why, err := c.signedBy(ctx, repo, digest, &r)
 			if err != nil {
 				return err
 			}
@@ -148,6 +166,40 @@ func (c *Checker) sigstoreSigned(ctx context.Context, repo name.Repository, dige
 		return true, "", nil
 	}
 	return false, why, nil
+}
+
+// signedBy reads the image's simple signatures from the lookaside store
+// and accepts the image when one verifies with r's keys (lib/releasesig:
+// signature, critical.type, critical.image.docker-manifest-digest) and
+// its critical.identity.docker-reference is an accepted identity.
+func (c *Checker) signedBy(ctx context.Context, repo name.Repository, digest string, r *Requirement) (bool, string, error) {
+	if c.Lookaside == nil {
+		return false, "has no signature found: no lookaside store is set (fix: give " + LookasideFlag + " URL, the lookaside: (sigstore:) URL of containers-registries.d(5))", nil
+	}
+	st := *c.Lookaside
+	st.Repo = repo.RepositoryStr()
+	sigs, err := st.Fetch(ctx, digest)
+	if errors.Is(err, releasesig.ErrNone) {
+		u, _ := st.URL(digest, 1)
+		return false, "has no signature found (" + u + " answered 404; fix: publish its signatures there, or check " + LookasideFlag + ")", nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("reading the simple signatures of %s@%s: %w", repo, digest, err)
+	}
+	var why []string
+	for i, sig := range sigs {
+		claim, err := r.gpg.Verify(sig, digest)
+		if err != nil {
+			why = append(why, fmt.Sprintf("signature-%d: %s", i+1, strings.TrimPrefix(err.Error(), releasesig.ErrInvalid.Error()+": ")))
+			continue
+		}
+		if ref := claim.Critical.Identity.DockerReference; !identityOK(r.SignedIdentity, repo, ref) {
+			why = append(why, fmt.Sprintf("signature-%d: signed for another image (%s)", i+1, ref))
+			continue
+		}
+		return true, "", nil
+	}
+	return false, "has no valid signature by the policy's keys: " + strings.Join(why, "; "), nil
 }
 
 // identityOK applies signedIdentity to the signature's docker-reference.

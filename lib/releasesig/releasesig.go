@@ -80,14 +80,27 @@ func DefaultKeyring() (*Keyring, error) {
 	return k, nil
 }
 
-// ParseKeyring reads an armored public keyring; source names it in errors.
+// ParseKeyring reads a public keyring, armored (gpg --armor --export) or
+// binary (gpg --export, a pubring.gpg); source names it in errors.
 func ParseKeyring(b []byte, source string) (*Keyring, error) {
 	el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not an armored OpenPGP public keyring (%v); fix: export it with gpg --armor --export", source, err)
+		// Not armored: containers/image accepts binary keyrings too.
+		if bin, berr := openpgp.ReadKeyRing(bytes.NewReader(b)); berr == nil {
+			el, err = bin, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: not an OpenPGP public keyring (%v); fix: export it with gpg --armor --export", source, err)
+	}
+	if len(el) == 0 {
+		return nil, fmt.Errorf("%s: the keyring holds no public key; fix: export it with gpg --armor --export", source)
 	}
 	return &Keyring{keys: el, Source: source}, nil
 }
+
+// Add puts o's keys into k (several key files of one policy requirement).
+func (k *Keyring) Add(o *Keyring) { k.keys = append(k.keys, o.keys...) }
 
 // KeyringFromEnv is the keyring file named by OCP_SIGNATURE_VERIFICATION_PK,
 // else the built-in Red Hat keys. A named file that cannot be read is an
@@ -120,7 +133,9 @@ type Claim struct {
 }
 
 // Verify checks that sig is an OpenPGP message signed by a key of k whose
-// claim names digest and has the release signature type. Errors wrap
+// claim names digest and has the atomic container signature type (release
+// signatures and containers-signature(5) simple signatures alike). The
+// claim's critical.identity is the caller's to judge. Errors wrap
 // ErrInvalid and say which check failed.
 func (k *Keyring) Verify(sig []byte, digest string) (*Claim, error) {
 	md, err := openpgp.ReadMessage(bytes.NewReader(sig), k.keys, nil, nil)
@@ -152,7 +167,7 @@ func (k *Keyring) Verify(sig []byte, digest string) (*Claim, error) {
 		return nil, fmt.Errorf("%w: critical.type is %q, want %q", ErrInvalid, c.Critical.Type, Type)
 	}
 	if got := c.Critical.Image.DockerManifestDigest; got != digest {
-		return nil, fmt.Errorf("%w: it signs digest %s (%s), not this payload", ErrInvalid, got, c.Critical.Identity.DockerReference)
+		return nil, fmt.Errorf("%w: it signs digest %s (%s), not this image", ErrInvalid, got, c.Critical.Identity.DockerReference)
 	}
 	return &c, nil
 }

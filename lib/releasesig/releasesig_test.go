@@ -1,8 +1,10 @@
 package releasesig_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,6 +139,27 @@ func TestStoreURL(t *testing.T) {
 			t.Errorf("%s: %s, want %s", c.base, got, c.want)
 		}
 	}
+	// containers-registries.d(5) lookaside layout: <base>/<repo>@sha256=<hex>/signature-<n>.
+	s, err := releasesig.NewLookaside("https://sigs.example.com/lookaside/", "--signature-lookaside")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Repo = "acme/app"
+	if got, want := mustURL(t, s, 1), "https://sigs.example.com/lookaside/acme/app@sha256="+payload[7:]+"/signature-1"; got != want {
+		t.Errorf("lookaside: %s, want %s", got, want)
+	}
+	if _, err := releasesig.NewLookaside("sigs.example.com", "--signature-lookaside"); err == nil || !strings.Contains(err.Error(), "set --signature-lookaside to an http(s) URL") {
+		t.Errorf("bad lookaside URL: %v", err)
+	}
+}
+
+func mustURL(t *testing.T, s *releasesig.Store, n int) string {
+	t.Helper()
+	u, err := s.URL(payload, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 func TestKeyringFromEnv(t *testing.T) {
@@ -147,8 +170,26 @@ func TestKeyringFromEnv(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "bad.asc"), []byte("not a key"), 0o644)
 	t.Setenv(releasesig.KeysEnv, filepath.Join(dir, "bad.asc"))
-	if _, err := releasesig.KeyringFromEnv(); err == nil || !strings.Contains(err.Error(), "not an armored OpenPGP public keyring") {
+	if _, err := releasesig.KeyringFromEnv(); err == nil || !strings.Contains(err.Error(), "not an OpenPGP public keyring") {
 		t.Fatalf("bad key file: %v", err)
+	}
+	// A binary keyring (gpg --export) is read as well as an armored one.
+	s, err := fixture.NewSigner("binary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bin bytes.Buffer
+	if err := s.Entity.Serialize(&bin); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "pubring.gpg"), bin.Bytes(), 0o644)
+	t.Setenv(releasesig.KeysEnv, filepath.Join(dir, "pubring.gpg"))
+	k, err := releasesig.KeyringFromEnv()
+	if err != nil {
+		t.Fatalf("binary keyring: %v", err)
+	}
+	if ids := k.KeyIDs(); len(ids) != 1 || ids[0] != fmt.Sprintf("%016X", s.Entity.PrimaryKey.KeyId) {
+		t.Errorf("binary keyring: keys %v", ids)
 	}
 }
 

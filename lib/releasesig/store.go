@@ -12,10 +12,18 @@ import (
 	"time"
 )
 
-// Store is a signature store reached over HTTP(S).
+// Store is a signature store reached over HTTP(S). Two layouts share it:
+// the release store, <Base>/sha256=<hex>/signature-<n>, and a
+// containers-registries.d(5) lookaside store, where Repo is the image's
+// repository path (no host) and signatures are at
+// <Base>/<Repo>@sha256=<hex>/signature-<n>.
 type Store struct {
 	Base string // no trailing slash
+	Repo string // lookaside layout when set
 	HTTP *http.Client
+	// Setting names what sets Base, for the fix of errors (default
+	// OCP_SIGNATURE_URL).
+	Setting string
 }
 
 // maxPerDigest bounds the signature-<n> probe: real stores hold one to three.
@@ -26,12 +34,19 @@ var ErrBadURL = errors.New("bad signature store URL")
 
 // NewStore checks base (an http(s) URL; a trailing slash is allowed, as the
 // reference tool's examples have one).
-func NewStore(base string) (*Store, error) {
+func NewStore(base string) (*Store, error) { return newStore(base, StoreEnv) }
+
+// NewLookaside checks the base URL of a lookaside store (the sigstore: or
+// lookaside: URL of containers-registries.d(5)); setting names where it
+// was given. Set Repo on a copy for each image.
+func NewLookaside(base, setting string) (*Store, error) { return newStore(base, setting) }
+
+func newStore(base, setting string) (*Store, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w %q; fix: set %s to an http(s) URL such as %s", ErrBadURL, base, StoreEnv, DefaultStore)
+		return nil, fmt.Errorf("%w %q; fix: set %s to an http(s) URL such as %s", ErrBadURL, base, setting, DefaultStore)
 	}
-	return &Store{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: time.Minute}}, nil
+	return &Store{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: time.Minute}, Setting: setting}, nil
 }
 
 // StoreFromEnv is the store named by OCP_SIGNATURE_URL, else Red Hat's.
@@ -47,6 +62,9 @@ func (s *Store) URL(digest string, n int) (string, error) {
 	p, err := digestPath(digest)
 	if err != nil {
 		return "", err
+	}
+	if s.Repo != "" {
+		return fmt.Sprintf("%s/%s@%s/signature-%d", s.Base, s.Repo, p, n), nil
 	}
 	return fmt.Sprintf("%s/%s/signature-%d", s.Base, p, n), nil
 }
@@ -65,7 +83,11 @@ func (s *Store) get(ctx context.Context, u string) ([]byte, error) {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("signature store: %w; fix: check network access to it or set %s", err, StoreEnv)
+		setting := s.Setting
+		if setting == "" {
+			setting = StoreEnv
+		}
+		return nil, fmt.Errorf("signature store: %w; fix: check network access to it or set %s", err, setting)
 	}
 	defer resp.Body.Close()
 	switch {

@@ -376,9 +376,9 @@ func TestSecurePolicy(t *testing.T) {
 	}
 
 	// A policy ocm cannot evaluate stops the plan before anything is read.
-	writeFile(t, filepath.Join(dir, "gpg.json"), `{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/dev/null"}]}`)
-	r = sh(t, dir, nil, fmt.Sprintf("ocm-plan --secure-policy --policy gpg.json -c %s", isc))
-	if r.code != 2 || !strings.Contains(r.stderr, "gpg.json: default[0] (signedBy)") {
-		t.Errorf("signedBy policy: exit %d, want 2 naming the file and requirement", r.code)
+	writeFile(t, filepath.Join(dir, "x509.json"), `{"default":[{"type":"signedBy","keyType":"X509Certificates","keyPath":"cosign.pub"}]}`)
+	r = sh(t, dir, nil, fmt.Sprintf("ocm-plan --secure-policy --policy x509.json -c %s", isc))
+	if r.code != 2 || !strings.Contains(r.stderr, `x509.json: default[0] (signedBy): keyType "X509Certificates" is not supported`) {
+		t.Errorf("signedBy X509Certificates policy: exit %d, want 2 naming the file, requirement and keyType", r.code)
 	}
 }
