@@ -101,7 +101,7 @@ func TestCatalogNamesDistinct(t *testing.T) {
 // registry a cluster could pull from); its bundle still gets one.
 func TestOCICatalog(t *testing.T) {
 	recs := []*record.Record{
-		{Origin: record.OriginCatalog, Source: "oci:///srv/layouts/my-index", Digest: d1, Status: record.StatusPushed, Target: "mirror:5000/ns/my-index:latest"},
+		{Origin: record.OriginCatalog, Source: "oci:///srv/Catalogs/my-index", Digest: d1, Status: record.StatusPushed, Target: "mirror:5000/ns/my-index:latest"},
 		{Origin: record.OriginBundle, Source: "registry.example.com/src/bundle@" + d2, Digest: d2, Status: record.StatusPushed, Target: "mirror:5000/ns/src/bundle:sha256-" + d2[7:]},
 	}
 	files, err := Generate(recs, Options{})
@@ -123,7 +123,7 @@ func TestOCICatalog(t *testing.T) {
 		t.Errorf("the bundle has no mirror set: %q (files %v)", idms, files)
 	}
 	for n, data := range got {
-		if strings.Contains(data, "oci:") || strings.Contains(data, "/srv/layouts") {
+		if strings.Contains(data, "oci:") || strings.Contains(data, "/srv/Catalogs") {
 			t.Errorf("%s names the layout:\n%s", n, data)
 		}
 	}
