@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ocm-mirror/ocm/lib/catalog/catalogtest"
 	"github.com/ocm-mirror/ocm/lib/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/testenv"
@@ -84,20 +86,29 @@ func TestOCICatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	const wantBundles = "aqua.v1.3.0 aqua.v1.4.0 elastic.v5.2.3-31 elastic.v5.2.4 gamma.v0.2.0"
+	var all []string
+	for _, b := range catalogtest.Bundles() {
+		all = append(all, b.Name)
+	}
+	sort.Strings(all)
+	// Mirrored whole: nothing is rebuilt, and a push without the cache reads
+	// the image from the layout itself.
+	const fullISC = "mirror:\n  operators:\n  - catalog: oci://%s\n    full: true\n    targetTag: v9\n"
 	for _, tc := range []struct {
-		name, ref, script string
+		name, ref, script, isc, tag, want string
 	}{
-		{"m2m", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/m2m | ocm-resources --out res > pushed.jsonl"},
-		{"m2m-multi-arch", cat.MultiRef, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/multi | ocm-resources --out res > pushed.jsonl"},
+		{"m2m-full-from-layout", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push docker://%s/full | ocm-resources --out res > pushed.jsonl", fullISC, "v9", strings.Join(all, " ")},
+		{"m2m", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/m2m | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles},
+		{"m2m-multi-arch", cat.MultiRef, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/multi | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles},
 		{"m2d-d2m", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-fetch --cache cache | ocm-pack --cache cache --out archives > packed.jsonl &&" +
-			" ocm-unpack archives --cache far | ocm-push --cache far docker://%s/d2m | ocm-resources --out res > pushed.jsonl"},
+			" ocm-unpack archives --cache far | ocm-push --cache far docker://%s/d2m | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			lay := filepath.Join(dir, "layouts", "ocm-index")
 			writeLayout(t, tc.ref, lay)
-			writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf(ociCatalogISC, lay))
-			prefix := dst.Host + "/" + map[string]string{"m2m": "m2m", "m2m-multi-arch": "multi", "m2d-d2m": "d2m"}[tc.name]
+			writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf(tc.isc, lay))
+			prefix := dst.Host + "/" + map[string]string{"m2m": "m2m", "m2m-multi-arch": "multi", "m2d-d2m": "d2m", "m2m-full-from-layout": "full"}[tc.name]
 			if r := sh(t, dir, nil, fmt.Sprintf(tc.script, dst.Host)); r.code != 0 {
 				t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 			}
@@ -120,8 +131,9 @@ func TestOCICatalog(t *testing.T) {
 					t.Errorf("%s: %s, want %s", rec.Target, got, rec.Digest)
 				}
 			}
-			if len(bundles) != 5 {
-				t.Errorf("bundles %v, want the 5 of %s", bundles, wantBundles)
+			sort.Strings(bundles)
+			if got := strings.Join(bundles, " "); got != tc.want {
+				t.Errorf("bundles %s, want %s", got, tc.want)
 			}
 			if catRec == nil {
 				t.Fatal("no catalog record")
@@ -129,7 +141,7 @@ func TestOCICatalog(t *testing.T) {
 			if catRec.Source != "oci://"+lay {
 				t.Errorf("catalog source %q, want oci://%s", catRec.Source, lay)
 			}
-			byTag := prefix + "/ocm-index:latest"
+			byTag := prefix + "/ocm-index:" + tc.tag
 			if catRec.Target != byTag {
 				t.Errorf("catalog target %q, want %s", catRec.Target, byTag)
 			}
@@ -138,13 +150,10 @@ func TestOCICatalog(t *testing.T) {
 			}
 			// A CatalogSource pod's view: the mirrored image's own command, over gRPC.
 			srv := serveCatalog(t, byTag)
-			if got := strings.Join(srv.bundleNames(), " "); got != wantBundles {
-				t.Errorf("the mirrored catalog serves %s, want %s", got, wantBundles)
+			if got := strings.Join(srv.bundleNames(), " "); got != tc.want {
+				t.Errorf("the mirrored catalog serves %s, want %s", got, tc.want)
 			}
-			if got := strings.Join(srv.Packages, " "); got != "aqua elastic gamma" {
-				t.Errorf("the mirrored catalog serves packages %s, want aqua elastic gamma", got)
-			}
-			for _, f := range []string{"res/cs-ocm-index-latest.yaml", "res/cc-ocm-index-latest.yaml"} {
+			for _, f := range []string{"res/cs-ocm-index-" + tc.tag + ".yaml", "res/cc-ocm-index-" + tc.tag + ".yaml"} {
 				if out := sh(t, dir, nil, "cat "+f).stdout; !strings.Contains(out, byTag+"\n") {
 					t.Errorf("%s does not name %s:\n%s", f, byTag, out)
 				}
