@@ -18,6 +18,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/plan"
 	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
@@ -178,7 +179,8 @@ func checkPolicy(ctx context.Context, ch *policy.Checker, client *registry.Clien
 	return err
 }
 
-// needsCache: filtered catalogs and the graph image are built in the cache.
+// needsCache: filtered catalogs and the graph image are built in the cache,
+// and catalogs from local OCI layouts are copied there.
 func needsCache(cfg *config.Config) bool {
 	if cfg.Kind == config.KindDelete {
 		return false // nothing is rebuilt for a deletion
@@ -187,7 +189,7 @@ func needsCache(cfg *config.Config) bool {
 		return true
 	}
 	for _, op := range cfg.Spec.Operators {
-		if !op.Full || len(op.Packages) > 0 {
+		if !op.Full || len(op.Packages) > 0 || refs.IsOCI(op.Catalog) {
 			return true
 		}
 	}

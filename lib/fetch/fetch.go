@@ -14,6 +14,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/dryrun"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
@@ -52,6 +53,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	// that could never be pushed is not worth fetching or carrying.
 	if r.Digest == "" || r.Destination == "" {
 		return fmt.Errorf("record has no digest or destination; fix: feed ocm-fetch the output of ocm-plan")
+	}
+	if refs.IsOCI(r.Source) {
+		return s.fromLayout(ctx, r)
 	}
 	repo, err := SourceRepo(s.Source, r.Source)
 	if err != nil {
@@ -109,6 +113,37 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	}
 	if r.PulledFrom == "" && !res.UpToDate {
 		r.PulledFrom = s.Source.ServedFrom(repo.Name())
+	}
+	if res.UpToDate {
+		s.Log.Debugf("%s: already in the cache", r.Name())
+	} else {
+		s.Log.Infof("%s: cached %s", r.Name(), r.Digest)
+	}
+	return nil
+}
+
+// fromLayout caches a catalog from a local OCI layout (oci:///abs/path).
+// ocm-plan has put it in the cache already, rebuilt or whole; a cache that
+// lacks it (plan ran with another --cache) gets it from the layout, which
+// holds the planned image only when the catalog is mirrored whole. A layout
+// has no registry to look attachments up in.
+func (s *Stage) fromLayout(ctx context.Context, r *record.Record) error {
+	dir, err := refs.OCIDir(r.Source)
+	if err != nil {
+		return err
+	}
+	if s.DryRun != nil {
+		has, _ := s.Cache.Has(r.Digest)
+		s.DryRun.Add(r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
+		return nil
+	}
+	src := &copier.CacheSource{Cache: &cache.Cache{Dir: dir}}
+	res, err := s.Engine.Copy(ctx, src, r.Digest, &copier.CacheDest{Cache: s.Cache, Ref: r.Source}, r.Source)
+	if err != nil {
+		return fmt.Errorf("%w; fix: run ocm-plan with the same --cache as ocm-fetch (a filtered catalog is rebuilt there)", err)
+	}
+	if err := r.CheckMediaType(res.MediaType); err != nil {
+		return err
 	}
 	if res.UpToDate {
 		s.Log.Debugf("%s: already in the cache", r.Name())

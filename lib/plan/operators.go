@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -61,8 +60,8 @@ func filterOf(op config.Operator) catalog.Filter {
 }
 
 func (p *Planner) operator(ctx context.Context, op config.Operator, deleting bool) ([]*record.Record, error) {
-	if strings.HasPrefix(op.Catalog, "oci://") {
-		return nil, fmt.Errorf("catalogs in local OCI layouts are not supported yet; fix: push the catalog to a registry and name it there")
+	if refs.IsOCI(op.Catalog) {
+		return p.ociOperator(ctx, op, deleting)
 	}
 	ref, err := name.ParseReference(op.Catalog)
 	if err != nil {
@@ -80,7 +79,20 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 	if err != nil {
 		return nil, err
 	}
-	src := &copier.RemoteSource{Client: p.Client, Repo: repo}
+	dest, err := refs.Destination(op.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: refs.TagOf(op.Catalog),
+		MediaType: mt, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
+	return p.catalogImages(ctx, op, deleting, &copier.RemoteSource{Client: p.Client, Repo: repo}, cat, dest, false)
+}
+
+// catalogImages reads the catalog image cat names from src, selects from it,
+// and plans the bundles, related images and the catalog itself (rebuilt into
+// the cache when filtered, or copied there whole when alwaysCache).
+func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deleting bool, src copier.Source, cat *record.Record, dest refs.Dest, alwaysCache bool) ([]*record.Record, error) {
+	digest := cat.Digest
 	img, err := imagefs.Resolve(ctx, src, digest, "linux/amd64")
 	if err != nil {
 		if img, err = imagefs.Resolve(ctx, src, digest, ""); err != nil {
@@ -109,20 +121,20 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 	}
 
 	// The catalog record: the original when mirrored whole, else rebuilt.
-	dest, err := refs.Destination(op.Catalog)
-	if err != nil {
-		return nil, err
-	}
 	if op.TargetCatalog != "" {
 		dest.Path = op.TargetCatalog
 	}
 	if op.TargetTag != "" {
 		dest.Tag = op.TargetTag
 	}
-	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: refs.TagOf(op.Catalog),
-		Destination: dest.String(), MediaType: mt, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
-	if !deleting && !(op.Full && len(op.Packages) == 0) {
+	cat.Destination = dest.String()
+	switch {
+	case !deleting && !(op.Full && len(op.Packages) == 0):
 		if err := p.rebuildCatalog(ctx, src, cat, img, dir, fbc, sel); err != nil {
+			return nil, err
+		}
+	case !deleting && alwaysCache:
+		if err := p.cacheCatalog(ctx, src, cat); err != nil {
 			return nil, err
 		}
 	}

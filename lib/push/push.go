@@ -85,6 +85,15 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			src = &copier.CacheSource{Cache: s.Cache}
 		}
 	}
+	if src == nil && refs.IsOCI(r.Source) {
+		// A layout has no registry: the image comes from the layout itself
+		// (a catalog mirrored whole; a rebuilt one is only in the cache).
+		dir, err := refs.OCIDir(r.Source)
+		if err != nil {
+			return err
+		}
+		src = &copier.CacheSource{Cache: &cache.Cache{Dir: dir}}
+	}
 	if src == nil {
 		repo, err := fetch.SourceRepo(s.Source, r.Source)
 		if err != nil {
@@ -103,7 +112,11 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		if err != nil {
 			return fmt.Errorf("checking %s: %w", target, err)
 		}
-		s.DryRun.Add("docker://"+r.Source, "docker://"+target, !has)
+		from := "docker://" + r.Source
+		if refs.IsOCI(r.Source) {
+			from = r.Source
+		}
+		s.DryRun.Add(from, "docker://"+target, !has)
 		return nil
 	}
 	res, err := s.Engine.Copy(ctx, src, r.Digest, dst, tag)

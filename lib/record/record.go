@@ -254,7 +254,15 @@ func (r *Record) Validate() error {
 	// A record an earlier stage gave up on passes through untouched, and may
 	// name a source ocm could not parse (that is why it failed).
 	if !r.Done() {
-		if _, _, _, _, err := refs.Split(r.Source); err != nil {
+		if refs.IsOCI(r.Source) {
+			// Only a catalog may come from a local layout (mirror.operators[].catalog).
+			if r.Origin != OriginCatalog {
+				return invalidf("field source %q: only an operator catalog may come from an oci:// layout", r.Source)
+			}
+			if _, err := refs.OCIDir(r.Source); err != nil {
+				return invalidf("field source: %v", err)
+			}
+		} else if _, _, _, _, err := refs.Split(r.Source); err != nil {
 			return invalidf("field source: %v", err)
 		}
 	}

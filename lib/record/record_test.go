@@ -230,3 +230,33 @@ func TestAttachmentsValidated(t *testing.T) {
 		}
 	}
 }
+
+// A catalog in a local OCI layout is named oci:///abs/path; anything else
+// with oci:// (relative, unclean, not a catalog) is refused.
+func TestOCISourceValidated(t *testing.T) {
+	cases := []struct {
+		name, origin, source, want string
+	}{
+		{"absolute catalog layout", "operator-catalog", "oci:///srv/catalogs/redhat-index", ""},
+		{"relative layout", "operator-catalog", "oci://catalogs/index", "must be absolute and clean"},
+		{"dot-dot in layout", "operator-catalog", "oci:///srv/../etc", "must be absolute and clean"},
+		{"empty layout", "operator-catalog", "oci://", "must be absolute and clean"},
+		{"layout for an additional image", "additional", "oci:///srv/img", "only an operator catalog"},
+		{"other transport", "operator-catalog", "dir:///srv/x", "field source"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			line := `{"v":1,"origin":"` + c.origin + `","source":"` + c.source + `","status":"planned"}` + "\n"
+			_, err := NewReader(strings.NewReader(line), "stdin").Next()
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}

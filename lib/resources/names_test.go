@@ -95,3 +95,36 @@ func TestCatalogNamesDistinct(t *testing.T) {
 		t.Fatalf("%d catalogs gave %d CatalogSource and %d ClusterCatalog files (names collided): %v", len(recs), n["cs-"], n["cc-"], files)
 	}
 }
+
+// TestOCICatalog: a catalog mirrored from a local OCI layout gets its
+// CatalogSource and ClusterCatalog, and no mirror set (a layout has no
+// registry a cluster could pull from); its bundle still gets one.
+func TestOCICatalog(t *testing.T) {
+	recs := []*record.Record{
+		{Origin: record.OriginCatalog, Source: "oci:///srv/Catalogs/my-index", Digest: d1, Status: record.StatusPushed, Target: "mirror:5000/ns/my-index:latest"},
+		{Origin: record.OriginBundle, Source: "registry.example.com/src/bundle@" + d2, Digest: d2, Status: record.StatusPushed, Target: "mirror:5000/ns/src/bundle:sha256-" + d2[7:]},
+	}
+	files, err := Generate(recs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range files {
+		got[f.Name] = string(f.Data)
+	}
+	if cs := got["cs-my-index-latest.yaml"]; !strings.Contains(cs, "image: mirror:5000/ns/my-index:latest\n") {
+		t.Errorf("CatalogSource: %q (files %v)", cs, files)
+	}
+	if _, ok := got["cc-my-index-latest.yaml"]; !ok {
+		t.Errorf("no ClusterCatalog (files %v)", files)
+	}
+	idms := got["idms-oc-mirror.yaml"]
+	if !strings.Contains(idms, "registry.example.com/src/bundle") {
+		t.Errorf("the bundle has no mirror set: %q (files %v)", idms, files)
+	}
+	for n, data := range got {
+		if strings.Contains(data, "oci:") || strings.Contains(data, "/srv/Catalogs") {
+			t.Errorf("%s names the layout:\n%s", n, data)
+		}
+	}
+}

@@ -87,13 +87,20 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		if r.Status != record.StatusPushed || r.Target == "" {
 			continue
 		}
-		srcRepo, byDigest, err := sourceRepo(r.Source)
-		if err != nil {
-			return nil, fmt.Errorf("record %s: %w", r.Source, err)
-		}
 		// The target goes verbatim into mirror sets a cluster applies.
 		if err := refs.CheckTarget(r.Target); err != nil {
 			return nil, fmt.Errorf("record %s: target: %w", r.Source, err)
+		}
+		if r.Origin == record.OriginCatalog && refs.IsOCI(r.Source) {
+			// A catalog from a local layout has no registry to map (oc-mirror
+			// leaves every catalog out of IDMS/ITMS); its CatalogSource names
+			// the mirror.
+			catalogs = append(catalogs, r)
+			continue
+		}
+		srcRepo, byDigest, err := sourceRepo(r.Source)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", r.Source, err)
 		}
 		dstRepo, err := targetRepo(r.Target)
 		if err != nil {
