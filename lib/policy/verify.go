@@ -85,19 +85,6 @@ func (c *Checker) Check(ctx context.Context, repo name.Repository, digest string
 	return nil
 }
 
-// payload is cosign's simple signing payload, as far as policy needs it.
-type payload struct {
-	Critical struct {
-		Identity struct {
-			DockerReference string `json:"docker-reference"`
-		} `json:"identity"`
-		Image struct {
-			DockerManifestDigest string `json:"docker-manifest-digest"`
-		} `json:"image"`
-		Type string `json:"type"`
-	} `json:"critical"`
-}
-
 // sigstoreSigned looks for a signature under cosign's tag scheme that one
 // of r's keys verifies, whose payload names digest and an accepted identity.
 func (c *Checker) sigstoreSigned(ctx context.Context, repo name.Repository, digest string, r *Requirement) (bool, string, error) {
@@ -150,7 +137,7 @@ func (c *Checker) sigstoreSigned(ctx context.Context, repo name.Repository, dige
 		if !verified {
 			continue
 		}
-		var p payload
+		var p releasesig.Claim // cosign signs the same simple signing document
 		if err := json.Unmarshal(pl, &p); err != nil {
 			why = "has a signature whose payload is not JSON"
 			continue
