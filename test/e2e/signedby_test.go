@@ -80,38 +80,7 @@ func TestSecurePolicySignedBy(t *testing.T) {
 		minimal.Repo: "requirement signedBy): " + src.Host + "/" + minimal.Repo + "@" + minimal.Digest + " has no signature found (" + srv.URL + "/" + minimal.Repo + "@sha256=",
 		legacy.Repo:  "requirement signedBy): " + src.Host + "/" + legacy.Repo + "@" + legacy.Digest + " has no valid signature by the policy's keys: signature-1: signed by key",
 	}
-	pushed := 0
-	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
-		if rec.Status == record.StatusSkipped {
-			continue
-		}
-		repo := strings.TrimPrefix(mustRef(t, rec.Source).Context().Name(), src.Host+"/")
-		if want, ok := refused[repo]; ok {
-			if rec.Status != record.StatusFailed || rec.Stage != "plan" || !strings.Contains(rec.Error, "refused by --secure-policy") || !strings.Contains(rec.Error, want) {
-				t.Errorf("%s: %s at %s: %q; want refused at plan with %q", rec.Source, rec.Status, rec.Stage, rec.Error, want)
-			}
-			if _, err := testenv.SkopeoDigest(t.Context(), "docker://"+dst.Host+"/sb/"+repo+"@"+rec.Digest, "--tls-verify=false"); err == nil {
-				t.Errorf("refused %s reached the mirror", rec.Source)
-			}
-			delete(refused, repo)
-			continue
-		}
-		if rec.Status != record.StatusPushed {
-			t.Errorf("%s: %s %s; want pushed", rec.Source, rec.Status, rec.Error)
-			continue
-		}
-		// skopeo, not ocm, says the accepted image is at the mirror.
-		if d := skopeoDigest(t, "docker://"+dst.Host+"/sb/"+repo+"@"+rec.Digest, "--tls-verify=false"); d != rec.Digest {
-			t.Errorf("%s: mirror has %s", rec.Source, d)
-		}
-		pushed++
-	}
-	if len(refused) > 0 {
-		t.Errorf("not refused: %v", refused)
-	}
-	if pushed == 0 {
-		t.Error("no image was accepted")
-	}
+	checkPolicyOutcome(t, dir, src.Host, dst.Host, "sb", refused)
 
 	// Without a lookaside store, every signedBy image fails alone, naming the fix.
 	r = sh(t, dir, nil, fmt.Sprintf("ocm-plan --secure-policy --policy policy.json -c %s > plan.jsonl", isc))
@@ -126,5 +95,47 @@ func TestSecurePolicySignedBy(t *testing.T) {
 	// The flag alone is a usage error.
 	if r = sh(t, dir, nil, fmt.Sprintf("ocm-plan --signature-lookaside %s -c %s", srv.URL, isc)); r.code != 2 || !strings.Contains(r.stderr, "--signature-lookaside is only read with --secure-policy") {
 		t.Errorf("--signature-lookaside without --secure-policy: exit %d, want 2", r.code)
+	}
+}
+
+// checkPolicyOutcome reads pushed.jsonl in dir after ocm-plan --secure-policy
+// | ocm-push into dst under prefix: each image of refused (repository ->
+// text its error must hold) failed at plan and is absent from the mirror
+// (skopeo says so); every other image was pushed and skopeo finds its
+// digest there.
+func checkPolicyOutcome(t *testing.T, dir, srcHost, dstHost, prefix string, refused map[string]string) {
+	t.Helper()
+	pushed := 0
+	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if rec.Status == record.StatusSkipped {
+			continue
+		}
+		repo := strings.TrimPrefix(mustRef(t, rec.Source).Context().Name(), srcHost+"/")
+		at := "docker://" + dstHost + "/" + prefix + "/" + repo + "@" + rec.Digest
+		if want, ok := refused[repo]; ok {
+			if rec.Status != record.StatusFailed || rec.Stage != "plan" || !strings.Contains(rec.Error, "refused by --secure-policy") || !strings.Contains(rec.Error, want) {
+				t.Errorf("%s: %s at %s: %q; want refused at plan with %q", rec.Source, rec.Status, rec.Stage, rec.Error, want)
+			}
+			if _, err := testenv.SkopeoDigest(t.Context(), at, "--tls-verify=false"); err == nil {
+				t.Errorf("refused %s reached the mirror", rec.Source)
+			}
+			delete(refused, repo)
+			continue
+		}
+		if rec.Status != record.StatusPushed {
+			t.Errorf("%s: %s %s; want pushed", rec.Source, rec.Status, rec.Error)
+			continue
+		}
+		// skopeo, not ocm, says the accepted image is at the mirror.
+		if d := skopeoDigest(t, at, "--tls-verify=false"); d != rec.Digest {
+			t.Errorf("%s: mirror has %s", rec.Source, d)
+		}
+		pushed++
+	}
+	if len(refused) > 0 {
+		t.Errorf("not refused: %v", refused)
+	}
+	if pushed == 0 {
+		t.Error("no image was accepted")
 	}
 }
