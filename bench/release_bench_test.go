@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // BenchmarkPlanReleases plans two chained channels of 20 releases each

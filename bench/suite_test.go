@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 type row struct {

@@ -14,10 +14,10 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/copier"
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 func TestTagOf(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/catalog/catalogtest"
+	"github.com/ocm-mirror/ocm/internal/catalogtest"
 )
 
 func fixture(t *testing.T) *FBC {

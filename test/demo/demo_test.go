@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // build compiles pkgs (the demo is ".", the ocm commands "../../cmd/...")

@@ -29,9 +29,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // marker marks a folder as the demo's own, so a rerun may empty it.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // packedFixture mirrors the fixture to disk: DIR/plan.jsonl, DIR/cache,

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // archiveSize returns the total size of the mirror_*.tar files in dir.

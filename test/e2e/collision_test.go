@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // skopeoCopy copies an image between test registries (plain HTTP).

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/deletion"
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestDeleteReleasesAndOperators mirrors releases 4.14.1-4.14.3 and two

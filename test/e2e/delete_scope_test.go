@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/deletion"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestF4DeleteStaysUnderPrefix: a delete-images.yaml edited to name a

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/deletion"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 const deleteHead = "kind: DeleteImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\ndelete:\n  additionalImages:\n"

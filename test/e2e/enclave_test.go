@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestEnclaves: internet -> enterprise over archives; then, with the

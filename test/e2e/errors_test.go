@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 func TestBadConfigurations(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 
 	"helm.sh/helm/v3/pkg/chartutil"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestHelmCharts: the images of a chart from a repository served over HTTP

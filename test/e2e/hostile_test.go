@@ -14,9 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // spy is a registry stand-in on 127.0.0.1 that answers the version check

@@ -14,10 +14,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ocm-mirror/ocm/lib/catalog/catalogtest"
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/catalogtest"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // ociCatalogISC names a catalog in a local OCI layout, without

@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/ocm-mirror/ocm/lib/catalog"
-	"github.com/ocm-mirror/ocm/lib/catalog/catalogtest"
+	"github.com/ocm-mirror/ocm/internal/catalogtest"
 	"github.com/ocm-mirror/ocm/lib/copier"
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 const operatorISC = `mirror:

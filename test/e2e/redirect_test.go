@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestRedirectedBlobStorage: a source registry with htpasswd auth and the

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestNamedRelease: mirror.platform.release names one payload, by tag

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, string) {

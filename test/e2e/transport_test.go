@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // proxyRequest is what a recordingProxy was asked.

@@ -19,8 +19,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
-	"github.com/ocm-mirror/ocm/lib/fixture"
-	"github.com/ocm-mirror/ocm/lib/testenv"
+	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 func testOptions(out string) Options {
