@@ -7,18 +7,9 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
-	"strings"
 
-	"github.com/ocm-mirror/ocm/lib/archive"
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
-	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/deletion"
-	"github.com/ocm-mirror/ocm/lib/pipeline"
-	"github.com/ocm-mirror/ocm/lib/plan"
-	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 const usage = `usage:
@@ -38,126 +29,50 @@ Exit 0: done; 1: a registry refused or failed; 2: bad flags or input.`
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	c := cli.Common{Name: "ocm-delete"}
-	fs := cli.NewFlagSet(c.Name, usage)
-	generate := fs.Bool("generate", false, "write DIR/delete/delete-images.yaml from the records on stdin; delete nothing")
-	workspace := new(string)
-	cli.LocalPathVar(fs, workspace, "workspace", "working-dir", "folder for delete/delete-images.yaml (PATH or file://PATH)")
-	keep := fs.String("keep", "", "image set to keep: an ImageSetConfiguration (planned against its sources) or a records file (.jsonl)")
-	yamlFile := new(string)
-	cli.LocalPathVar(fs, yamlFile, "delete-yaml-file", "", "delete the manifests this file lists: ocm-delete --generate's or oc-mirror v2's delete-images.yaml (PATH or file://PATH)")
-	dryRun := fs.Bool("dry-run", false, "with --delete-yaml-file: print what would be deleted, delete nothing")
-	forceCache := fs.Bool("force-cache-delete", false, "also remove the deleted images from --cache (blobs no other cached image uses)")
-	var cacheFlag cli.Cache
-	cacheFlag.Register(fs, "the local cache, for --force-cache-delete")
-	maxNested := fs.Int("max-nested-paths", 0, "as given to ocm-push")
-	c.Register(fs, cli.FlagSource|cli.FlagDest)
-	if code := c.Parse(fs, args); code >= 0 {
-		return code
-	}
-	if fs.NArg() != 1 || *generate == (*yamlFile != "") {
-		return c.Fatalf(pipeline.ExitUsage, "give either --generate or --delete-yaml-file, and one docker://HOST[/PREFIX]; fix: see ocm-delete --help")
-	}
-	mirror, err := refs.ParseMirror(fs.Arg(0))
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	dst, err := c.DestClient()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	ctx, _, cancel := cli.Context()
-	defer cancel()
-
-	if *generate {
-		recs, err := record.ReadAll(os.Stdin, "stdin")
-		if err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+	c := cli.New("ocm-delete", usage)
+	generate := c.Flags.Bool("generate", false, "write DIR/delete/delete-images.yaml from the records on stdin; delete nothing")
+	var workspace, yamlFile string
+	cli.LocalPathVar(c.Flags, &workspace, "workspace", "working-dir", "folder for delete/delete-images.yaml (PATH or file://PATH)")
+	keep := c.Flags.String("keep", "", "image set to keep: an ImageSetConfiguration (planned against its sources) or a records file (.jsonl)")
+	cli.LocalPathVar(c.Flags, &yamlFile, "delete-yaml-file", "", "delete the manifests this file lists: ocm-delete --generate's or oc-mirror v2's delete-images.yaml (PATH or file://PATH)")
+	dryRun := c.Flags.Bool("dry-run", false, "with --delete-yaml-file: print what would be deleted, delete nothing")
+	forceCache := c.Flags.Bool("force-cache-delete", false, "also remove the deleted images from --cache (blobs no other cached image uses)")
+	cacheFlag := cli.CacheVar(c.Flags, "the local cache, for --force-cache-delete")
+	maxNested := cli.MaxNestedVar(c.Flags, "as given to ocm-push")
+	c.Register(c.Flags, cli.FlagSource|cli.FlagDest)
+	return c.Run(args, func(ctx context.Context) (int, error) {
+		if c.Flags.NArg() != 1 || *generate == (yamlFile != "") {
+			return 0, cli.Usagef("give either --generate or --delete-yaml-file, and one docker://HOST[/PREFIX]; fix: see ocm-delete --help")
 		}
-		g := &deletion.Generator{Client: dst, Mirror: mirror, MaxNested: *maxNested, Log: c.Log}
-		if *keep != "" {
-			if g.Keep, err = keepSet(ctx, &c, *keep); err != nil {
-				return c.Fatalf(pipeline.ExitUsage, "--keep %s: %v", *keep, err)
+		mirror, dst, err := c.Mirror(c.Flags.Arg(0))
+		if err != nil {
+			return 0, err
+		}
+		if *generate {
+			recs, err := cli.ReadRecords()
+			if err != nil {
+				return 0, err
 			}
-		}
-		l, err := g.Generate(ctx, recs)
-		if err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-		}
-		path := filepath.Join(*workspace, "delete", "delete-images.yaml")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-		}
-		if err := deletion.Write(path, l); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-		}
-		shared := 0
-		for _, it := range l.Items {
-			if len(it.SharedWith) > 0 {
-				shared++
+			g := &deletion.Generator{Client: dst, Mirror: mirror, MaxNested: *maxNested, Log: c.Log}
+			if g.Keep, err = deletion.KeepSet(ctx, *keep, c.SourceClient, c.Log); err != nil {
+				return 0, cli.Usagef("--keep %s: %v", *keep, err)
 			}
+			return 0, g.WriteList(ctx, recs, workspace, c.Flags.Arg(0))
 		}
-		c.Log.Infof("%d manifests to delete (%d shared with other tags) listed in %s; review it, then run ocm-delete --delete-yaml-file %s %s", len(l.Items), shared, path, path, fs.Arg(0))
-		return pipeline.ExitOK
-	}
-
-	l, err := deletion.Read(*yamlFile)
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	res, err := deletion.Delete(ctx, dst, mirror, *maxNested, l, *dryRun, c.Log)
-	if errors.Is(err, deletion.ErrOutOfScope) {
-		return c.Fatalf(pipeline.ExitUsage, "%s: %v", *yamlFile, err)
-	}
-	if err != nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-	}
-	verb := "deleted"
-	if *dryRun {
-		verb = "would delete"
-	}
-	c.Log.Infof("%s %d manifests, %d already gone; storage is freed when the registry's garbage collector runs", verb, len(res.Deleted), len(res.Gone))
-	if *forceCache && !*dryRun {
-		cacheDir, err := cacheFlag.Dir()
+		l, err := deletion.Read(yamlFile)
 		if err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			return 0, cli.Usage(err)
 		}
-		cch, err := cache.Open(cacheDir)
+		res, err := deletion.Delete(ctx, dst, mirror, *maxNested, l, *dryRun, c.Log)
+		if errors.Is(err, deletion.ErrOutOfScope) {
+			return 0, cli.Usagef("%s: %v", yamlFile, err)
+		} else if err != nil || !*forceCache || *dryRun {
+			return 0, err
+		}
+		cch, err := cacheFlag.Open()
 		if err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			return 0, err
 		}
-		var sources []string
-		for _, it := range append(res.Deleted, res.Gone...) {
-			if it.Source != "" {
-				sources = append(sources, it.Source)
-			}
-		}
-		n, freed, err := archive.Forget(cch, sources)
-		if err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "cache: %v", err)
-		}
-		c.Log.Infof("cache: removed %d images, %d blobs (%s) no other cached image uses", len(sources), n, cli.HumanBytes(freed))
-	}
-	return pipeline.ExitOK
-}
-
-// keepSet reads the image set to keep: records, or a configuration to plan.
-func keepSet(ctx context.Context, c *cli.Common, path string) ([]*record.Record, error) {
-	if strings.HasSuffix(path, ".jsonl") || strings.HasSuffix(path, ".json") {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return record.ReadAll(f, path)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	src, err := c.SourceClient()
-	if err != nil {
-		return nil, err
-	}
-	return (&plan.Planner{Client: src, Log: c.Log}).Plan(ctx, cfg)
+		return 0, deletion.Forget(cch, res, c.Log)
+	})
 }

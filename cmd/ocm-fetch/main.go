@@ -3,14 +3,12 @@
 package main
 
 import (
+	"context"
 	"os"
 
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
-	"github.com/ocm-mirror/ocm/lib/dryrun"
 	"github.com/ocm-mirror/ocm/lib/fetch"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
-	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
@@ -28,83 +26,21 @@ failed (named in the summary); 2: bad flags or input; 130: interrupted.`
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	c := cli.Common{Name: "ocm-fetch"}
-	fs := cli.NewFlagSet(c.Name, usage)
-	var cacheFlag cli.Cache
-	cacheFlag.Register(fs, "cache directory (OCI image layout; created if missing)")
-	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
-	noAttach := fs.Bool("remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
-	var dry cli.DryRun
-	dry.Register(fs)
-	var shards cli.Shard
-	shards.Register(fs)
-	var files cli.RecordFiles
-	files.Register(fs, true, true)
-	c.Register(fs, cli.FlagSource|cli.FlagWorkers)
-	if code := c.Parse(fs, args); code >= 0 {
-		return code
-	}
-	part, err := shards.Spec()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	stdin, stdout, err := files.Open()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	defer files.Close(false) // unless kept below
-	cacheDir, cerr := cacheFlag.Dir()
-	if cerr != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
-	}
-	if fs.NArg() > 0 {
-		return c.Fatalf(pipeline.ExitUsage, "no arguments are taken; fix: ocm-fetch [--cache DIR] < records")
-	}
-	cch, err := cache.Open(cacheDir)
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	src, err := c.SourceClient()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	ctx, interrupted, cancel := cli.Context()
-	defer cancel()
-	in, code, err := c.Filter(ctx, stdin, part, cli.ShardBlobs(src, cch))
-	if err != nil {
-		return c.Fatalf(code, "%v", err)
-	}
-	eng := c.Engine()
-	sigs, err := releasesig.StoreFromEnv()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	st := &fetch.Stage{Engine: eng, Source: src, Cache: cch, Log: c.Log, Signatures: sigs}
-	st.NoAttachments = *noAttach
-	if dry.On {
-		st.DryRun = &dryrun.Report{}
-	}
-	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
-	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, in, stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "fetch"}, st.Process)
-	stop()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	if err := files.Close(true); err != nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-	}
-	if path, err := cli.ErrorLog(dry.Workspace, c.Name, tally); err != nil {
-		c.Log.Warnf("writing the error log: %v", err)
-	} else if path != "" {
-		c.Log.Errorf("error details in %s", path)
-	}
-	if dry.On {
-		if err := dry.Finish(&c, st.DryRun, "the cache"); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+	s := cli.NewStage("ocm-fetch", usage, "cache directory (OCI image layout; created if missing)")
+	s.Register(cli.FlagSource)
+	check := func() error {
+		if s.Flags.NArg() > 0 {
+			return cli.Usagef("no arguments are taken; fix: ocm-fetch [--cache DIR] < records")
 		}
+		return nil
 	}
-	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
-	eng.Stats.Stalls.Add(c.ClientStalls())
-	return cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
+	return s.Run(args, check, func(ctx context.Context, e *cli.Env) (*cli.Work, error) {
+		sigs, err := releasesig.StoreFromEnv()
+		if err != nil {
+			return nil, cli.Usage(err)
+		}
+		st := &fetch.Stage{Engine: e.Engine, Source: e.Source, Cache: e.Cache, Log: s.Log, Signatures: sigs, DryRun: e.DryRun}
+		st.NoAttachments = s.NoAttachments
+		return &cli.Work{Process: st.Process, Options: pipeline.Options{Stage: "fetch"}, Where: "the cache"}, nil
+	})
 }

@@ -3,15 +3,12 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"os"
-	"time"
 
 	"github.com/ocm-mirror/ocm/lib/archive"
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
-	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -29,93 +26,53 @@ the cache; 2: bad flags or input, or ARCHIVE_DIR in use by another ocm-pack
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	c := cli.Common{Name: "ocm-pack"}
-	fs := cli.NewFlagSet(c.Name, usage)
-	var cacheFlag cli.Cache
-	cacheFlag.Register(fs, "cache directory the images were fetched into")
-	out := new(string)
-	cli.LocalPathVar(fs, out, "out", "", "directory for the archive files (PATH or file://PATH)")
-	cfgPath := fs.StringP("config", "c", "", "image set configuration; its archiveSize applies unless --archive-size is given")
-	size := fs.String("archive-size", "", "largest archive file: a number of GiB (4) or with a unit (500MiB, 2GiB); default: no limit")
-	strict := fs.Bool("strict-archive", false, "fail when one blob alone is larger than the archive size (default: it gets an archive of its own)")
-	since := fs.String("since", "", "pack every blob first cached on or after this date (YYYY-MM-DD) instead of those earlier sets did not carry")
-	full := fs.Bool("full", false, "ignore the history of earlier sets: pack every blob")
-	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
-	c.RegisterProgress(fs)
-	c.Retries = 1
-	if code := c.Parse(fs, args); code >= 0 {
-		return code
-	}
-	cacheDir, cerr := cacheFlag.Dir()
-	if cerr != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
-	}
-	if *out == "" || fs.NArg() > 0 {
-		return c.Fatalf(pipeline.ExitUsage, "--out ARCHIVE_DIR is required; fix: ocm-pack [--cache DIR] --out ARCHIVE_DIR < records")
-	}
-	if err := cli.OutDir("--out", *out); err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	// A damaged history is found now, before any work, as bad input.
-	if _, err := archive.LoadHistory(*out); err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	p := &archive.Packer{OutDir: *out, Strict: *strict, Full: *full, Log: c.Log}
-	var err error
-	if *size != "" {
-		if p.MaxSize, err = archive.ParseSize(*size); err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "--archive-size: %v", err)
+	c := cli.New("ocm-pack", usage)
+	cacheFlag := cli.CacheVar(c.Flags, "cache directory the images were fetched into")
+	p := &archive.Packer{}
+	cli.LocalPathVar(c.Flags, &p.OutDir, "out", "", "directory for the archive files (PATH or file://PATH)")
+	cfgPath := cli.ConfigVar(c.Flags, "image set configuration; its archiveSize applies unless --archive-size is given")
+	size := c.Flags.String("archive-size", "", "largest archive file: a number of GiB (4) or with a unit (500MiB, 2GiB); default: no limit")
+	c.Flags.BoolVar(&p.Strict, "strict-archive", false, "fail when one blob alone is larger than the archive size (default: it gets an archive of its own)")
+	since := c.Flags.String("since", "", "pack every blob first cached on or after this date (YYYY-MM-DD) instead of those earlier sets did not carry")
+	c.Flags.BoolVar(&p.Full, "full", false, "ignore the history of earlier sets: pack every blob")
+	c.RegisterLocal(c.Flags, cli.FlagProgress)
+	return c.Run(args, func(ctx context.Context) (int, error) {
+		if p.OutDir == "" || c.Flags.NArg() > 0 {
+			return 0, cli.Usagef("--out ARCHIVE_DIR is required; fix: ocm-pack [--cache DIR] --out ARCHIVE_DIR < records")
 		}
-	} else if *cfgPath != "" {
-		cfg, err := config.Load(*cfgPath)
+		err := cli.OutDir("--out", p.OutDir)
+		if err == nil {
+			err = p.Setup(*size, *cfgPath, *since)
+		}
 		if err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			return 0, cli.Usage(err)
 		}
-		p.MaxSize = int64(cfg.ArchiveSize) << 30
-	}
-	if *since != "" {
-		if p.Since, err = time.ParseInLocation("2006-01-02", *since, time.Local); err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "--since %q: want a date like 2026-01-31", *since)
+		if p.Cache, err = cacheFlag.Open(); err != nil {
+			return 0, err
 		}
-	}
-	if p.Cache, err = cache.Open(cacheDir); err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	recs, err := record.ReadAll(os.Stdin, "stdin")
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	for _, r := range recs {
-		// As ocm-push would: an archive carries only images it can push.
-		if !r.Done() && (r.Digest == "" || r.Destination == "") {
-			r.Fail("pack", fmt.Errorf("record has no digest or destination; fix: feed ocm-pack the output of ocm-fetch"))
+		recs, err := cli.ReadRecords()
+		if err != nil {
+			return 0, err
 		}
-	}
-	ctx, interrupted, cancel := cli.Context()
-	defer cancel()
-	p.Meter = &progress.Meter{Unit: "bytes"}
-	stop := c.StartProgress(ctx, p.Meter)
-	res, err := p.Pack(ctx, recs)
-	stop()
-	if err != nil {
-		if interrupted() {
-			return c.Fatalf(pipeline.ExitInterrupted, "interrupted; no archive was half-written, rerun to finish")
+		p.Log, p.Meter = c.Log, &progress.Meter{Unit: "bytes"}
+		stop := c.StartProgress(ctx, p.Meter)
+		res, err := p.Pack(ctx, recs)
+		stop()
+		switch {
+		case err != nil && c.Interrupted():
+			return 0, cli.Exit(pipeline.ExitInterrupted, errors.New("interrupted; no archive was half-written, rerun to finish"))
+		case errors.Is(err, archive.ErrBusy):
+			return 0, cli.Usage(err)
+		case err != nil:
+			return 0, err
 		}
-		if errors.Is(err, archive.ErrBusy) {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		tally, err := cli.WriteRecords(os.Stdout, recs, func(r *record.Record) bool { return r.Stage != "pack" })
+		if err != nil {
+			return 0, err
 		}
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-	}
-	w := record.NewWriter(os.Stdout)
-	tally := &pipeline.Tally{}
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", err)
+		if res.TOC != nil {
+			c.Log.Infof("set %s: %d archives, %s of blobs packed, %d blobs left out (carried by earlier sets)", res.TOC.SetID, len(res.Files), cli.HumanBytes(res.Packed), res.Skipped)
 		}
-		tally.Add(r, r.Stage != "pack")
-	}
-	if res.TOC != nil {
-		c.Log.Infof("set %s: %d archives, %s of blobs packed, %d blobs left out (carried by earlier sets)", res.TOC.SetID, len(res.Files), cli.HumanBytes(res.Packed), res.Skipped)
-	}
-	return cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
+		return c.Summary(tally), nil
+	})
 }

@@ -7,13 +7,11 @@ import (
 	"context"
 	"os"
 
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
-	"github.com/ocm-mirror/ocm/lib/dryrun"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
-	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/push"
 	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/registry"
 )
 
 const usage = `usage: ocm-push docker://HOST[:PORT][/PREFIX] [--cache DIR] [flags] < records > pushed.jsonl
@@ -31,102 +29,27 @@ is not pushed); 130: interrupted.`
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	c := cli.Common{Name: "ocm-push"}
-	fs := cli.NewFlagSet(c.Name, usage)
-	var cacheFlag cli.Cache
-	cacheFlag.Register(fs, "read images from this cache when it holds them")
-	maxNested := fs.Int("max-nested-paths", 0, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
-	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
-	noAttach := fs.Bool("remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
-	var dry cli.DryRun
-	dry.Register(fs)
-	var shards cli.Shard
-	shards.Register(fs)
-	var files cli.RecordFiles
-	files.Register(fs, true, true)
-	c.Register(fs, cli.FlagSource|cli.FlagDest|cli.FlagWorkers)
-	if code := c.Parse(fs, args); code >= 0 {
-		return code
-	}
-	part, err := shards.Spec()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	stdin, stdout, err := files.Open()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	defer files.Close(false) // unless kept below
-	if fs.NArg() != 1 {
-		return c.Fatalf(pipeline.ExitUsage, "one destination is required; fix: ocm-push docker://HOST[:PORT][/PREFIX] < records")
-	}
-	mirror, err := refs.ParseMirror(fs.Arg(0))
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	if *maxNested < 0 {
-		return c.Fatalf(pipeline.ExitUsage, "--max-nested-paths must be 0 or more")
-	}
-	cacheDir, cerr := cacheFlag.Dir()
-	if cerr != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
-	}
-	cch, err := cache.Open(cacheDir)
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	src, err := c.SourceClient()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	dst, err := c.DestClient()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	sigCtx, interrupted, cancel := cli.Context()
-	defer cancel()
-	ctx, abort := context.WithCancelCause(sigCtx)
-	defer abort(nil)
-	in, code, err := c.Filter(ctx, stdin, part, cli.ShardBlobs(src, cch))
-	if err != nil {
-		return c.Fatalf(code, "%v", err)
-	}
-	eng := c.Engine()
-	st := &push.Stage{Engine: eng, Source: src, Dest: dst, Cache: cch, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Abort: abort}
-	st.NoAttachments = *noAttach
-	if dry.On {
-		st.DryRun = &dryrun.Report{}
-	}
-	meter := &progress.Meter{Unit: "images", Bytes: eng.Stats.BytesMoved.Load}
-	stop := c.StartProgress(ctx, meter)
-	tally, err := pipeline.Run(ctx, in, stdout, pipeline.Options{Progress: c.Progress(&eng.Stats), Meter: meter, Workers: c.ImageWorkers, Stage: "push", Barrier: push.Barrier, Seen: st.Seen}, st.Process)
-	stop()
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	if err := files.Close(true); err != nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-	}
-	if path, err := cli.ErrorLog(dry.Workspace, c.Name, tally); err != nil {
-		c.Log.Warnf("writing the error log: %v", err)
-	} else if path != "" {
-		c.Log.Errorf("error details in %s", path)
-	}
-	if dry.On {
-		if err := dry.Finish(&c, st.DryRun, "the mirror"); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+	s := cli.NewStage("ocm-push", usage, "read images from this cache when it holds them")
+	maxNested := cli.MaxNestedVar(s.Flags, "at most this many path components in destination repositories (0: no limit); deeper paths are joined with '-' into the last one")
+	s.Register(cli.FlagSource | cli.FlagDest)
+	var mirror refs.Mirror
+	var dst *registry.Client
+	check := func() (err error) {
+		if s.Flags.NArg() != 1 {
+			return cli.Usagef("one destination is required; fix: ocm-push docker://HOST[:PORT][/PREFIX] < records")
 		}
+		if mirror, dst, err = s.Mirror(s.Flags.Arg(0)); err != nil {
+			return err
+		}
+		if *maxNested < 0 {
+			return cli.Usagef("--max-nested-paths must be 0 or more")
+		}
+		return nil
 	}
-	eng.Stats.Retries.Add(c.ClientRetries()) // requests retried inside the registry clients
-	eng.Stats.Stalls.Add(c.ClientStalls())
-	code = cli.Summary(os.Stderr, c.Name, tally, &eng.Stats, interrupted())
-	if n := st.Collisions(); n > 0 && !interrupted() {
-		c.Log.Errorf("%d images not pushed: their target holds another image of this input (named above)", n)
-		return pipeline.ExitUsage
-	}
-	if cause := context.Cause(ctx); cause != nil && !interrupted() {
-		c.Log.Errorf("%v", cause)
-		return pipeline.ExitImageFailed
-	}
-	return code
+	return s.Run(args, check, func(ctx context.Context, e *cli.Env) (*cli.Work, error) {
+		st := &push.Stage{Engine: e.Engine, Source: e.Source, Dest: dst, Cache: e.Cache, Mirror: mirror, MaxNested: *maxNested, Log: s.Log, Abort: e.Abort, DryRun: e.DryRun}
+		st.NoAttachments = s.NoAttachments
+		o := pipeline.Options{Stage: "push", Barrier: push.Barrier, Seen: st.Seen}
+		return &cli.Work{Process: st.Process, Options: o, Where: "the mirror", Refused: st.Refused}, nil
+	})
 }

@@ -4,14 +4,13 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
-	"github.com/ocm-mirror/ocm/lib/atomicfile"
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
-	"github.com/ocm-mirror/ocm/lib/config"
-	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 	"github.com/ocm-mirror/ocm/lib/resources"
@@ -32,119 +31,48 @@ failed (left out of the resources and named); 2: bad flags or input.`
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	c := cli.Common{Name: "ocm-resources"}
-	fs := cli.NewFlagSet(c.Name, usage)
-	out := fs.String("out", filepath.Join("working-dir", "cluster-resources"), "directory for the resource files")
-	noPass := fs.Bool("no-passthrough", false, "do not copy the input records to stdout")
-	tmpl := fs.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
-	pin := fs.Bool("pin-catalog-digest", false, "CatalogSource and ClusterCatalog name the catalog image by digest, not by its tag (a registryPoll update strategy then never sees a re-mirror)")
-	cfgPath := fs.StringP("config", "c", "", "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
-	cacheDir := fs.String("cache", "", "cache holding the release signatures (the one ocm-unpack or ocm-fetch filled); without it they are fetched from OCP_SIGNATURE_URL")
-	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
-	c.Retries = 1
-	if code := c.Parse(fs, args); code >= 0 {
-		return code
-	}
-	if fs.NArg() > 0 {
-		return c.Fatalf(pipeline.ExitUsage, "no arguments are taken; fix: ocm-resources --out DIR < records")
-	}
-	if err := cli.OutDir("--out", *out); err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	o := resources.Options{PinDigest: *pin}
-	if *tmpl != "" {
-		t, err := resources.LoadTemplate(*tmpl)
+	c := cli.New("ocm-resources", usage)
+	out := c.Flags.String("out", filepath.Join("working-dir", "cluster-resources"), "directory for the resource files")
+	noPass := c.Flags.Bool("no-passthrough", false, "do not copy the input records to stdout")
+	tmpl := c.Flags.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
+	var o resources.Options
+	c.Flags.BoolVar(&o.PinDigest, "pin-catalog-digest", false, "CatalogSource and ClusterCatalog name the catalog image by digest, not by its tag (a registryPoll update strategy then never sees a re-mirror)")
+	cfgPath := cli.ConfigVar(c.Flags, "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
+	cacheDir := c.Flags.String("cache", "", "cache holding the release signatures (the one ocm-unpack or ocm-fetch filled); without it they are fetched from OCP_SIGNATURE_URL")
+	c.RegisterLocal(c.Flags, 0)
+	return c.Run(args, func(ctx context.Context) (int, error) {
+		if c.Flags.NArg() > 0 {
+			return 0, cli.Usagef("no arguments are taken; fix: ocm-resources --out DIR < records")
+		}
+		err := cli.OutDir("--out", *out)
+		if err == nil {
+			err = o.LoadTemplates(*tmpl, *cfgPath)
+		}
 		if err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			return 0, cli.Usage(err)
 		}
-		o.CatalogSourceTemplate = t
-	}
-	if *cfgPath != "" {
-		cfg, err := config.Load(*cfgPath)
+		recs, err := cli.ReadRecords()
 		if err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			return 0, err
 		}
-		o.Templates = map[string]map[string]any{}
-		for _, op := range cfg.Spec.Operators {
-			if op.TargetCatalogSourceTemplate == "" {
-				continue
-			}
-			t, err := resources.LoadTemplate(op.TargetCatalogSourceTemplate)
-			if err != nil {
-				return c.Fatalf(pipeline.ExitUsage, "%s: operators catalog %s: %v", *cfgPath, op.Catalog, err)
-			}
-			o.Templates[op.Catalog] = t
+		if o.Signatures, err = releasesig.Pushed(ctx, recs, *cacheDir); err != nil {
+			return 0, fmt.Errorf("signature ConfigMap: %w", err)
 		}
-	}
-	recs, err := record.ReadAll(os.Stdin, "stdin")
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	if o.Signatures, err = loadSignatures(recs, *cacheDir); err != nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "signature ConfigMap: %v", err)
-	}
-	files, err := resources.Generate(recs, o)
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
-	}
-	for _, f := range files {
-		p := filepath.Join(*out, f.Name)
-		if err := atomicfile.WriteFile(p, f.Data, 0o644); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "writing %s: %v", p, err)
-		}
-		c.Log.Infof("wrote %s", p)
-	}
-	if len(files) == 0 {
-		c.Log.Warnf("no pushed image in the input: no resource written")
-	}
-	tally := &pipeline.Tally{}
-	w := record.NewWriter(os.Stdout)
-	for _, r := range recs {
-		tally.Add(r, true)
-		if !*noPass {
-			if err := w.Write(r); err != nil {
-				return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", err)
-			}
-		}
-	}
-	if n := len(tally.Upstream); n > 0 {
-		c.Log.Warnf("%d failed images are left out of the resources", n)
-	}
-	return cli.Summary(os.Stderr, c.Name, tally, nil, false)
-}
-
-// loadSignatures reads the signatures of every pushed release payload: from
-// the cache when one is given (disk to mirror: no network), else from the
-// signature store.
-func loadSignatures(recs []*record.Record, cacheDir string) (map[string][][]byte, error) {
-	var cch *cache.Cache
-	var store *releasesig.Store
-	var err error
-	if cacheDir != "" {
-		if cch, err = cache.Open(cacheDir); err != nil {
-			return nil, err
-		}
-	}
-	out := map[string][][]byte{}
-	ctx, _, cancel := cli.Context()
-	defer cancel()
-	for _, r := range recs {
-		if r.Status != record.StatusPushed || r.Origin != record.OriginRelease || len(r.Signatures) == 0 || out[r.Digest] != nil {
-			continue
-		}
-		if cch == nil && store == nil {
-			if store, err = releasesig.StoreFromEnv(); err != nil {
-				return nil, err
-			}
-		}
-		b, err := releasesig.Load(ctx, cch, store, r)
+		files, err := resources.Generate(recs, o)
 		if err != nil {
-			return nil, err
+			return 0, cli.Usage(err)
 		}
-		out[r.Digest] = b
-	}
-	return out, nil
+		if err := resources.Write(*out, files, recs, c.Log); err != nil {
+			return 0, err
+		}
+		w := io.Writer(os.Stdout)
+		if *noPass {
+			w = nil
+		}
+		tally, err := cli.WriteRecords(w, recs, func(*record.Record) bool { return true })
+		if err != nil {
+			return 0, err
+		}
+		return cli.Summary(os.Stderr, c.Name, tally, nil, false), nil
+	})
 }

@@ -3,13 +3,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/archive"
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
-	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/plan"
 	"github.com/ocm-mirror/ocm/lib/progress"
@@ -29,85 +28,49 @@ of different sets (only consecutive sets of one ARCHIVE_DIR go together).`
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	c := cli.Common{Name: "ocm-unpack"}
-	fs := cli.NewFlagSet(c.Name, usage)
-	var cacheFlag cli.Cache
-	cacheFlag.Register(fs, "cache directory to load into (created if missing)")
-	cfgPath := fs.StringP("config", "c", "", "keep only the records this image set configuration selects (no network needed)")
-	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace")
-	c.RegisterProgress(fs)
-	c.Retries = 1
-	if code := c.Parse(fs, args); code >= 0 {
-		return code
-	}
-	cacheDir, cerr := cacheFlag.Dir()
-	if cerr != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", cerr)
-	}
-	if fs.NArg() == 0 {
-		return c.Fatalf(pipeline.ExitUsage, "archives are required; fix: ocm-unpack ARCHIVE_DIR [--cache DIR]")
-	}
-	var paths []string
-	for _, a := range fs.Args() {
-		p, err := cli.LocalPath("archive", a)
+	c := cli.New("ocm-unpack", usage)
+	cacheFlag := cli.CacheVar(c.Flags, "cache directory to load into (created if missing)")
+	cfgPath := cli.ConfigVar(c.Flags, "keep only the records this image set configuration selects (no network needed)")
+	c.RegisterLocal(c.Flags, cli.FlagProgress)
+	return c.Run(args, func(ctx context.Context) (int, error) {
+		if c.Flags.NArg() == 0 {
+			return 0, cli.Usagef("archives are required; fix: ocm-unpack ARCHIVE_DIR [--cache DIR]")
+		}
+		var sel *plan.Selector
+		paths, err := cli.LocalPaths("archive", c.Flags.Args())
+		if err == nil {
+			sel, err = plan.LoadSelector(*cfgPath)
+		}
+		if err == nil {
+			paths, err = archive.Expand(paths)
+		}
 		if err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			return 0, cli.Usage(err)
 		}
-		paths = append(paths, p)
-	}
-	var cfg *config.Config
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		cch, err := cacheFlag.Open()
+		if err != nil {
+			return 0, err
 		}
-	}
-	files, err := archive.Expand(paths)
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	cch, err := cache.Open(cacheDir)
-	if err != nil {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	ctx, interrupted, cancel := cli.Context()
-	defer cancel()
-	meter := &progress.Meter{Unit: "bytes"}
-	stop := c.StartProgress(ctx, meter)
-	res, err := (&archive.Unpacker{Cache: cch, Log: c.Log, Meter: meter}).Unpack(ctx, files)
-	stop()
-	if errors.Is(err, archive.ErrMixedSets) {
-		return c.Fatalf(pipeline.ExitUsage, "%v", err)
-	}
-	if err != nil && res == nil {
-		code := pipeline.ExitImageFailed
-		if errors.Is(err, archive.ErrBadArchive) {
-			code = pipeline.ExitUsage
+		u := &archive.Unpacker{Cache: cch, Log: c.Log, Meter: &progress.Meter{Unit: "bytes"}}
+		stop := c.StartProgress(ctx, u.Meter)
+		res, err := u.Unpack(ctx, paths)
+		stop()
+		if errors.Is(err, archive.ErrMixedSets) || (res == nil && errors.Is(err, archive.ErrBadArchive)) {
+			return 0, cli.Usage(err)
+		} else if res == nil && err != nil {
+			return 0, err
 		}
-		return c.Fatalf(code, "%v", err)
-	}
-	if cfg != nil {
-		all := len(res.Records)
-		if res.Records, err = plan.Select(cfg, res.Records); err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+		if res.Records, err = sel.Select(res.Records, c.Log); err != nil {
+			return 0, cli.Usage(err)
 		}
-		c.Log.Infof("%s selects %d of the %d images in the archives", *cfgPath, len(res.Records), all)
-	}
-	w := record.NewWriter(os.Stdout)
-	tally := &pipeline.Tally{}
-	for _, r := range res.Records {
-		if err := w.Write(r); err != nil {
-			return c.Fatalf(pipeline.ExitImageFailed, "writing records: %v", err)
+		tally, err := cli.WriteRecords(os.Stdout, res.Records, func(r *record.Record) bool { return r.Stage != "unpack" })
+		if err != nil {
+			return 0, err
 		}
-		tally.Add(r, r.Stage != "unpack")
-	}
-	for _, p := range res.Problems {
-		c.Log.Errorf("%s", p)
-	}
-	c.Log.Infof("loaded %s into %s", cli.HumanBytes(res.Loaded), cacheDir)
-	code := cli.Summary(os.Stderr, c.Name, tally, nil, interrupted())
-	if code == pipeline.ExitOK && len(res.Problems) > 0 {
-		code = pipeline.ExitImageFailed
-	}
-	return code
+		res.Log(c.Log, cch.Dir)
+		if code := c.Summary(tally); code != pipeline.ExitOK || len(res.Problems) == 0 {
+			return code, nil
+		}
+		return pipeline.ExitImageFailed, nil
+	})
 }

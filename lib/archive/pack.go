@@ -59,8 +59,15 @@ type Result struct {
 // Pack writes the archives for recs. Records whose image is not complete in
 // the cache, or has a damaged blob there, are marked failed (and their blobs
 // left out); the error is for problems that stop the whole pack. It holds
-// the archive directory locked (ErrBusy if another pack does).
+// the archive directory locked (ErrBusy if another pack does). A record
+// without digest or destination fails: an archive carries only images
+// ocm-push can push.
 func (p *Packer) Pack(ctx context.Context, recs []*record.Record) (*Result, error) {
+	for _, r := range recs {
+		if !r.Done() && (r.Digest == "" || r.Destination == "") {
+			r.Fail("pack", fmt.Errorf("record has no digest or destination; fix: feed ocm-pack the output of ocm-fetch"))
+		}
+	}
 	if p.now == nil {
 		p.now = time.Now
 	}

@@ -36,6 +36,14 @@ type UnpackResult struct {
 	Problems []string // one line per damaged or missing archive or blob
 }
 
+// Log names each problem and says how much was loaded into the cache dir.
+func (r *UnpackResult) Log(log *logging.Logger, dir string) {
+	for _, p := range r.Problems {
+		log.Errorf("%s", p)
+	}
+	log.Infof("loaded %s into %s", progress.HumanBytes(r.Loaded), dir)
+}
+
 // Expand turns arguments (archive files or directories holding them) into
 // the sorted list of archive files.
 func Expand(args []string) ([]string, error) {

@@ -54,6 +54,7 @@ const (
 	FlagSource Flags = 1 << iota
 	FlagDest
 	FlagWorkers
+	FlagProgress // --progress alone (FlagWorkers has it)
 )
 
 // NewFlagSet makes a pflag set whose usage goes to stderr and which does not
@@ -84,7 +85,7 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 	}
 	fs.IntVar(&c.Retries, "retries", 5, "tries per registry request on transient errors (429, 5xx, resets), with exponential backoff (also --retry-times N-1); a blob upload counts as one request, a cut download resumes within its request's tries")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "longest a registry may send nothing (mid-transfer, or before answering a request); a stalled request is retried, a download resumes where it stopped")
-	fs.StringVar(&c.LogLevel, "loglevel", "info", "error, info, debug or trace (also --log-level)")
+	registerLogLevel(fs, &c.LogLevel)
 	c.registerRetryAliases(fs)
 }
 

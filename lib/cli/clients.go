@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/ocm-mirror/ocm/lib/auth"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registriesconf"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/retry"
@@ -63,4 +64,15 @@ func (c *Common) DestClient() (*registry.Client, error) { return c.client(c.DstT
 // Engine is the copy engine sized by --blob-workers.
 func (c *Common) Engine() *copier.Engine {
 	return copier.New(copier.Options{BlobWorkers: c.BlobWorkers, Logf: c.Log.Warnf})
+}
+
+// Mirror reads the mirror argument (docker://HOST[/PREFIX]) and makes the
+// client that reaches it; its errors are bad input (exit 2).
+func (c *Common) Mirror(arg string) (refs.Mirror, *registry.Client, error) {
+	m, err := refs.ParseMirror(arg)
+	if err != nil {
+		return m, nil, Usage(err)
+	}
+	dst, err := c.DestClient()
+	return m, dst, Usage(err)
 }

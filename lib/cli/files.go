@@ -22,6 +22,13 @@ type RecordFiles struct {
 	tmp           *os.File
 }
 
+// RecordFilesVar adds --input (in) and --output (out) to fs.
+func RecordFilesVar(fs *pflag.FlagSet, in, out bool) *RecordFiles {
+	f := &RecordFiles{}
+	f.Register(fs, in, out)
+	return f
+}
+
 // Register adds --input (in) and --output (out) to fs.
 func (f *RecordFiles) Register(fs *pflag.FlagSet, in, out bool) {
 	if in {

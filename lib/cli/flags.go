@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
 )
 
 // Aliases maps oc-mirror v2's spellings of shared flags to ocm's: scripts
@@ -89,6 +91,13 @@ type Cache struct {
 	dir, parent string
 }
 
+// CacheVar adds --cache and --cache-dir to fs; what describes the use.
+func CacheVar(fs *pflag.FlagSet, what string) *Cache {
+	c := &Cache{}
+	c.Register(fs, what)
+	return c
+}
+
 // Register adds --cache and --cache-dir to fs; what describes the use.
 func (c *Cache) Register(fs *pflag.FlagSet, what string) {
 	fs.StringVar(&c.dir, "cache", "", what+" (default: $XDG_CACHE_HOME/ocm, else ~/.cache/ocm)")
@@ -155,4 +164,28 @@ func (v localPathValue) Type() string { return "string" }
 func LocalPathVar(fs *pflag.FlagSet, p *string, name, value, usage string) {
 	*p = value
 	fs.Var(localPathValue{p, "--" + name}, name, usage)
+}
+
+// Open resolves the cache directory and opens the cache (created if
+// missing); its errors are bad input (exit 2).
+func (c *Cache) Open() (*cache.Cache, error) {
+	dir, err := c.Dir()
+	if err != nil {
+		return nil, Usage(err)
+	}
+	cch, err := cache.Open(dir)
+	return cch, Usage(err)
+}
+
+// LocalPaths reads each of args as LocalPath does.
+func LocalPaths(what string, args []string) ([]string, error) {
+	var paths []string
+	for _, a := range args {
+		p, err := LocalPath(what, a)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
 }

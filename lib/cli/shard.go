@@ -11,7 +11,6 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
-	"github.com/ocm-mirror/ocm/lib/fetch"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -73,7 +72,7 @@ func ShardBlobs(src *registry.Client, cch *cache.Cache) shard.Blobs {
 				return shard.Walk(ctx, &copier.CacheSource{Cache: cch}, r.Digest)
 			}
 		}
-		repo, err := fetch.SourceRepo(src, r.Source)
+		repo, err := src.SourceRepo(r.Source)
 		if err != nil {
 			return nil, err
 		}

@@ -314,5 +314,10 @@ func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, maxNest
 			return res, fmt.Errorf("deleting %s@%s: %w", it.Repository, it.Digest, err)
 		}
 	}
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	log.Infof("%s %d manifests, %d already gone; storage is freed when the registry's garbage collector runs", verb, len(res.Deleted), len(res.Gone))
 	return res, nil
 }

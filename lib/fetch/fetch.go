@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
@@ -57,7 +55,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if refs.IsOCI(r.Source) {
 		return s.fromLayout(ctx, r)
 	}
-	repo, err := SourceRepo(s.Source, r.Source)
+	repo, err := s.Source.SourceRepo(r.Source)
 	if err != nil {
 		return err
 	}
@@ -151,13 +149,4 @@ func (s *Stage) fromLayout(ctx context.Context, r *record.Record) error {
 		s.Log.Infof("%s: cached %s", r.Name(), r.Digest)
 	}
 	return nil
-}
-
-// SourceRepo is the repository of a source reference, as c reaches it.
-func SourceRepo(c *registry.Client, source string) (name.Repository, error) {
-	ref, err := name.ParseReference(source)
-	if err != nil {
-		return name.Repository{}, fmt.Errorf("bad source reference %q: %w", source, err)
-	}
-	return c.Repository(ref.Context().Name())
 }

@@ -5,6 +5,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
@@ -128,4 +129,37 @@ func namedReleaseVersions(pl *config.Platform, recs []*record.Record) map[string
 		}
 	}
 	return out
+}
+
+// Selector is Select with the configuration loaded from a file (ocm-unpack
+// --config); a nil Selector keeps every record.
+type Selector struct {
+	cfg  *config.Config
+	path string
+}
+
+// LoadSelector loads the configuration at path ("": nil, keep everything).
+func LoadSelector(path string) (*Selector, error) {
+	if path == "" {
+		return nil, nil
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Selector{cfg: cfg, path: path}, nil
+}
+
+// Select keeps the records s's configuration asks for (Select) and logs how
+// many of those of the archives.
+func (s *Selector) Select(recs []*record.Record, log *logging.Logger) ([]*record.Record, error) {
+	if s == nil {
+		return recs, nil
+	}
+	out, err := Select(s.cfg, recs)
+	if err != nil {
+		return nil, err
+	}
+	log.Infof("%s selects %d of the %d images in the archives", s.path, len(out), len(recs))
+	return out, nil
 }

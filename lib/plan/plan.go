@@ -17,6 +17,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/helm"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
@@ -43,6 +44,9 @@ type Planner struct {
 	Signatures *releasesig.Verifier
 	// IgnoreSignatures: the user chose unsigned releases; each is logged.
 	IgnoreSignatures bool
+	// Policy, when set, checks each resolved image before it is emitted
+	// (--secure-policy): one it refuses is emitted failed.
+	Policy *policy.Checker
 
 	described sync.Map // digest -> description
 	kubeVirt  bool     // mirror.platform.kubeVirtContainer of the plan
@@ -70,6 +74,13 @@ func (p *Planner) Plan(ctx context.Context, cfg *config.Config) ([]*record.Recor
 // images are still being resolved. Releases and operators come first and
 // whole: a problem there stops the plan before anything is emitted.
 func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*record.Record) error) error {
+	if p.Policy != nil {
+		next := emit
+		emit = func(r *record.Record) error {
+			p.Policy.Vet(ctx, r, p.Log)
+			return next(r)
+		}
+	}
 	blocked, err := newBlocklist(cfg.Spec.BlockedImages)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Path, err)

@@ -70,3 +70,12 @@ func (s *Stage) Collisions() int {
 	defer s.targets.mu.Unlock()
 	return len(s.targets.refused)
 }
+
+// Refused names, after the run, the records refused for a taken target
+// (each is named in the log), or is nil.
+func (s *Stage) Refused() error {
+	if n := s.Collisions(); n > 0 {
+		return fmt.Errorf("%d images not pushed: their target holds another image of this input (named above)", n)
+	}
+	return nil
+}

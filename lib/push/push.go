@@ -11,7 +11,6 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/dryrun"
-	"github.com/ocm-mirror/ocm/lib/fetch"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
@@ -95,7 +94,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		src = &copier.CacheSource{Cache: &cache.Cache{Dir: dir}}
 	}
 	if src == nil {
-		repo, err := fetch.SourceRepo(s.Source, r.Source)
+		repo, err := s.Source.SourceRepo(r.Source)
 		if err != nil {
 			return err
 		}

@@ -146,6 +146,16 @@ func (c *Client) Repository(s string) (name.Repository, error) {
 	return name.NewRepository(s, opts...)
 }
 
+// SourceRepo is the repository of an image reference (host/repo:tag or
+// @digest), as c reaches it.
+func (c *Client) SourceRepo(source string) (name.Repository, error) {
+	ref, err := name.ParseReference(source)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("bad source reference %q: %w", source, err)
+	}
+	return c.Repository(ref.Context().Name())
+}
+
 // transport returns an authenticated round tripper for repo with the given
 // access ("pull" or "push,pull").
 func (c *Client) transport(ctx context.Context, repo name.Repository, push bool) (http.RoundTripper, error) {

@@ -65,3 +65,35 @@ func Load(ctx context.Context, c *cache.Cache, s *Store, r *record.Record) ([][]
 	}
 	return out, nil
 }
+
+// Pushed reads the signatures of every pushed release payload of recs
+// (payload digest -> signatures): from the cache at cacheDir when one is
+// given (disk to mirror: no network), else from the store OCP_SIGNATURE_URL
+// names.
+func Pushed(ctx context.Context, recs []*record.Record, cacheDir string) (map[string][][]byte, error) {
+	var cch *cache.Cache
+	var store *Store
+	var err error
+	if cacheDir != "" {
+		if cch, err = cache.Open(cacheDir); err != nil {
+			return nil, err
+		}
+	}
+	out := map[string][][]byte{}
+	for _, r := range recs {
+		if r.Status != record.StatusPushed || r.Origin != record.OriginRelease || len(r.Signatures) == 0 || out[r.Digest] != nil {
+			continue
+		}
+		if cch == nil && store == nil {
+			if store, err = StoreFromEnv(); err != nil {
+				return nil, err
+			}
+		}
+		b, err := Load(ctx, cch, store, r)
+		if err != nil {
+			return nil, err
+		}
+		out[r.Digest] = b
+	}
+	return out, nil
+}

@@ -1,0 +1,73 @@
+package plan
+
+import (
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/graphimage"
+	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/releasesig"
+)
+
+// LoadConfig loads the image set configuration at path and logs its
+// warnings.
+func (p *Planner) LoadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		p.Log.Warnf("%s", w)
+	}
+	return cfg, nil
+}
+
+// NeedsCache tells whether planning cfg writes to a cache: filtered
+// catalogs and the graph image are built there, and catalogs from local OCI
+// layouts are copied there.
+func NeedsCache(cfg *config.Config) bool {
+	if cfg.Kind == config.KindDelete {
+		return false // nothing is rebuilt for a deletion
+	}
+	if pl := cfg.Spec.Platform; pl != nil && pl.Graph {
+		return true
+	}
+	for _, op := range cfg.Spec.Operators {
+		if !op.Full || len(op.Packages) > 0 || refs.IsOCI(op.Catalog) {
+			return true
+		}
+	}
+	return false
+}
+
+// UseSignatures sets how cfg's release payloads' signatures are checked:
+// fetched and verified as the environment says, or, with ignore, not at
+// all (logged). Only an image set with releases needs them.
+func (p *Planner) UseSignatures(cfg *config.Config, ignore bool) (err error) {
+	if cfg.Spec.Platform == nil || cfg.Kind != config.KindImageSet {
+		return nil
+	}
+	if ignore {
+		p.IgnoreSignatures = true
+		p.Log.Warnf("--ignore-release-signature: release signatures are NOT verified and NOT mirrored")
+		return nil
+	}
+	p.Signatures, err = releasesig.FromEnv()
+	return err
+}
+
+// UseCache opens the cache when planning cfg writes to one (NeedsCache: a
+// plan of additional images writes nothing), and makes p build filtered
+// catalogs and the update graph image (from graphURL, on graphBase) there.
+func (p *Planner) UseCache(cfg *config.Config, open func() (*cache.Cache, error), eng func() *copier.Engine, graphURL, graphBase string) error {
+	if !NeedsCache(cfg) {
+		return nil
+	}
+	c, err := open()
+	if err != nil {
+		return err
+	}
+	p.Cache, p.Engine = c, eng()
+	p.Graph = &graphimage.Builder{Client: p.Client, Engine: p.Engine, Cache: c, DataURL: graphURL, BaseImage: graphBase}
+	return nil
+}
