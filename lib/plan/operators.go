@@ -8,17 +8,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
-	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
-	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
-
-// maxCatalogBytes bounds the declarative config read from a catalog.
-const maxCatalogBytes = capread.Catalog
 
 // Operators plans mirror.operators: for each catalog, the selected bundles,
 // their related images, and the catalog itself, rebuilt into the cache with
@@ -92,25 +87,11 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 // and plans the bundles, related images and the catalog itself (rebuilt into
 // the cache when filtered, or copied there whole when alwaysCache).
 func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deleting bool, src copier.Source, cat *record.Record, dest refs.Dest, alwaysCache bool) ([]*record.Record, error) {
-	digest := cat.Digest
-	img, err := imagefs.Resolve(ctx, src, digest, "linux/amd64")
-	if err != nil {
-		if img, err = imagefs.Resolve(ctx, src, digest, ""); err != nil {
-			return nil, err
-		}
-	}
-	dir := catalog.ConfigsDir(img)
-	files, err := imagefs.ReadFiles(ctx, src, img, []string{dir}, maxCatalogBytes)
+	ci, err := catalog.Read(ctx, src, cat.Digest)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no declarative config under /%s (label %s); fix: is this a file-based catalog image?", dir, catalog.ConfigsLabel)
-	}
-	fbc, err := catalog.Parse(files)
-	if err != nil {
-		return nil, err
-	}
+	fbc := ci.FBC
 	f := filterOf(op)
 	if deleting && len(op.Packages) == 0 {
 		f.Full = true // every operator of the catalog goes
@@ -130,7 +111,7 @@ func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deletin
 	cat.Destination = dest.String()
 	switch {
 	case !deleting && !(op.Full && len(op.Packages) == 0):
-		if err := p.rebuildCatalog(ctx, src, cat, img, dir, fbc, sel); err != nil {
+		if err := p.rebuildCatalog(ctx, src, cat, ci, sel); err != nil {
 			return nil, err
 		}
 	case !deleting && alwaysCache:
@@ -170,15 +151,11 @@ func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deletin
 
 // rebuildCatalog copies the catalog into the cache and adds the layer with
 // the filtered config; cat then names the rebuilt image.
-func (p *Planner) rebuildCatalog(ctx context.Context, src copier.Source, cat *record.Record, img *imagefs.Image, dir string, fbc *catalog.FBC, sel *catalog.Selection) error {
+func (p *Planner) rebuildCatalog(ctx context.Context, src copier.Source, cat *record.Record, ci *catalog.Image, sel *catalog.Selection) error {
 	if p.Cache == nil || p.Engine == nil {
 		return fmt.Errorf("a filtered catalog is rebuilt into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push")
 	}
-	files, err := fbc.Render(sel, dir)
-	if err != nil {
-		return err
-	}
-	layer, diffID, err := catalog.Layer(dir, catalog.ServeCacheDir(img), files)
+	layer, diffID, err := ci.Layer(sel)
 	if err != nil {
 		return err
 	}

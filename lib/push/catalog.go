@@ -2,15 +2,10 @@ package push
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
-	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/catalog"
-	"github.com/ocm-mirror/ocm/lib/copier"
-	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -66,52 +61,20 @@ func (s *Stage) dropFailedBundles(ctx context.Context, r *record.Record) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	var names []string
-	for p, bs := range failed {
-		for b := range bs {
-			names = append(names, p+"/"+b)
-		}
-	}
-	sort.Strings(names)
+	names := strings.Join(catalog.BundleNames(failed), ", ")
 	if s.Cache == nil {
-		s.Log.Warnf("catalog %s: bundles %s did not mirror, but without --cache the catalog cannot be rebuilt without them", r.Catalog, strings.Join(names, ", "))
+		s.Log.Warnf("catalog %s: bundles %s did not mirror, but without --cache the catalog cannot be rebuilt without them", r.Catalog, names)
 		return nil
 	}
 	if ok, _ := s.Cache.Has(r.Digest); !ok {
-		s.Log.Warnf("catalog %s: bundles %s did not mirror; the catalog is not in the cache, so it is pushed as planned", r.Catalog, strings.Join(names, ", "))
+		s.Log.Warnf("catalog %s: bundles %s did not mirror; the catalog is not in the cache, so it is pushed as planned", r.Catalog, names)
 		return nil
 	}
-	src := &copier.CacheSource{Cache: s.Cache}
-	img, err := imagefs.Resolve(ctx, src, r.Digest, "linux/amd64")
-	if err != nil {
-		if img, err = imagefs.Resolve(ctx, src, r.Digest, ""); err != nil {
-			return err
-		}
-	}
-	dir := catalog.ConfigsDir(img)
-	files, err := imagefs.ReadFiles(ctx, src, img, []string{dir}, capread.Catalog)
+	d, mt, size, err := catalog.DropBundles(ctx, s.Cache, r.Catalog, r.Digest, failed)
 	if err != nil {
 		return err
 	}
-	fbc, err := catalog.Parse(files)
-	if err != nil {
-		return err
-	}
-	sel := fbc.All()
-	sel.Drop(failed)
-	out, err := fbc.Render(sel, dir)
-	if err != nil {
-		return err
-	}
-	layer, diffID, err := catalog.Layer(dir, catalog.ServeCacheDir(img), out)
-	if err != nil {
-		return err
-	}
-	d, mt, size, err := catalog.Rebuild(ctx, s.Cache, r.Digest, layer, diffID)
-	if err != nil {
-		return fmt.Errorf("rebuilding catalog %s without %s: %w", r.Catalog, strings.Join(names, ", "), err)
-	}
-	s.Log.Warnf("catalog %s: left out %s, whose images did not all mirror; push again once they do", r.Catalog, strings.Join(names, ", "))
+	s.Log.Warnf("catalog %s: left out %s, whose images did not all mirror; push again once they do", r.Catalog, names)
 	r.Digest, r.MediaType, r.Size = d, mt, size
 	return nil
 }
