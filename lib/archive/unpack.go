@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"io"
 	"os"
 	"path/filepath"
@@ -110,7 +111,7 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 			r.Fail("unpack", err)
 		} else {
 			r.Status, r.Stage, r.Error = record.StatusCached, "unpack", ""
-			if err := u.Cache.Tag(r.Source, cache.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}); err != nil {
+			if err := u.Cache.Tag(r.Source, manifest.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}); err != nil {
 				r.Fail("unpack", err)
 			}
 		}

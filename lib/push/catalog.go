@@ -9,7 +9,6 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/catalog"
-	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
@@ -81,7 +80,7 @@ func (s *Stage) dropFailedBundles(ctx context.Context, r *record.Record) error {
 		s.Log.Warnf("catalog %s: bundles %s did not mirror; the catalog is not in the cache, so it is pushed as planned", r.Catalog, strings.Join(names, ", "))
 		return nil
 	}
-	src := &copier.CacheSource{Cache: s.Cache}
+	src := s.Cache
 	img, err := imagefs.Resolve(ctx, src, r.Digest, "linux/amd64")
 	if err != nil {
 		if img, err = imagefs.Resolve(ctx, src, r.Digest, ""); err != nil {

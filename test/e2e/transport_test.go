@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // proxyRequest is what a recordingProxy was asked.
