@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocm-mirror/ocm/internal/testenv"
 	"github.com/ocm-mirror/ocm/lib/archive"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestFlakyRegistries: 429s with Retry-After, 5xx, connection resets and
