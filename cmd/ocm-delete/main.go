@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ocm-mirror/ocm/lib/archive"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/config"
@@ -132,7 +131,7 @@ func run(args []string) int {
 				sources = append(sources, it.Source)
 			}
 		}
-		n, freed, err := archive.Forget(cch, sources)
+		n, freed, err := cch.Forget(sources)
 		if err != nil {
 			return c.Fatalf(pipeline.ExitImageFailed, "cache: %v", err)
 		}

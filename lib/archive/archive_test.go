@@ -289,7 +289,7 @@ func TestCorruptArchives(t *testing.T) {
 					continue
 				}
 				// Images reported whole are whole and verified.
-				members, err := ImageBlobs(dst, r.Digest, r.MediaType)
+				members, err := dst.ImageBlobs(r.Digest, r.MediaType)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -211,12 +211,10 @@ func (u *Unpacker) complete(r *record.Record, where map[string]string) error {
 		return why(r.Digest)
 	}
 	members, err := RecordBlobs(u.Cache, r)
+	if missing := (*cache.MissingError)(nil); errors.As(err, &missing) {
+		return why(missing.Digest)
+	}
 	if err != nil {
-		// A child manifest is missing.
-		msg := err.Error()
-		if i := strings.Index(msg, "sha256:"); i >= 0 && len(msg) >= i+71 {
-			return why(msg[i : i+71])
-		}
 		return err
 	}
 	for _, m := range members {

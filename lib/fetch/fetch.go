@@ -69,7 +69,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		s.DryRun.Add("docker://"+r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
 		return nil
 	}
-	removed, err := dropDamaged(s.Cache, r.Digest, r.MediaType, r.Size)
+	removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size)
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func TestKillAndResume(t *testing.T) {
 	recs := records(t, sh(t, dir, nil, "cat fetched.jsonl").stdout)
 	for _, rec := range recs {
 		if rec.Status == record.StatusCached {
-			if _, err := archive.ImageBlobs(c, rec.Digest, rec.MediaType); err != nil {
+			if _, err := c.ImageBlobs(rec.Digest, rec.MediaType); err != nil {
 				t.Errorf("%s: %v", rec.Source, err)
 			}
 		}
