@@ -2,6 +2,7 @@ package archive
 
 import (
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -37,7 +38,7 @@ func RecordBlobs(c *cache.Cache, r *record.Record) ([]Member, error) {
 
 // toMembers turns descriptors into archive members, skipping (and then
 // marking) those seen; seen nil keeps all.
-func toMembers(ds []cache.Descriptor, seen map[string]bool) []Member {
+func toMembers(ds []manifest.Descriptor, seen map[string]bool) []Member {
 	var out []Member
 	for _, d := range ds {
 		if seen != nil {

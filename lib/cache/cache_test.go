@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"io"
 	"io/fs"
 	"os"
@@ -221,8 +222,8 @@ func TestTagUntagLookup(t *testing.T) {
 	ctx := context.Background()
 	m1, _ := c.PutBytes(ctx, []byte(`{"m":1}`))
 	m2, _ := c.PutBytes(ctx, []byte(`{"m":2}`))
-	desc := func(d string) Descriptor {
-		return Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: d, Size: 7}
+	desc := func(d string) manifest.Descriptor {
+		return manifest.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: d, Size: 7}
 	}
 
 	if err := c.Tag("b:1", desc(m1)); err != nil {
@@ -290,7 +291,7 @@ func TestDamagedIndexJSON(t *testing.T) {
 		t.Fatalf("Refs over a damaged index.json = %v", err)
 	}
 	d, _ := c.PutBytes(context.Background(), []byte("m"))
-	if err := c.Tag("x", Descriptor{Digest: d}); err == nil {
+	if err := c.Tag("x", manifest.Descriptor{Digest: d}); err == nil {
 		t.Fatal("Tag rewrote a damaged index.json")
 	}
 }
@@ -315,7 +316,7 @@ func TestConcurrentTag(t *testing.T) {
 			for i := 0; i < each; i++ {
 				d, err := c.PutBytes(context.Background(), []byte(fmt.Sprintf("manifest %d %d", w, i)))
 				if err == nil {
-					err = c.Tag(fmt.Sprintf("img-%d:%d", w, i), Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: d})
+					err = c.Tag(fmt.Sprintf("img-%d:%d", w, i), manifest.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: d})
 				}
 				if err != nil {
 					errs <- err

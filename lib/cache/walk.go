@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // MissingError is returned when a manifest an image needs is not in the
@@ -14,6 +15,9 @@ type MissingError struct {
 	Digest string
 }
 
+// Is makes a missing manifest match store.ErrNotFound.
+func (e *MissingError) Is(target error) bool { return target == store.ErrNotFound }
+
 func (e *MissingError) Error() string {
 	return fmt.Sprintf("manifest %s is not in the cache", e.Digest)
 }
@@ -22,8 +26,8 @@ func (e *MissingError) Error() string {
 // walking the image's manifests as stored in the cache. Layers and configs
 // need not be cached (the caller decides what a missing one means);
 // manifests must be: a missing one is a *MissingError.
-func (c *Cache) ImageBlobs(digest, mediaType string) ([]Descriptor, error) {
-	var out []Descriptor
+func (c *Cache) ImageBlobs(digest, mediaType string) ([]manifest.Descriptor, error) {
+	var out []manifest.Descriptor
 	seen := map[string]bool{}
 	var walk func(d, mt string, depth int) error
 	walk = func(d, mt string, depth int) error {
@@ -46,7 +50,7 @@ func (c *Cache) ImageBlobs(digest, mediaType string) ([]Descriptor, error) {
 		if err != nil {
 			return fmt.Errorf("manifest %s: %w", d, err)
 		}
-		out = append(out, Descriptor{MediaType: mt, Digest: d, Size: size})
+		out = append(out, manifest.Descriptor{MediaType: mt, Digest: d, Size: size})
 		if manifest.IsIndex(mt) {
 			for _, child := range m.Manifests {
 				if err := walk(child.Digest, child.MediaType, depth+1); err != nil {
@@ -60,7 +64,7 @@ func (c *Cache) ImageBlobs(digest, mediaType string) ([]Descriptor, error) {
 				continue
 			}
 			seen[b.Digest] = true
-			out = append(out, Descriptor{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
+			out = append(out, manifest.Descriptor{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
 		}
 		return nil
 	}
@@ -83,7 +87,7 @@ func (c *Cache) Forget(refs []string) (int, int64, error) {
 		gone[s] = true
 	}
 	used := map[string]bool{}
-	var candidates []Descriptor
+	var candidates []manifest.Descriptor
 	for _, d := range named {
 		members, err := c.ImageBlobs(d.Digest, d.MediaType)
 		if err != nil {

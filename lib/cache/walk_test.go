@@ -29,8 +29,8 @@ func (x content) blob(s string) manifest.Descriptor {
 	return manifest.Descriptor{MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: d, Size: int64(len(s))}
 }
 
-// absent describes a blob the cache does not hold.
-func absent(s string) manifest.Descriptor {
+// absentBlob describes a blob the cache does not hold.
+func absentBlob(s string) manifest.Descriptor {
 	return manifest.Descriptor{MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: verify.Digest([]byte(s)), Size: int64(len(s))}
 }
 
@@ -60,7 +60,7 @@ func (x content) index(children ...manifest.Descriptor) manifest.Descriptor {
 	}{2, manifest.OCIIndex, children}, manifest.OCIIndex)
 }
 
-func digests(ds []Descriptor) []string {
+func digests(ds []manifest.Descriptor) []string {
 	var out []string
 	for _, d := range ds {
 		out = append(out, d.Digest)
@@ -78,8 +78,8 @@ func TestImageBlobs(t *testing.T) {
 	idx := x.index(img1, img2)
 	foreign := manifest.Descriptor{MediaType: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", Digest: verify.Digest([]byte("windows")), Size: 7, URLs: []string{"https://example.com/w"}}
 	withForeign := x.image(cfg1, foreign, own1)
-	uncachedLayer := x.image(cfg1, absent("not fetched"))
-	missingChild := x.index(img1, absent("child manifest"))
+	uncachedLayer := x.image(cfg1, absentBlob("not fetched"))
+	missingChild := x.index(img1, absentBlob("child manifest"))
 	// A chain of indexes deeper than manifest.MaxNesting.
 	deep := img1
 	for i := 0; i <= manifest.MaxNesting; i++ {
@@ -95,14 +95,14 @@ func TestImageBlobs(t *testing.T) {
 		{name: "image", root: img1, want: []manifest.Descriptor{img1, cfg1, base, own1}},
 		{name: "index: shared layer once", root: idx, want: []manifest.Descriptor{idx, img1, cfg1, base, own1, img2, cfg2, own2}},
 		{name: "foreign layer left out", root: withForeign, want: []manifest.Descriptor{withForeign, cfg1, own1}},
-		{name: "layer not cached is listed", root: uncachedLayer, want: []manifest.Descriptor{uncachedLayer, cfg1, absent("not fetched")}},
-		{name: "root not cached", root: absent("root"), check: func(err error) bool {
+		{name: "layer not cached is listed", root: uncachedLayer, want: []manifest.Descriptor{uncachedLayer, cfg1, absentBlob("not fetched")}},
+		{name: "root not cached", root: absentBlob("root"), check: func(err error) bool {
 			var m *MissingError
-			return errors.As(err, &m) && m.Digest == absent("root").Digest
+			return errors.As(err, &m) && m.Digest == absentBlob("root").Digest
 		}},
 		{name: "child manifest not cached", root: missingChild, check: func(err error) bool {
 			var m *MissingError
-			return errors.As(err, &m) && m.Digest == absent("child manifest").Digest
+			return errors.As(err, &m) && m.Digest == absentBlob("child manifest").Digest
 		}},
 		{name: "too deep", root: deep, check: func(err error) bool { return errors.Is(err, manifest.ErrTooDeep) }},
 		{name: "not a manifest", root: manifest.Descriptor{Digest: cfg1.Digest}, check: func(err error) bool { return errors.Is(err, manifest.ErrMalformed) }},
@@ -136,7 +136,7 @@ func TestImageBlobs(t *testing.T) {
 }
 
 func TestMissingErrorNamesTheDigest(t *testing.T) {
-	d := absent("x").Digest
+	d := absentBlob("x").Digest
 	err := fmt.Errorf("attachment: %w", &MissingError{Digest: d})
 	if want := "attachment: manifest " + d + " is not in the cache"; err.Error() != want {
 		t.Fatalf("%q, want %q", err, want)
@@ -151,9 +151,9 @@ func TestForget(t *testing.T) {
 	cfgB, ownB := x.blob(`{"b":1}`), x.blob("b's layer")
 	a := x.image(cfgA, base, ownA)
 	b := x.image(cfgB, base, ownB)
-	broken := x.index(absent("gone child"), a) // incomplete: keeps nothing alive
+	broken := x.index(absentBlob("gone child"), a) // incomplete: keeps nothing alive
 	for name, d := range map[string]manifest.Descriptor{"a:1": a, "b:1": b, "broken:1": broken} {
-		if err := c.Tag(name, Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}); err != nil {
+		if err := c.Tag(name, manifest.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,7 +207,7 @@ func TestDropDamaged(t *testing.T) {
 			return build{root: img}
 		}},
 		{"not cached: nothing", func(x content) build {
-			return build{root: absent("root")}
+			return build{root: absentBlob("root")}
 		}},
 		{"layer of the wrong size: it and its manifest", func(x content) build {
 			layer := x.blob("layer")
@@ -217,7 +217,7 @@ func TestDropDamaged(t *testing.T) {
 			}, dropped: []manifest.Descriptor{layer, img}}
 		}},
 		{"layer missing: its manifest", func(x content) build {
-			img := x.image(x.blob("cfg"), absent("layer"))
+			img := x.image(x.blob("cfg"), absentBlob("layer"))
 			return build{root: img, dropped: []manifest.Descriptor{img}}
 		}},
 		{"child damaged: child and index, sibling kept", func(x content) build {
@@ -230,7 +230,7 @@ func TestDropDamaged(t *testing.T) {
 			}, dropped: []manifest.Descriptor{layer, bad, idx}}
 		}},
 		{"child missing: index", func(x content) build {
-			idx := x.index(x.image(x.blob("cfg"), x.blob("layer")), absent("child"))
+			idx := x.index(x.image(x.blob("cfg"), x.blob("layer")), absentBlob("child"))
 			return build{root: idx, dropped: []manifest.Descriptor{idx}}
 		}},
 		{"manifest content damaged: it", func(x content) build {

@@ -182,7 +182,7 @@ func TestRetriesOnlyInTheClient(t *testing.T) {
 		dstRepo, _ := c.Repository(dst.Host + "/mirror/multi")
 		// One blob at a time: the first failure ends the copy before
 		// another blob starts.
-		_, err := New(Options{BlobWorkers: 1}).Copy(context.Background(), &RemoteSource{Client: c, Repo: srcRepo}, digest.String(), &RemoteDest{Client: c, R: dstRepo}, "1")
+		_, err := New(Options{BlobWorkers: 1}).Copy(context.Background(), &registry.Repo{Client: c, Name: srcRepo}, digest.String(), &registry.Repo{Client: c, Name: dstRepo}, "1")
 		sent.mu.Lock()
 		defer sent.mu.Unlock()
 		return dst, maps.Clone(sent.counts), err
