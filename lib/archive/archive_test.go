@@ -53,7 +53,7 @@ func fill(t testing.TB, n int) (*cache.Cache, []*record.Record, func(int) *recor
 		mt, _ := img.MediaType()
 		raw, _ := img.RawManifest()
 		repo, _ := c.Repository(ref.Context().Name())
-		if _, err := eng.Copy(context.Background(), &copier.RemoteSource{Client: c, Repo: repo}, d.String(), &copier.CacheDest{Cache: cch, Ref: src}, src); err != nil {
+		if _, err := eng.Copy(context.Background(), &registry.Repo{Client: c, Name: repo}, d.String(), cch, src); err != nil {
 			t.Fatal(err)
 		}
 		return &record.Record{V: 1, Origin: record.OriginAdditional, Source: src, Digest: d.String(), MediaType: string(mt), Size: int64(len(raw)), Destination: "app/x:1", Status: record.StatusCached}
@@ -289,7 +289,7 @@ func TestCorruptArchives(t *testing.T) {
 					continue
 				}
 				// Images reported whole are whole and verified.
-				members, err := ImageBlobs(dst, r.Digest, r.MediaType)
+				members, err := dst.ImageBlobs(r.Digest, r.MediaType)
 				if err != nil {
 					t.Fatal(err)
 				}

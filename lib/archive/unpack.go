@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"io"
 	"os"
 	"path/filepath"
@@ -118,7 +119,7 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 			r.Fail("unpack", err)
 		} else {
 			r.Status, r.Stage, r.Error = record.StatusCached, "unpack", ""
-			if err := u.Cache.Tag(r.Source, cache.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}); err != nil {
+			if err := u.Cache.Tag(r.Source, manifest.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}); err != nil {
 				r.Fail("unpack", err)
 			}
 		}
@@ -218,12 +219,10 @@ func (u *Unpacker) complete(r *record.Record, where map[string]string) error {
 		return why(r.Digest)
 	}
 	members, err := RecordBlobs(u.Cache, r)
+	if missing := (*cache.MissingError)(nil); errors.As(err, &missing) {
+		return why(missing.Digest)
+	}
 	if err != nil {
-		// A child manifest is missing.
-		msg := err.Error()
-		if i := strings.Index(msg, "sha256:"); i >= 0 && len(msg) >= i+71 {
-			return why(msg[i : i+71])
-		}
 		return err
 	}
 	for _, m := range members {

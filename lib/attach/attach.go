@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/store"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -101,7 +102,7 @@ func referrers(ds []manifest.Descriptor, subject string) []record.Attachment {
 }
 
 // head is a HEAD that also knows the digest when the registry omits it.
-func (f *Finder) head(ctx context.Context, tag string) (registry.Descriptor, bool, error) {
+func (f *Finder) head(ctx context.Context, tag string) (manifest.Descriptor, bool, error) {
 	d, ok, err := f.Client.HeadManifest(ctx, f.Repo, tag)
 	if err != nil || !ok || d.Digest != "" {
 		return d, ok, err
@@ -110,7 +111,7 @@ func (f *Finder) head(ctx context.Context, tag string) (registry.Descriptor, boo
 	if err != nil {
 		return d, false, err
 	}
-	return registry.Descriptor{Digest: dg, MediaType: mt, Size: int64(len(body))}, true, nil
+	return manifest.Descriptor{Digest: dg, MediaType: mt, Size: int64(len(body))}, true, nil
 }
 
 // TagOf is the tag the cosign and referrers tag schemes derive from a
@@ -126,7 +127,7 @@ func TagOf(digest string) (string, error) {
 // Subjects are the manifests attachments may point at: the image and, for
 // an index, each platform's manifest. mediaType is the record's: a single
 // manifest needs no request.
-func Subjects(ctx context.Context, src copier.Source, digest, mediaType string) ([]string, error) {
+func Subjects(ctx context.Context, src store.Reader, digest, mediaType string) ([]string, error) {
 	if mediaType != "" && !manifest.IsIndex(mediaType) {
 		return []string{digest}, nil
 	}
@@ -153,7 +154,7 @@ func Subjects(ctx context.Context, src copier.Source, digest, mediaType string) 
 // it never names manifests the destination lacks. A tag equal to reserved
 // (the image's own destination tag: digest-only images are tagged
 // sha256-<hex> too) is not written, so an attachment never replaces the image.
-func Copy(ctx context.Context, e *copier.Engine, src copier.Source, dst copier.Dest, atts []record.Attachment, tagged bool, reserved string) (moved int, err error) {
+func Copy(ctx context.Context, e *copier.Engine, src store.Reader, dst store.Writer, atts []record.Attachment, tagged bool, reserved string) (moved int, err error) {
 	for pass := 0; pass < 2; pass++ {
 		for _, a := range atts {
 			if (a.Kind == record.KindReferrersTag) != (pass == 1) {
@@ -172,7 +173,7 @@ func Copy(ctx context.Context, e *copier.Engine, src copier.Source, dst copier.D
 			}
 		}
 	}
-	if rd, ok := dst.(*copier.RemoteDest); ok && tagged {
+	if rd, ok := dst.(*registry.Repo); ok && tagged {
 		if err := tagIndexes(ctx, rd, atts, reserved); err != nil {
 			return moved, err
 		}
@@ -184,7 +185,7 @@ func Copy(ctx context.Context, e *copier.Engine, src copier.Source, dst copier.D
 // findable at a destination without the API: it writes the referrers tag
 // schema's index there (sha256-<hex>), keeping entries already listed, as
 // the OCI distribution spec asks of clients pushing to such registries.
-func tagIndexes(ctx context.Context, dst *copier.RemoteDest, atts []record.Attachment, reserved string) error {
+func tagIndexes(ctx context.Context, dst *registry.Repo, atts []record.Attachment, reserved string) error {
 	copiedIndex := map[string]bool{} // the source's tag index was copied as is
 	for _, a := range atts {
 		if a.Kind == record.KindReferrersTag {
@@ -208,17 +209,17 @@ func tagIndexes(ctx context.Context, dst *copier.RemoteDest, atts []record.Attac
 		if err != nil || tag == reserved {
 			continue
 		}
-		if _, err := dst.Client.Referrers(ctx, dst.R, subject); err == nil {
+		if _, err := dst.Client.Referrers(ctx, dst.Name, subject); err == nil {
 			continue // the destination indexes referrers itself
 		} else if !errors.Is(err, registry.ErrNoReferrersAPI) {
 			return fmt.Errorf("asking %s for the referrers of %s: %w", dst, subject, err)
 		}
 		idx := manifest.Manifest{MediaType: manifest.OCIIndex}
 		have := map[string]bool{}
-		if d, ok, err := dst.Client.HeadManifest(ctx, dst.R, tag); err != nil {
+		if d, ok, err := dst.Client.HeadManifest(ctx, dst.Name, tag); err != nil {
 			return fmt.Errorf("looking up %s:%s: %w", dst, tag, err)
 		} else if ok && d.Digest != subject && d.MediaType == manifest.OCIIndex {
-			body, mt, _, err := dst.Client.Manifest(ctx, dst.R, tag)
+			body, mt, _, err := dst.Client.Manifest(ctx, dst.Name, tag)
 			if err != nil {
 				return fmt.Errorf("reading %s:%s: %w", dst, tag, err)
 			}
@@ -251,7 +252,7 @@ func tagIndexes(ctx context.Context, dst *copier.RemoteDest, atts []record.Attac
 		if err != nil {
 			return err
 		}
-		if err := dst.Client.PutManifest(ctx, dst.R, tag, body, manifest.OCIIndex); err != nil {
+		if err := dst.Client.PutManifest(ctx, dst.Name, tag, body, manifest.OCIIndex); err != nil {
 			return fmt.Errorf("writing the referrers tag %s:%s: %w", dst, tag, err)
 		}
 	}

@@ -12,12 +12,12 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/internal/testenv"
 	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/copier"
-	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
-	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 func TestTagOf(t *testing.T) {
@@ -83,7 +83,7 @@ func TestFindAndCopyThroughTheTagSchemes(t *testing.T) {
 	for _, tc := range cases {
 		srcRepo, _ := c.Repository(src.Host + "/" + tc.repo)
 		dstRepo, _ := c.Repository(dst.Host + "/m/" + tc.repo)
-		s := &copier.RemoteSource{Client: c, Repo: srcRepo}
+		s := &registry.Repo{Client: c, Name: srcRepo}
 		subjects, err := attach.Subjects(ctx, s, tc.digest, "")
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +102,7 @@ func TestFindAndCopyThroughTheTagSchemes(t *testing.T) {
 		if kinds[record.KindSignature] != tc.want.Signature || kinds[record.KindReferrer] != tc.want.Referrer || kinds[record.KindReferrersTag] == "" || len(atts) != 3 {
 			t.Fatalf("%s: found %+v; want the signature %s, the referrer %s and the referrers tag index", tc.repo, atts, tc.want.Signature, tc.want.Referrer)
 		}
-		d := &copier.RemoteDest{Client: c, R: dstRepo}
+		d := &registry.Repo{Client: c, Name: dstRepo}
 		if _, err := eng.Copy(ctx, s, tc.digest, d, "v1"); err != nil {
 			t.Fatal(err)
 		}
@@ -151,8 +151,8 @@ func TestReservedTagIsNotOverwritten(t *testing.T) {
 	c := registry.New(registry.Options{})
 	srcRepo, _ := c.Repository(src.Host + "/digestonly/app")
 	dstRepo, _ := c.Repository(dst.Host + "/digestonly/app")
-	s := &copier.RemoteSource{Client: c, Repo: srcRepo}
-	d := &copier.RemoteDest{Client: c, R: dstRepo}
+	s := &registry.Repo{Client: c, Name: srcRepo}
+	d := &registry.Repo{Client: c, Name: dstRepo}
 	tag, _ := attach.TagOf(app.Digest)
 	eng := copier.New(copier.Options{})
 	if _, err := eng.Copy(ctx, s, app.Digest, d, tag); err != nil {
@@ -212,13 +212,13 @@ func TestFindAndCopyThroughTheReferrersAPI(t *testing.T) {
 	if len(atts) != 2 || atts[0].Kind != record.KindSignature || atts[1].Kind != record.KindReferrer || atts[1].Digest != want.Referrer || atts[1].ArtifactType != "application/spdx+json" {
 		t.Fatalf("found %+v; want the signature and the referrer %s (application/spdx+json), no tag index", atts, want.Referrer)
 	}
-	s := &copier.RemoteSource{Client: c, Repo: srcRepo}
+	s := &registry.Repo{Client: c, Name: srcRepo}
 	// To a registry with the API, and to Debian's docker-registry without
 	// it, where the referrers tag schema's index is written for them.
 	debian := testenv.Start(t, testenv.RegistryOptions{})
 	for _, host := range []string{dstHost, debian.Host} {
 		dstRepo, _ := c.Repository(host + "/ubi9/ubi")
-		d := &copier.RemoteDest{Client: c, R: dstRepo}
+		d := &registry.Repo{Client: c, Name: dstRepo}
 		eng := copier.New(copier.Options{})
 		if _, err := eng.Copy(ctx, s, ubi.Digest, d, "latest"); err != nil {
 			t.Fatal(err)

@@ -21,6 +21,8 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
 	"github.com/ocm-mirror/ocm/lib/capread"
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/store"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
@@ -32,19 +34,10 @@ type Cache struct {
 	Dir string
 }
 
-// Descriptor is an OCI content descriptor.
-type Descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    json.RawMessage   `json:"platform,omitempty"`
-}
-
 type index struct {
-	SchemaVersion int          `json:"schemaVersion"`
-	MediaType     string       `json:"mediaType,omitempty"`
-	Manifests     []Descriptor `json:"manifests"`
+	SchemaVersion int                   `json:"schemaVersion"`
+	MediaType     string                `json:"mediaType,omitempty"`
+	Manifests     []manifest.Descriptor `json:"manifests"`
 }
 
 // Open opens dir as a cache, creating the layout when the directory is new
@@ -81,7 +74,7 @@ func Open(dir string) (*Cache, error) {
 			if _, err := os.Stat(c.indexPath()); err == nil {
 				return nil
 			}
-			return c.writeIndex(&index{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []Descriptor{}})
+			return c.writeIndex(&index{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []manifest.Descriptor{}})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cache %s: %w", dir, err)
@@ -129,6 +122,9 @@ func (c *Cache) Open(digest string) (io.ReadCloser, int64, error) {
 		return nil, 0, fmt.Errorf("bad digest %q", digest)
 	}
 	f, err := os.Open(c.BlobPath(digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		err = absent{err}
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("cache %s: %w", c.Dir, err)
 	}
@@ -210,7 +206,7 @@ func (r readerWithContext) Read(p []byte) (int, error) {
 
 // Tag records in index.json that ref names the manifest desc (replacing any
 // earlier entry of that name). The cache must hold the manifest already.
-func (c *Cache) Tag(ref string, desc Descriptor) error {
+func (c *Cache) Tag(ref string, desc manifest.Descriptor) error {
 	if ok, _ := c.Has(desc.Digest); !ok {
 		return fmt.Errorf("cache %s: cannot name %s: manifest %s not in the cache", c.Dir, ref, desc.Digest)
 	}
@@ -258,7 +254,7 @@ func (c *Cache) Untag(ref string) error {
 }
 
 // Refs lists the named images of the cache.
-func (c *Cache) Refs() ([]Descriptor, error) {
+func (c *Cache) Refs() ([]manifest.Descriptor, error) {
 	idx, err := c.readIndex()
 	if err != nil {
 		return nil, err
@@ -267,17 +263,17 @@ func (c *Cache) Refs() ([]Descriptor, error) {
 }
 
 // Lookup finds the manifest named ref.
-func (c *Cache) Lookup(ref string) (Descriptor, bool, error) {
+func (c *Cache) Lookup(ref string) (manifest.Descriptor, bool, error) {
 	refs, err := c.Refs()
 	if err != nil {
-		return Descriptor{}, false, err
+		return manifest.Descriptor{}, false, err
 	}
 	for _, d := range refs {
 		if d.Annotations[RefAnnotation] == ref {
 			return d, true, nil
 		}
 	}
-	return Descriptor{}, false, nil
+	return manifest.Descriptor{}, false, nil
 }
 
 func (c *Cache) readIndex() (*index, error) {
@@ -290,7 +286,7 @@ func (c *Cache) readIndex() (*index, error) {
 		return nil, fmt.Errorf("cache %s: index.json: %v; fix: restore it or start a new cache directory", c.Dir, err)
 	}
 	if idx.Manifests == nil {
-		idx.Manifests = []Descriptor{}
+		idx.Manifests = []manifest.Descriptor{}
 	}
 	return &idx, nil
 }
@@ -317,3 +313,9 @@ func (c *Cache) withLock(f func() error) error {
 	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it anyway
 	return f()
 }
+
+// absent marks a missing blob's error as store.ErrNotFound, keeping its text.
+type absent struct{ error }
+
+func (e absent) Unwrap() error        { return e.error }
+func (e absent) Is(target error) bool { return target == store.ErrNotFound }

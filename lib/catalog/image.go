@@ -8,7 +8,6 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/capread"
-	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 )
 
@@ -70,7 +69,7 @@ func BundleNames(bundles map[string]map[string]bool) []string {
 // bundles (package -> bundle), and returns the new image's digest, media
 // type and size. A later plan with everything mirrored restores them.
 func DropBundles(ctx context.Context, c *cache.Cache, catalog, digest string, bundles map[string]map[string]bool) (string, string, int64, error) {
-	cat, err := Read(ctx, &copier.CacheSource{Cache: c}, digest)
+	cat, err := Read(ctx, c, digest)
 	if err != nil {
 		return "", "", 0, err
 	}

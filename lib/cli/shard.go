@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
-	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -69,14 +68,14 @@ func ShardBlobs(src *registry.Client, cch *cache.Cache) shard.Blobs {
 		}
 		if cch != nil {
 			if ok, _ := cch.Has(r.Digest); ok {
-				return shard.Walk(ctx, &copier.CacheSource{Cache: cch}, r.Digest)
+				return shard.Walk(ctx, cch, r.Digest)
 			}
 		}
 		repo, err := src.SourceRepo(r.Source)
 		if err != nil {
 			return nil, err
 		}
-		d, err := shard.Walk(ctx, &copier.RemoteSource{Client: src, Repo: repo}, r.Digest)
+		d, err := shard.Walk(ctx, &registry.Repo{Client: src, Name: repo}, r.Digest)
 		if registry.NotFound(err) {
 			return nil, fmt.Errorf("%w: %v", shard.ErrMissing, err)
 		}

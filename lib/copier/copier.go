@@ -1,5 +1,5 @@
 // Package copier copies images (manifests, indexes and their blobs) from a
-// Source to a Dest. One Engine serves a whole run: it bounds how many blobs
+// store.Reader to a store.Writer. One Engine serves a whole run: it bounds how many blobs
 // move at once, moves each blob once per destination even when many images
 // share it (later images wait for it, then mount or reuse it), skips what the
 // destination already holds and counts it all. Retries are the registry
@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/store"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,7 @@ type Result struct {
 
 // Copy copies the image digest (manifest or index, with every child and blob)
 // from src to dst and then names it tag at dst ("" = by digest only).
-func (e *Engine) Copy(ctx context.Context, src Source, digest string, dst Dest, tag string) (*Result, error) {
+func (e *Engine) Copy(ctx context.Context, src store.Reader, digest string, dst store.Writer, tag string) (*Result, error) {
 	// A tag naming the digest implies the manifest; one request either way.
 	var has bool
 	var err error
@@ -122,7 +123,7 @@ func (e *Engine) Copy(ctx context.Context, src Source, digest string, dst Dest, 
 }
 
 // copyManifest copies what m (digest) points to, then m itself under ref.
-func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest, ref string, body []byte, mt string, m *manifest.Manifest, depth int) error {
+func (e *Engine) copyManifest(ctx context.Context, src store.Reader, dst store.Writer, digest, ref string, body []byte, mt string, m *manifest.Manifest, depth int) error {
 	if manifest.IsIndex(mt) {
 		if err := manifest.Nested(depth+1, digest); err != nil {
 			return err
@@ -166,7 +167,7 @@ func (e *Engine) copyManifest(ctx context.Context, src Source, dst Dest, digest,
 }
 
 // putManifest writes a manifest; the destination retries the request.
-func (e *Engine) putManifest(ctx context.Context, dst Dest, ref string, body []byte, mt string) error {
+func (e *Engine) putManifest(ctx context.Context, dst store.Writer, ref string, body []byte, mt string) error {
 	err := dst.PutManifest(ctx, ref, body, mt)
 	if err == nil {
 		e.Stats.Manifests.Add(1)
@@ -178,7 +179,7 @@ func (e *Engine) putManifest(ctx context.Context, dst Dest, ref string, body []b
 // and index children sharing a blob in one repository wait for the first
 // (concurrent mounts of one blob into one repository race inside some
 // registries, which rewrite the link non-atomically).
-func (e *Engine) copyBlob(ctx context.Context, src Source, dst Dest, d manifest.Descriptor) error {
+func (e *Engine) copyBlob(ctx context.Context, src store.Reader, dst store.Writer, d manifest.Descriptor) error {
 	key := dst.Scope() + " " + dst.Repo() + " " + d.Digest
 	e.mu.Lock()
 	fl, busy := e.placing[key]
@@ -211,7 +212,7 @@ func (e *Engine) copyBlob(ctx context.Context, src Source, dst Dest, d manifest.
 
 // placeBlob moves one blob unless the destination scope has it or another
 // image of this run is moving it; in those cases it waits and mounts.
-func (e *Engine) placeBlob(ctx context.Context, src Source, dst Dest, d manifest.Descriptor) error {
+func (e *Engine) placeBlob(ctx context.Context, src store.Reader, dst store.Writer, d manifest.Descriptor) error {
 	key := dst.Scope() + " " + d.Digest
 	e.mu.Lock()
 	st, busy := e.blobs[key]
@@ -260,7 +261,7 @@ func (e *Engine) placeBlob(ctx context.Context, src Source, dst Dest, d manifest
 
 // transfer copies the blob unless dst has it already; it returns the
 // repository now holding it.
-func (e *Engine) transfer(ctx context.Context, src Source, dst Dest, d manifest.Descriptor) (string, error) {
+func (e *Engine) transfer(ctx context.Context, src store.Reader, dst store.Writer, d manifest.Descriptor) (string, error) {
 	has, err := dst.HasBlob(ctx, d.Digest)
 	if err != nil {
 		return "", fmt.Errorf("checking blob %s at %s: %w", d.Digest, dst, err)

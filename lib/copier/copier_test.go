@@ -87,8 +87,8 @@ func TestCopyRegistryToRegistryDedupesAndSkips(t *testing.T) {
 		repo string
 		d    v1.Hash
 	}{{"team/a", a}, {"team/b", b}, {"team/multi", idx}} {
-		src := &RemoteSource{Client: c, Repo: repo(srcHost + "/" + x.repo)}
-		dst := &RemoteDest{Client: c, R: repo(dstHost + "/m/" + x.repo)}
+		src := &registry.Repo{Client: c, Name: repo(srcHost + "/" + x.repo)}
+		dst := &registry.Repo{Client: c, Name: repo(dstHost + "/m/" + x.repo)}
 		if _, err := eng.Copy(ctx, src, x.d.String(), dst, "1"); err != nil {
 			t.Fatalf("copy %s: %v", x.repo, err)
 		}
@@ -118,8 +118,8 @@ func TestCopyRegistryToRegistryDedupesAndSkips(t *testing.T) {
 		repo string
 		d    v1.Hash
 	}{{"team/a", a}, {"team/multi", idx}} {
-		src := &RemoteSource{Client: c, Repo: repo(srcHost + "/" + x.repo)}
-		dst := &RemoteDest{Client: c, R: repo(dstHost + "/m/" + x.repo)}
+		src := &registry.Repo{Client: c, Name: repo(srcHost + "/" + x.repo)}
+		dst := &registry.Repo{Client: c, Name: repo(dstHost + "/m/" + x.repo)}
 		res, err := eng2.Copy(ctx, src, x.d.String(), dst, "1")
 		if err != nil || !res.UpToDate {
 			t.Fatalf("recopy %s: %+v %v", x.repo, res, err)
@@ -146,7 +146,7 @@ func TestCopyToCacheAndBack(t *testing.T) {
 	}{{"team/a", a}, {"team/multi", idx}} {
 		r, _ := c.Repository(srcHost + "/" + x.repo)
 		ref := srcHost + "/" + x.repo + ":1"
-		if _, err := eng.Copy(ctx, &RemoteSource{Client: c, Repo: r}, x.d.String(), &CacheDest{Cache: cch, Ref: ref}, ref); err != nil {
+		if _, err := eng.Copy(ctx, &registry.Repo{Client: c, Name: r}, x.d.String(), cch, ref); err != nil {
 			t.Fatal(err)
 		}
 		if d, ok, err := cch.Lookup(ref); err != nil || !ok || d.Digest != x.d.String() {
@@ -163,7 +163,7 @@ func TestCopyToCacheAndBack(t *testing.T) {
 		d    v1.Hash
 	}{{"team/a", a}, {"team/multi", idx}} {
 		r, _ := c.Repository(dstHost + "/" + x.repo)
-		if _, err := eng.Copy(ctx, &CacheSource{Cache: cch}, x.d.String(), &RemoteDest{Client: c, R: r}, "1"); err != nil {
+		if _, err := eng.Copy(ctx, cch, x.d.String(), &registry.Repo{Client: c, Name: r}, "1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,7 +180,7 @@ func TestCopyDetectsCorruptCacheBlob(t *testing.T) {
 	cch, _ := cache.Open(t.TempDir())
 	eng := New(Options{})
 	r, _ := c.Repository(srcHost + "/team/a")
-	if _, err := eng.Copy(ctx, &RemoteSource{Client: c, Repo: r}, a.String(), &CacheDest{Cache: cch, Ref: "x"}, "x"); err != nil {
+	if _, err := eng.Copy(ctx, &registry.Repo{Client: c, Name: r}, a.String(), cch, "x"); err != nil {
 		t.Fatal(err)
 	}
 	img, _ := remote.Image(mustRef(t, srcHost+"/team/a:1"))
@@ -188,7 +188,7 @@ func TestCopyDetectsCorruptCacheBlob(t *testing.T) {
 	ld, _ := layers[1].Digest()
 	corrupt(t, cch.BlobPath(ld.String()))
 	dr, _ := c.Repository(dstHost + "/team/a")
-	_, err := eng.Copy(ctx, &CacheSource{Cache: cch}, a.String(), &RemoteDest{Client: c, R: dr}, "1")
+	_, err := eng.Copy(ctx, cch, a.String(), &registry.Repo{Client: c, Name: dr}, "1")
 	if err == nil || !strings.Contains(err.Error(), "digest mismatch") {
 		t.Fatalf("err = %v, want a digest mismatch", err)
 	}

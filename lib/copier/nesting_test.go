@@ -54,7 +54,7 @@ func TestF15DeepIndexChainStopsEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(Options{}).Copy(context.Background(), src, top, &CacheDest{Cache: cch, Ref: "x/chain:1"}, "x/chain:1")
+	_, err = New(Options{}).Copy(context.Background(), src, top, cch, "x/chain:1")
 	if !errors.Is(err, manifest.ErrTooDeep) {
 		t.Fatalf("err = %v, want ErrTooDeep", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ocm-mirror/ocm/lib/archive"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/logging"
@@ -77,7 +76,7 @@ func Forget(c *cache.Cache, res *Result, log *logging.Logger) error {
 			sources = append(sources, it.Source)
 		}
 	}
-	n, freed, err := archive.Forget(c, sources)
+	n, freed, err := c.Forget(sources)
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}

@@ -59,15 +59,15 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	src := &copier.RemoteSource{Client: s.Source, Repo: repo}
-	dst := &copier.CacheDest{Cache: s.Cache, Ref: r.Source}
+	src := &registry.Repo{Client: s.Source, Name: repo}
+	dst := s.Cache
 	if s.DryRun != nil {
 		// Manifests are cached last, so a cached manifest means a whole image.
 		has, _ := s.Cache.Has(r.Digest)
 		s.DryRun.Add("docker://"+r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
 		return nil
 	}
-	removed, err := dropDamaged(s.Cache, r.Digest, r.MediaType, r.Size)
+	removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size)
 	if err != nil {
 		return err
 	}
@@ -135,8 +135,8 @@ func (s *Stage) fromLayout(ctx context.Context, r *record.Record) error {
 		s.DryRun.Add(r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
 		return nil
 	}
-	src := &copier.CacheSource{Cache: &cache.Cache{Dir: dir}}
-	res, err := s.Engine.Copy(ctx, src, r.Digest, &copier.CacheDest{Cache: s.Cache, Ref: r.Source}, r.Source)
+	src := &cache.Cache{Dir: dir}
+	res, err := s.Engine.Copy(ctx, src, r.Digest, s.Cache, r.Source)
 	if err != nil {
 		return fmt.Errorf("%w; fix: run ocm-plan with the same --cache as ocm-fetch (a filtered catalog is rebuilt there)", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"hash"
 	"io"
 	"net/http"
@@ -79,7 +80,7 @@ func (b *Builder) Build(ctx context.Context) (*record.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := &copier.RemoteSource{Client: b.Client, Repo: repo}
+	src := &registry.Repo{Client: b.Client, Name: repo}
 	_, _, digest, err := b.Client.Manifest(ctx, repo, ref.Identifier())
 	if err != nil {
 		return nil, fmt.Errorf("graph image: base image %s: %w", base, err)
@@ -88,7 +89,7 @@ func (b *Builder) Build(ctx context.Context) (*record.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph image: base image %s: %w", base, err)
 	}
-	if _, err := b.Engine.Copy(ctx, src, img.Digest, &copier.CacheDest{Cache: b.Cache, Ref: base}, base); err != nil {
+	if _, err := b.Engine.Copy(ctx, src, img.Digest, b.Cache, base); err != nil {
 		return nil, fmt.Errorf("graph image: caching base image %s: %w", base, err)
 	}
 	// New config: the base's, plus our layer and command.
@@ -141,7 +142,7 @@ func (b *Builder) Build(ctx context.Context) (*record.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Cache.Tag(Source, cache.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: md, Size: int64(len(mb))}); err != nil {
+	if err := b.Cache.Tag(Source, manifest.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: md, Size: int64(len(mb))}); err != nil {
 		return nil, err
 	}
 	return &record.Record{V: record.Version, Origin: record.OriginGraph, Source: Source, Digest: md, Tag: "latest",

@@ -10,8 +10,8 @@ import (
 
 	"helm.sh/helm/v3/pkg/chartutil"
 
-	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/lib/config"
 )
 
 func refs(imgs []Image) []string {

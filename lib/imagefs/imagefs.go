@@ -21,7 +21,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/manifest"
 )
 
-// Source gives an image's manifests and blobs (copier.Source fits).
+// Source gives an image's manifests and blobs (store.Reader fits).
 type Source interface {
 	Manifest(ctx context.Context, digest string) ([]byte, string, error)
 	Blob(ctx context.Context, digest string, size int64) (io.ReadCloser, error)

@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/registry"
 )
 
@@ -69,7 +68,7 @@ func TestReadFilesHonoursWhiteouts(t *testing.T) {
 	d, _ := img.Digest()
 	c := registry.New(registry.Options{TLSVerify: true})
 	repo, _ := c.Repository(host + "/cat/index")
-	src := &copier.RemoteSource{Client: c, Repo: repo}
+	src := &registry.Repo{Client: c, Name: repo}
 	im, err := Resolve(context.Background(), src, d.String(), "")
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/store"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/config"
-	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
@@ -52,13 +53,13 @@ func (p *Planner) ociOperator(ctx context.Context, op config.Operator, deleting 
 	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: source, Digest: d.Digest, Size: d.Size,
 		MediaType: d.MediaType, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
 	dest := refs.Dest{Path: filepath.Base(dir), Tag: "latest"}
-	return p.catalogImages(ctx, op, deleting, &copier.CacheSource{Cache: layout}, cat, dest, true)
+	return p.catalogImages(ctx, op, deleting, layout, cat, dest, true)
 }
 
 // cacheCatalog copies the whole catalog into the cache under its source name.
-func (p *Planner) cacheCatalog(ctx context.Context, src copier.Source, cat *record.Record) error {
-	if _, err := p.Engine.Copy(ctx, src, cat.Digest, &copier.CacheDest{Cache: p.Cache}, ""); err != nil {
+func (p *Planner) cacheCatalog(ctx context.Context, src store.Reader, cat *record.Record) error {
+	if _, err := p.Engine.Copy(ctx, src, cat.Digest, p.Cache, ""); err != nil {
 		return fmt.Errorf("caching the catalog image: %w", err)
 	}
-	return p.Cache.Tag(cat.Source, cache.Descriptor{MediaType: cat.MediaType, Digest: cat.Digest, Size: cat.Size})
+	return p.Cache.Tag(cat.Source, manifest.Descriptor{MediaType: cat.MediaType, Digest: cat.Digest, Size: cat.Size})
 }

@@ -7,12 +7,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/config"
-	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // Operators plans mirror.operators: for each catalog, the selected bundles,
@@ -80,13 +81,13 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 	}
 	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: refs.TagOf(op.Catalog),
 		MediaType: mt, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
-	return p.catalogImages(ctx, op, deleting, &copier.RemoteSource{Client: p.Client, Repo: repo}, cat, dest, false)
+	return p.catalogImages(ctx, op, deleting, &registry.Repo{Client: p.Client, Name: repo}, cat, dest, false)
 }
 
 // catalogImages reads the catalog image cat names from src, selects from it,
 // and plans the bundles, related images and the catalog itself (rebuilt into
 // the cache when filtered, or copied there whole when alwaysCache).
-func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deleting bool, src copier.Source, cat *record.Record, dest refs.Dest, alwaysCache bool) ([]*record.Record, error) {
+func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deleting bool, src store.Reader, cat *record.Record, dest refs.Dest, alwaysCache bool) ([]*record.Record, error) {
 	ci, err := catalog.Read(ctx, src, cat.Digest)
 	if err != nil {
 		return nil, err
@@ -151,7 +152,7 @@ func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deletin
 
 // rebuildCatalog copies the catalog into the cache and adds the layer with
 // the filtered config; cat then names the rebuilt image.
-func (p *Planner) rebuildCatalog(ctx context.Context, src copier.Source, cat *record.Record, ci *catalog.Image, sel *catalog.Selection) error {
+func (p *Planner) rebuildCatalog(ctx context.Context, src store.Reader, cat *record.Record, ci *catalog.Image, sel *catalog.Selection) error {
 	if p.Cache == nil || p.Engine == nil {
 		return fmt.Errorf("a filtered catalog is rebuilt into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push")
 	}
@@ -159,7 +160,7 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src copier.Source, cat *re
 	if err != nil {
 		return err
 	}
-	if _, err := p.Engine.Copy(ctx, src, cat.Digest, &copier.CacheDest{Cache: p.Cache}, ""); err != nil {
+	if _, err := p.Engine.Copy(ctx, src, cat.Digest, p.Cache, ""); err != nil {
 		return fmt.Errorf("caching the catalog image: %w", err)
 	}
 	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer, diffID)
@@ -167,7 +168,7 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src copier.Source, cat *re
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}
 	cat.Digest, cat.MediaType, cat.Size = d, mt, size
-	return p.Cache.Tag(cat.Source, cache.Descriptor{MediaType: mt, Digest: d, Size: size})
+	return p.Cache.Tag(cat.Source, manifest.Descriptor{MediaType: mt, Digest: d, Size: size})
 }
 
 func sortedKeys[T any](m map[string]T) []string {

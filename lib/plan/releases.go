@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/registry"
 	"sort"
 	"sync"
 
@@ -10,7 +11,6 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/cincinnati"
 	"github.com/ocm-mirror/ocm/lib/config"
-	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -119,7 +119,7 @@ func (p *Planner) namedRelease(ctx context.Context, ref string) ([]*record.Recor
 	if err != nil {
 		return nil, fmt.Errorf("release %s: %w; fix: check mirror.platform.release", ref, err)
 	}
-	src := &copier.RemoteSource{Client: p.Client, Repo: repo}
+	src := &registry.Repo{Client: p.Client, Name: repo}
 	pay, err := release.Read(ctx, src, digest, ref)
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	if err != nil {
 		return nil, err
 	}
-	src := &copier.RemoteSource{Client: p.Client, Repo: repo}
+	src := &registry.Repo{Client: p.Client, Name: repo}
 	pay, err := release.Read(ctx, src, ref.DigestStr(), s.Payload)
 	if err != nil {
 		return nil, err

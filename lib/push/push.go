@@ -6,6 +6,7 @@ package push
 import (
 	"context"
 	"fmt"
+	"github.com/ocm-mirror/ocm/lib/store"
 
 	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/cache"
@@ -77,11 +78,11 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return fmt.Errorf("destination %s/%s: %w", s.Mirror.Registry, repoName, err)
 	}
-	var src copier.Source
+	var src store.Reader
 	srcRepo := ""
 	if s.Cache != nil {
 		if ok, _ := s.Cache.Has(r.Digest); ok {
-			src = &copier.CacheSource{Cache: s.Cache}
+			src = s.Cache
 		}
 	}
 	if src == nil && refs.IsOCI(r.Source) {
@@ -91,17 +92,17 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		if err != nil {
 			return err
 		}
-		src = &copier.CacheSource{Cache: &cache.Cache{Dir: dir}}
+		src = &cache.Cache{Dir: dir}
 	}
 	if src == nil {
 		repo, err := s.Source.SourceRepo(r.Source)
 		if err != nil {
 			return err
 		}
-		src = &copier.RemoteSource{Client: s.Source, Repo: repo}
+		src = &registry.Repo{Client: s.Source, Name: repo}
 		srcRepo = repo.Name()
 	}
-	dst := &copier.RemoteDest{Client: s.Dest, R: dstRepo}
+	dst := &registry.Repo{Client: s.Dest, Name: dstRepo}
 	target := fmt.Sprintf("%s/%s:%s", s.Mirror.Registry, repoName, tag)
 	if s.DryRun != nil {
 		has, err := dst.HasManifest(ctx, r.Digest)
@@ -145,13 +146,13 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 // attachments copies what is attached to r's image. From a source registry
 // they are looked up now (so a signature added since the last run comes
 // too) and named in r; from the cache, r names them (ocm-fetch found them).
-func (s *Stage) attachments(ctx context.Context, r *record.Record, src copier.Source, dst copier.Dest, tag string) error {
-	if rs, ok := src.(*copier.RemoteSource); ok {
+func (s *Stage) attachments(ctx context.Context, r *record.Record, src store.Reader, dst store.Writer, tag string) error {
+	if rs, ok := src.(*registry.Repo); ok {
 		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
 		if err != nil {
 			return err
 		}
-		f := &attach.Finder{Client: rs.Client, Repo: rs.Repo}
+		f := &attach.Finder{Client: rs.Client, Repo: rs.Name}
 		if r.Attachments, err = f.Find(ctx, subjects); err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/registriesconf"
 	"github.com/ocm-mirror/ocm/lib/retry"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // Options configure a Client.
@@ -334,10 +335,14 @@ func (e *HTTPError) Temporary() bool {
 
 func (e *HTTPError) RetryAfter() time.Duration { return e.retryAfter }
 
+// Is makes a 404 match store.ErrNotFound.
+func (e *HTTPError) Is(target error) bool {
+	return target == store.ErrNotFound && e.StatusCode == http.StatusNotFound
+}
+
 // NotFound reports whether err says the manifest, blob or repository is absent.
 func NotFound(err error) bool {
-	var he *HTTPError
-	return errors.As(err, &he) && he.StatusCode == http.StatusNotFound
+	return errors.Is(err, store.ErrNotFound)
 }
 
 // sources lists the repositories to read repo's ref from: its mirrors in

@@ -31,13 +31,6 @@ var ManifestAccept = strings.Join([]string{
 	"application/vnd.docker.distribution.manifest.v2+json",
 }, ", ")
 
-// Descriptor is what a HEAD tells of a manifest or blob.
-type Descriptor struct {
-	Digest    string
-	MediaType string
-	Size      int64
-}
-
 // ErrBadReference is wrapped by the error for a tag or digest that must not
 // go into a URL (a tampered record's "sha256:../../x" would be a path).
 var ErrBadReference = errors.New("bad tag or digest")
@@ -172,7 +165,7 @@ func readError(req *http.Request, resp *http.Response) *HTTPError {
 }
 
 // HeadManifest asks for a manifest's descriptor; found is false on 404.
-func (c *Client) HeadManifest(ctx context.Context, repo name.Repository, ref string) (d Descriptor, found bool, err error) {
+func (c *Client) HeadManifest(ctx context.Context, repo name.Repository, ref string) (d manifest.Descriptor, found bool, err error) {
 	if c.opts.Mirrors == nil {
 		return c.headManifest(ctx, repo, ref)
 	}
@@ -190,7 +183,7 @@ func (c *Client) HeadManifest(ctx context.Context, repo name.Repository, ref str
 	return d, found, err
 }
 
-func (c *Client) headManifest(ctx context.Context, repo name.Repository, ref string) (d Descriptor, found bool, err error) {
+func (c *Client) headManifest(ctx context.Context, repo name.Repository, ref string) (d manifest.Descriptor, found bool, err error) {
 	u, err := c.url(repo, "manifests", ref)
 	if err != nil {
 		return d, false, err
@@ -209,7 +202,7 @@ func (c *Client) headManifest(ctx context.Context, repo name.Repository, ref str
 		return d, false, err
 	}
 	resp.Body.Close()
-	d = Descriptor{Digest: resp.Header.Get("Docker-Content-Digest"), MediaType: mediaType(resp), Size: resp.ContentLength}
+	d = manifest.Descriptor{Digest: resp.Header.Get("Docker-Content-Digest"), MediaType: mediaType(resp), Size: resp.ContentLength}
 	return d, true, nil
 }
 

@@ -5,6 +5,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -36,7 +37,8 @@ type retryAfter interface {
 // down or failing inside, a connection reset or cut short, a timeout.
 func Retryable(err error) bool {
 	var p *permanent
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &p) {
+	var x *ExhaustedError
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &p) || errors.As(err, &x) {
 		return false
 	}
 	// Connection-level failures first: net.OpError says Temporary() is
@@ -84,7 +86,13 @@ func (b *Budget) Do(ctx context.Context, after error, f func() error, onRetry fu
 	err := after
 	for {
 		if err != nil {
-			if !Retryable(err) || b.used >= attempts {
+			if !Retryable(err) {
+				return err
+			}
+			if b.used >= attempts {
+				if attempts > 1 {
+					err = &ExhaustedError{Tries: b.used, Err: err}
+				}
 				return err
 			}
 			wait := b.p.backoff(b.used)
@@ -109,6 +117,21 @@ func (b *Budget) Do(ctx context.Context, after error, f func() error, onRetry fu
 		}
 	}
 }
+
+// ExhaustedError is the error of a request whose tries are all spent on
+// transient failures: the message says how many were made, and no layer
+// above tries it again (Retryable is false), so a request is never sent
+// more than Attempts times.
+type ExhaustedError struct {
+	Tries int
+	Err   error // the error of the last try
+}
+
+func (e *ExhaustedError) Error() string {
+	return fmt.Sprintf("%v (failed after %d tries)", e.Err, e.Tries)
+}
+
+func (e *ExhaustedError) Unwrap() error { return e.Err }
 
 // Permanent marks err as not to be retried by this layer whatever it wraps
 // (the layer below has retried it already); errors.Is and As still see it.

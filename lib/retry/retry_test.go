@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +57,22 @@ func TestDoStopsAtTheBudget(t *testing.T) {
 	}, func(int, time.Duration, error) { retries++ })
 	if err == nil || calls != 3 || retries != 2 {
 		t.Fatalf("err %v after %d calls, %d retries; want an error after 3 calls, 2 retries", err, calls, retries)
+	}
+	var x *ExhaustedError
+	if !errors.As(err, &x) || x.Tries != 3 || !strings.Contains(err.Error(), "failed after 3 tries") {
+		t.Errorf("error %q does not say it failed after 3 tries", err)
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("error %q hides the last try's cause", err)
+	}
+	// A request whose tries are spent is not tried again by a layer above.
+	outer := 0
+	err = Policy{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}.Do(context.Background(), func() error {
+		outer++
+		return err
+	}, nil)
+	if outer != 1 {
+		t.Errorf("an exhausted request was tried %d times by the layer above, want 1", outer)
 	}
 	calls = 0
 	err = Policy{Attempts: 5, Base: time.Millisecond, Max: time.Millisecond}.Do(context.Background(), func() error {

@@ -79,7 +79,7 @@ func spec(i, n, what string) (Spec, error) {
 // their cache or the source registry.
 type Blobs func(ctx context.Context, r *record.Record) ([]manifest.Descriptor, error)
 
-// ManifestSource reads a manifest by digest (copier.Source fits).
+// ManifestSource reads a manifest by digest (store.Reader fits).
 type ManifestSource interface {
 	Manifest(ctx context.Context, digest string) ([]byte, string, error)
 }

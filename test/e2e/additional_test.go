@@ -11,10 +11,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // additionalISC lists every fixture image and blocks library/alpine.

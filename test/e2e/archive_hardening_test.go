@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // packedFixture mirrors the fixture to disk: DIR/plan.jsonl, DIR/cache,

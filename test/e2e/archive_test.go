@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // archiveSize returns the total size of the mirror_*.tar files in dir.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // skopeoCopy copies an image between test registries (plain HTTP).

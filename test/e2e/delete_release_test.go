@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/deletion"
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/deletion"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // TestDeleteReleasesAndOperators mirrors releases 4.14.1-4.14.3 and two

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocm-mirror/ocm/lib/deletion"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/deletion"
 )
 
 // TestF4DeleteStaysUnderPrefix: a delete-images.yaml edited to name a

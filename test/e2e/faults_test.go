@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocm-mirror/ocm/internal/testenv"
 	"github.com/ocm-mirror/ocm/lib/archive"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // TestFlakyRegistries: 429s with Retry-After, 5xx, connection resets and
@@ -148,7 +148,7 @@ func TestKillAndResume(t *testing.T) {
 	recs := records(t, sh(t, dir, nil, "cat fetched.jsonl").stdout)
 	for _, rec := range recs {
 		if rec.Status == record.StatusCached {
-			if _, err := archive.ImageBlobs(c, rec.Digest, rec.MediaType); err != nil {
+			if _, err := c.ImageBlobs(rec.Digest, rec.MediaType); err != nil {
 				t.Errorf("%s: %v", rec.Source, err)
 			}
 		}

@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // spy is a registry stand-in on 127.0.0.1 that answers the version check

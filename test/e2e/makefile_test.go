@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // TestExampleMakefileReleasesOperators runs examples/Makefile as its header says: `make

@@ -16,8 +16,8 @@ import (
 
 	"github.com/ocm-mirror/ocm/internal/catalogtest"
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // ociCatalogISC names a catalog in a local OCI layout, without

@@ -12,14 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/internal/catalogtest"
-	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
-	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 const operatorISC = `mirror:
@@ -46,7 +45,7 @@ func readCatalog(t *testing.T, host, repo, digest, saveTo string) *catalog.FBC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &copier.RemoteSource{Client: c, Repo: r}
+	src := &registry.Repo{Client: c, Name: r}
 	img, err := imagefs.Resolve(context.Background(), src, digest, "linux/amd64")
 	if err != nil {
 		t.Fatal(err)

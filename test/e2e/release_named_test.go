@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // TestNamedRelease: mirror.platform.release names one payload, by tag

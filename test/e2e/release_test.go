@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 func releaseEnv(t *testing.T, ro fixture.ReleaseOptions) (*testenv.Registry, *fixture.Releases, string) {

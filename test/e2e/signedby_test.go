@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // --secure-policy with a signedBy (GPG) requirement: the plan reads simple

@@ -15,11 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // proxyRequest is what a recordingProxy was asked.
@@ -280,6 +281,64 @@ func TestNestedRetries(t *testing.T) {
 			if n, _ := strconv.Atoi(m[1]); n != len(got)-1 {
 				t.Errorf("summary says %d retries; the registry saw %d requests, %d of them sent again", n, len(got), len(got)-1)
 			}
+		})
+	}
+}
+
+// TestSourceReadsTriedRetriesTimes: reads that keep failing at the source
+// (manifest or blob GET answering 500) are each sent at most --retries
+// times by ocm-push, and exactly that many for the one that ends the
+// image, whose error says after how many tries it failed.
+func TestSourceReadsTriedRetriesTimes(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	tests := []struct {
+		name string
+		fail func(*http.Request) bool
+	}{
+		{"manifest GET", func(r *http.Request) bool {
+			return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/")
+		}},
+		{"blob GET", func(r *http.Request) bool {
+			return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:")
+		}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var on atomic.Bool // off while planning through the proxy
+			p := startFailingProxy(t, src.URL(), func(r *http.Request) bool { return on.Load() && tc.fail(r) })
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(p.Host, set))
+			if r := sh(t, dir, nil, "ocm-plan -c isc.yaml | grep '/ubi9/ubi-minimal:latest' > plan.jsonl"); r.code != 0 {
+				t.Fatalf("plan exit %d", r.code)
+			}
+			on.Store(true)
+			r := sh(t, dir, nil, fmt.Sprintf("ocm-push --retries 3 --blob-workers 1 docker://%s/src%d < plan.jsonl > pushed.jsonl", dst.Host, i))
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1 (the image failed)", r.code)
+			}
+			sent := map[string]int{}
+			for _, f := range p.failures() {
+				sent[f]++
+			}
+			exact := 0
+			for req, n := range sent {
+				if n > 3 {
+					t.Errorf("%s sent %d times with --retries 3", req, n)
+				}
+				if n == 3 {
+					exact++
+				}
+			}
+			if exact == 0 {
+				t.Errorf("no failing request was sent 3 times: %v", sent)
+			}
+			recs := records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout)
+			if len(recs) != 1 || recs[0].Status != record.StatusFailed || !strings.Contains(recs[0].Error, "failed after 3 tries") {
+				t.Fatalf("record does not say the image failed after 3 tries: %+v", recs)
+			}
+			t.Logf("failing requests, times sent: %v; record error: %s", sent, recs[0].Error)
 		})
 	}
 }

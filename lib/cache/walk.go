@@ -1,0 +1,200 @@
+package cache
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/store"
+)
+
+// MissingError is returned when a manifest an image needs is not in the
+// cache: callers name the digest (and where it should have come from)
+// without reading the message.
+type MissingError struct {
+	Digest string
+}
+
+// Is makes a missing manifest match store.ErrNotFound.
+func (e *MissingError) Is(target error) bool { return target == store.ErrNotFound }
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("manifest %s is not in the cache", e.Digest)
+}
+
+// ImageBlobs lists every blob an image needs, manifests included, each once,
+// walking the image's manifests as stored in the cache. Layers and configs
+// need not be cached (the caller decides what a missing one means);
+// manifests must be: a missing one is a *MissingError.
+func (c *Cache) ImageBlobs(digest, mediaType string) ([]manifest.Descriptor, error) {
+	var out []manifest.Descriptor
+	seen := map[string]bool{}
+	var walk func(d, mt string, depth int) error
+	walk = func(d, mt string, depth int) error {
+		if seen[d] {
+			return nil
+		}
+		if err := manifest.Nested(depth, d); err != nil {
+			return err
+		}
+		seen[d] = true
+		ok, size := c.Has(d)
+		if !ok {
+			return &MissingError{Digest: d}
+		}
+		body, err := c.ReadBlob(d)
+		if err != nil {
+			return err
+		}
+		m, mt, err := manifest.Parse(body, mt)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", d, err)
+		}
+		out = append(out, manifest.Descriptor{MediaType: mt, Digest: d, Size: size})
+		if manifest.IsIndex(mt) {
+			for _, child := range m.Manifests {
+				if err := walk(child.Digest, child.MediaType, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		for _, b := range m.Blobs() {
+			if seen[b.Digest] {
+				continue
+			}
+			seen[b.Digest] = true
+			out = append(out, manifest.Descriptor{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
+		}
+		return nil
+	}
+	if err := walk(digest, mediaType, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Forget removes the images named refs from the cache: their index.json
+// entries, and every blob of theirs that no remaining named image uses. It
+// returns the blobs removed and their bytes.
+func (c *Cache) Forget(refs []string) (int, int64, error) {
+	named, err := c.Refs()
+	if err != nil {
+		return 0, 0, err
+	}
+	gone := map[string]bool{}
+	for _, s := range refs {
+		gone[s] = true
+	}
+	used := map[string]bool{}
+	var candidates []manifest.Descriptor
+	for _, d := range named {
+		members, err := c.ImageBlobs(d.Digest, d.MediaType)
+		if err != nil {
+			continue // an incomplete image keeps nothing alive
+		}
+		if gone[d.Annotations[RefAnnotation]] {
+			candidates = append(candidates, members...)
+			continue
+		}
+		for _, m := range members {
+			used[m.Digest] = true
+		}
+	}
+	for s := range gone {
+		if err := c.Untag(s); err != nil {
+			return 0, 0, err
+		}
+	}
+	n, freed := 0, int64(0)
+	done := map[string]bool{}
+	for _, m := range candidates {
+		if used[m.Digest] || done[m.Digest] {
+			continue
+		}
+		done[m.Digest] = true
+		if ok, size := c.Has(m.Digest); ok {
+			if err := os.Remove(c.BlobPath(m.Digest)); err != nil {
+				return n, freed, err
+			}
+			n++
+			freed += size
+		}
+	}
+	return n, freed, nil
+}
+
+// DropDamaged checks an image the cache already holds before a copy takes
+// it for complete (its manifest is cached, so the copy would look no
+// further): every blob must be there with the size its manifest gives, and
+// every manifest must match its digest (manifests are small: read whole).
+// A blob missing or of the wrong size is removed with the manifests above
+// it, so the copy that follows fetches them again. It returns what it
+// removed. Layers are size-checked, not hashed: hashing every cached byte
+// would make each rerun read the whole cache; ocm-pack hashes what it packs
+// and removes a damaged blob for the next fetch.
+func (c *Cache) DropDamaged(digest, mediaType string, size int64) ([]string, error) {
+	var removed []string
+	drop := func(d string) error {
+		if err := c.Remove(d); err != nil {
+			return err
+		}
+		removed = append(removed, d)
+		return nil
+	}
+	seen := map[string]bool{}
+	// walk tells whether the manifest d had to go.
+	var walk func(d, mt string, size int64) (bool, error)
+	walk = func(d, mt string, size int64) (bool, error) {
+		ok, got := c.Has(d)
+		if !ok {
+			return true, nil // the copy fetches it; what names it must go too
+		}
+		if seen[d] {
+			return false, nil
+		}
+		seen[d] = true
+		body, err := c.ReadBlob(d)
+		if err != nil || (size > 0 && got != size) {
+			return true, drop(d)
+		}
+		m, mt, err := manifest.Parse(body, mt)
+		if err != nil {
+			return false, nil // the copy reports a bad manifest
+		}
+		bad := false
+		if manifest.IsIndex(mt) {
+			for _, child := range m.Manifests {
+				gone, err := walk(child.Digest, child.MediaType, child.Size)
+				if err != nil {
+					return false, err
+				}
+				bad = bad || gone
+			}
+		} else {
+			for _, b := range m.Blobs() {
+				ok, got := c.Has(b.Digest)
+				switch {
+				case !ok:
+					bad = true
+				case got != b.Size:
+					bad = true
+					if err := drop(b.Digest); err != nil {
+						return false, err
+					}
+				}
+			}
+		}
+		if bad {
+			return true, drop(d)
+		}
+		return false, nil
+	}
+	if ok, _ := c.Has(digest); !ok {
+		return nil, nil // not cached yet: nothing to check
+	}
+	if _, err := walk(digest, mediaType, size); err != nil {
+		return removed, fmt.Errorf("removing damaged blobs from the cache: %w", err)
+	}
+	return removed, nil
+}
