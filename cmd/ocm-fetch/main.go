@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cli"
-	"github.com/ocm-mirror/ocm/lib/fetch"
+	"github.com/ocm-mirror/ocm/lib/copystage"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
@@ -39,7 +39,7 @@ func run(args []string) int {
 		if err != nil {
 			return nil, cli.Usage(err)
 		}
-		st := &fetch.Stage{Engine: e.Engine, Source: e.Source, Cache: e.Cache, Log: s.Log, Signatures: sigs, DryRun: e.DryRun}
+		st := &copystage.Stage{Engine: e.Engine, Source: e.Source, Cache: e.Cache, Log: s.Log, Signatures: sigs, DryRun: e.DryRun}
 		st.NoAttachments = s.NoAttachments
 		return &cli.Work{Process: st.Process, Options: pipeline.Options{Stage: "fetch"}, Where: "the cache"}, nil
 	})

@@ -8,8 +8,8 @@ import (
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cli"
+	"github.com/ocm-mirror/ocm/lib/copystage"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
-	"github.com/ocm-mirror/ocm/lib/push"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
 )
@@ -47,9 +47,9 @@ func run(args []string) int {
 		return nil
 	}
 	return s.Run(args, check, func(ctx context.Context, e *cli.Env) (*cli.Work, error) {
-		st := &push.Stage{Engine: e.Engine, Source: e.Source, Dest: dst, Cache: e.Cache, Mirror: mirror, MaxNested: *maxNested, Log: s.Log, Abort: e.Abort, DryRun: e.DryRun}
+		st := &copystage.Stage{Engine: e.Engine, Source: e.Source, Dest: dst, Cache: e.Cache, Mirror: mirror, MaxNested: *maxNested, Log: s.Log, Abort: e.Abort, DryRun: e.DryRun}
 		st.NoAttachments = s.NoAttachments
-		o := pipeline.Options{Stage: "push", Barrier: push.Barrier, Seen: st.Seen}
+		o := pipeline.Options{Stage: "push", Barrier: copystage.Barrier, Seen: st.Seen}
 		return &cli.Work{Process: st.Process, Options: o, Where: "the mirror", Refused: st.Refused}, nil
 	})
 }
