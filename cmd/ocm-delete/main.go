@@ -32,7 +32,7 @@ func run(args []string) int {
 	c := cli.New("ocm-delete", usage)
 	generate := c.Flags.Bool("generate", false, "write DIR/delete/delete-images.yaml from the records on stdin; delete nothing")
 	var workspace, yamlFile string
-	cli.LocalPathVar(c.Flags, &workspace, "workspace", "working-dir", "folder for delete/delete-images.yaml (PATH or file://PATH)")
+	cli.WorkspaceVar(c.Flags, &workspace, "folder for delete/delete-images.yaml")
 	keep := c.Flags.String("keep", "", "image set to keep: an ImageSetConfiguration (planned against its sources) or a records file (.jsonl)")
 	cli.LocalPathVar(c.Flags, &yamlFile, "delete-yaml-file", "", "delete the manifests this file lists: ocm-delete --generate's or oc-mirror v2's delete-images.yaml (PATH or file://PATH)")
 	dryRun := c.Flags.Bool("dry-run", false, "with --delete-yaml-file: print what would be deleted, delete nothing")

@@ -238,7 +238,13 @@ type DryRun struct {
 // Register adds --dry-run and --workspace to fs.
 func (d *DryRun) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.On, "dry-run", false, "copy nothing: write WORKSPACE/dry-run/mapping.txt (every image) and missing.txt (images not yet at the destination)")
-	LocalPathVar(fs, &d.Workspace, "workspace", "working-dir", "folder for dry-run files and logs/mirroring_errors_<time>.log (PATH or file://PATH)")
+	WorkspaceVar(fs, &d.Workspace, "folder for dry-run files and logs/mirroring_errors_<time>.log")
+}
+
+// WorkspaceVar adds --workspace (oc-mirror's working directory, default
+// working-dir; PATH or file://PATH) to fs; usage says what goes there.
+func WorkspaceVar(fs *pflag.FlagSet, p *string, usage string) {
+	LocalPathVar(fs, p, "workspace", "working-dir", usage+" (PATH or file://PATH)")
 }
 
 // Finish writes the dry-run files and says what is missing, as the reference
