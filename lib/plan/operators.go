@@ -178,14 +178,14 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src copier.Source, cat *re
 	if err != nil {
 		return err
 	}
-	layer, diffID, err := catalog.Layer(dir, catalog.ServeCacheDir(img), files)
+	layer, err := catalog.Layer(dir, catalog.ServeCacheDir(img), files)
 	if err != nil {
 		return err
 	}
 	if _, err := p.Engine.Copy(ctx, src, cat.Digest, &copier.CacheDest{Cache: p.Cache}, ""); err != nil {
 		return fmt.Errorf("caching the catalog image: %w", err)
 	}
-	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer, diffID)
+	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer)
 	if err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}
