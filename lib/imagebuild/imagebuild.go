@@ -187,6 +187,11 @@ func Write(ctx context.Context, c *cache.Cache, img v1.Image) (cache.Descriptor,
 		if ok, _ := c.Has(d.String()); ok {
 			continue
 		}
+		// Foreign layers (non-distributable) stay where their URLs
+		// point: the cache holds them no more than the base did.
+		if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
+			continue
+		}
 		size, err := l.Size()
 		if err != nil {
 			return cache.Descriptor{}, err

@@ -2,7 +2,9 @@ package imagebuild
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -115,4 +117,70 @@ func TestApplyKeepsTheBase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRebuildIndex: every manifest of an index is rebuilt; the index keeps
+// its entries' order, platforms and annotations, and its own annotations.
+func TestRebuildIndex(t *testing.T) {
+	ctx := context.Background()
+	c, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plats := []v1.Platform{{OS: "linux", Architecture: "arm64"}, {OS: "linux", Architecture: "amd64"}}
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Annotations: map[string]string{"index": "kept"}}
+	for i, p := range plats {
+		d := put(t, c, types.OCIManifestSchema1)
+		h, _ := v1.NewHash(d)
+		raw, _ := c.ReadBlob(d)
+		idx.Manifests = append(idx.Manifests, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: h, Size: int64(len(raw)),
+			Platform: &plats[i], Annotations: map[string]string{"entry": p.Architecture}})
+	}
+	ib, _ := json.Marshal(idx)
+	id, err := c.PutBytes(ctx, ib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := Layer([]Entry{{Header: tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644}, Body: []byte("x")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := Rebuild(ctx, c, id, func(base v1.Image) (v1.Image, error) {
+		return Apply(base, Change{Layer: layer, CreatedBy: "added"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nd.MediaType != string(types.OCIImageIndex) || nd.Digest == id {
+		t.Fatalf("rebuilt index %+v", nd)
+	}
+	nb, err := c.ReadBlob(nd.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v1.ParseIndexManifest(bytes.NewReader(nb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Annotations["index"] != "kept" || len(got.Manifests) != 2 {
+		t.Fatalf("rebuilt index %s", nb)
+	}
+	for i, e := range got.Manifests {
+		if e.Platform.Architecture != plats[i].Architecture || e.Annotations["entry"] != plats[i].Architecture || e.Digest == idx.Manifests[i].Digest {
+			t.Errorf("entry %d: %+v, want %s rebuilt", i, e, plats[i].Architecture)
+		}
+		img, err := Image(c, e.Digest.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := img.Manifest(); err != nil || len(m.Layers) != 3 || e.Size != sizeOf(t, c, e.Digest.String()) {
+			t.Errorf("entry %d: manifest %+v (%v)", i, m, err)
+		}
+	}
+}
+
+func sizeOf(t *testing.T, c *cache.Cache, d string) int64 {
+	t.Helper()
+	_, n := c.Has(d)
+	return n
 }
