@@ -16,12 +16,24 @@ func Run(ctx context.Context, n, limit int, f func(ctx context.Context, i int) e
 	if n == 1 {
 		return f(ctx, 0)
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	// Not errgroup.WithContext: it cancels with the error as the cause,
+	// and net/http gives a request cut by a cancel its cause as the
+	// error, so the other calls' requests would seem to fail with this
+	// call's error (a 500 is retried, and counted as a retry).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var g errgroup.Group
 	if limit > 0 {
 		g.SetLimit(limit)
 	}
 	for i := 0; i < n; i++ {
-		g.Go(func() error { return f(ctx, i) })
+		g.Go(func() error {
+			err := f(ctx, i)
+			if err != nil {
+				cancel()
+			}
+			return err
+		})
 	}
 	return g.Wait()
 }

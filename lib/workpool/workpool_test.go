@@ -72,3 +72,21 @@ func TestRunCancelsAfterAnError(t *testing.T) {
 		t.Fatalf("Run: %v, %d calls saw the cancel; want boom, 3", err, cancelled.Load())
 	}
 }
+
+// TestRunCancelsWithoutCause: the others' context is cancelled plainly, not
+// with the failed call's error as its cause (net/http would hand that
+// error to their requests, and a retryable one would be retried).
+func TestRunCancelsWithoutCause(t *testing.T) {
+	boom := errors.New("boom")
+	var cause error
+	Run(context.Background(), 2, 1, func(ctx context.Context, i int) error {
+		if i == 0 {
+			return boom
+		}
+		cause = context.Cause(ctx)
+		return nil
+	})
+	if !errors.Is(cause, context.Canceled) {
+		t.Fatalf("cause %v, want context.Canceled", cause)
+	}
+}
