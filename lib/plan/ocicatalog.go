@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/manifest"
-	"github.com/ocm-mirror/ocm/lib/store"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // ociOperator plans a catalog in a local OCI image layout (oci://PATH). The

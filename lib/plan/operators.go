@@ -3,9 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/manifest"
-	"github.com/ocm-mirror/ocm/lib/registry"
-	"github.com/ocm-mirror/ocm/lib/store"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,8 +11,11 @@ import (
 	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // maxCatalogBytes bounds the declarative config read from a catalog.
@@ -179,14 +179,14 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src store.Reader, cat *rec
 	if err != nil {
 		return err
 	}
-	layer, diffID, err := catalog.Layer(dir, catalog.ServeCacheDir(img), files)
+	layer, err := catalog.Layer(dir, catalog.ServeCacheDir(img), files)
 	if err != nil {
 		return err
 	}
 	if _, err := p.Engine.Copy(ctx, src, cat.Digest, p.Cache, ""); err != nil {
 		return fmt.Errorf("caching the catalog image: %w", err)
 	}
-	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer, diffID)
+	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer)
 	if err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}

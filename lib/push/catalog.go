@@ -102,11 +102,11 @@ func (s *Stage) dropFailedBundles(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	layer, diffID, err := catalog.Layer(dir, catalog.ServeCacheDir(img), out)
+	layer, err := catalog.Layer(dir, catalog.ServeCacheDir(img), out)
 	if err != nil {
 		return err
 	}
-	d, mt, size, err := catalog.Rebuild(ctx, s.Cache, r.Digest, layer, diffID)
+	d, mt, size, err := catalog.Rebuild(ctx, s.Cache, r.Digest, layer)
 	if err != nil {
 		return fmt.Errorf("rebuilding catalog %s without %s: %w", r.Catalog, strings.Join(names, ", "), err)
 	}

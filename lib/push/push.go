@@ -6,7 +6,6 @@ package push
 import (
 	"context"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/store"
 
 	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/cache"
@@ -17,6 +16,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // Stage pushes records' images to Mirror.
