@@ -179,14 +179,18 @@ func checkPolicy(ctx context.Context, ch *policy.Checker, client *registry.Clien
 	return err
 }
 
-// needsCache: filtered catalogs and the graph image are built in the cache,
-// and catalogs from local OCI layouts are copied there.
+// needsCache: filtered catalogs, the graph image and Helm chart artifacts
+// are built in the cache, and catalogs from local OCI layouts are copied
+// there.
 func needsCache(cfg *config.Config) bool {
 	if cfg.Kind == config.KindDelete {
 		return false // nothing is rebuilt for a deletion
 	}
 	if pl := cfg.Spec.Platform; pl != nil && pl.Graph {
 		return true
+	}
+	if cfg.Spec.Helm != nil {
+		return true // charts are stored there as OCI artifacts
 	}
 	for _, op := range cfg.Spec.Operators {
 		if !op.Full || len(op.Packages) > 0 || refs.IsOCI(op.Catalog) {

@@ -89,9 +89,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			return err
 		}
 	}
-	// The graph image is built by ocm-plan into the cache: it has no source
-	// registry to ask (localhost/...) and nothing can be attached to it.
-	if !s.NoAttachments && r.Origin != record.OriginGraph {
+	// The graph image and chart artifacts are built by ocm-plan into the
+	// cache: no source registry to ask (localhost/...), nothing attached.
+	if !s.NoAttachments && !r.Built() {
 		// Looked up on every run: a signature added upstream since is cached too.
 		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
 		if err != nil {

@@ -48,6 +48,8 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 			keep = releaseSelected(cfg.Spec.Platform, r.Release) || named[r.Release]
 		case record.OriginHelm:
 			keep = cfg.Spec.Helm != nil && blocked.matchRecord(r) == ""
+		case record.OriginHelmChart:
+			keep = cfg.Spec.Helm != nil
 		case record.OriginGraph:
 			keep = cfg.Spec.Platform != nil && cfg.Spec.Platform.Graph
 		}
