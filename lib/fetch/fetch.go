@@ -69,6 +69,11 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		s.DryRun.Add("docker://"+r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
 		return nil
 	}
+	if has, _ := s.Cache.Has(r.Digest); !has {
+		if err := r.CheckBuilt(false); err != nil {
+			return err
+		}
+	}
 	removed, err := dropDamaged(s.Cache, r.Digest, r.MediaType, r.Size)
 	if err != nil {
 		return err

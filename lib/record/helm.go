@@ -1,5 +1,10 @@
 package record
 
+import (
+	"errors"
+	"fmt"
+)
+
 const (
 	// OriginHelm: an image a Helm chart of mirror.helm uses.
 	OriginHelm Origin = "helm"
@@ -17,3 +22,16 @@ func init() {
 // graph image, a Helm chart artifact): it has no source registry to ask,
 // and nothing can be attached to it there.
 func (r *Record) Built() bool { return r.Origin == OriginGraph || r.Origin == OriginHelmChart }
+
+// ErrNotBuilt: a record's image was built by ocm-plan into a cache (Built)
+// that the stage was not given.
+var ErrNotBuilt = errors.New("built by ocm-plan into its cache, which this stage was not given")
+
+// CheckBuilt returns ErrNotBuilt, with the fix, for a built record whose
+// image the stage's cache lacks: there is no registry to get it from.
+func (r *Record) CheckBuilt(cached bool) error {
+	if !r.Built() || cached {
+		return nil
+	}
+	return fmt.Errorf("%s: %w; fix: pass the --cache ocm-plan used (or ocm-unpack filled)", r.Source, ErrNotBuilt)
+}
