@@ -57,15 +57,6 @@ type Set struct {
 	Images []Image
 }
 
-// Images returns the images of every chart h names, each once, in order.
-func (c *Collector) Images(ctx context.Context, h *config.Helm) ([]Image, error) {
-	s, err := c.Collect(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	return s.Images, nil
-}
-
 // Collect returns every chart h names, packaged, and their images, each
 // once, in order.
 func (c *Collector) Collect(ctx context.Context, h *config.Helm) (*Set, error) {

@@ -67,7 +67,7 @@ func TestImages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			imgs, err := c.Images(context.Background(), &tc.h)
+			set, err := c.Collect(context.Background(), &tc.h)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want %q", err, tc.err)
@@ -77,7 +77,7 @@ func TestImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := refs(imgs); !reflect.DeepEqual(got, tc.want) {
+			if got := refs(set.Images); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %v\nwant %v", got, tc.want)
 			}
 		})
