@@ -1,7 +1,9 @@
 // Package helm finds the images Helm charts use (mirror.helm): it reads a
 // repository's index.yaml, downloads the charts, renders their templates
 // with their default values through the Helm SDK, and collects every image
-// the rendered objects name, as oc-mirror does.
+// the rendered objects name, as oc-mirror does. The charts themselves are
+// stored in the cache as Helm OCI artifacts (Store) and read back as the
+// .tgz files of the workspace (Archive).
 package helm
 
 import (
