@@ -50,7 +50,7 @@ func run(args []string) int {
 	cfgPath := fs.StringP("config", "c", "", "image set configuration file")
 	workers := fs.Int("workers", 8, "images resolved at once")
 	var cacheFlag cli.Cache
-	cacheFlag.Register(fs, "cache to build filtered catalogs and the update graph image in")
+	cacheFlag.Register(fs, "cache to build filtered catalogs, the update graph image and Helm chart artifacts in")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	// Signature policy (oc-mirror's --secure-policy).
