@@ -95,15 +95,17 @@ func run(args []string) int {
 	if err != nil {
 		return c.Fatalf(pipeline.ExitUsage, "%v", err)
 	}
-	charts, err := loadCharts(recs, *cacheDir)
-	if err != nil {
-		return c.Fatalf(pipeline.ExitImageFailed, "helm charts: %v", err)
-	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
 	}
 	if err := writeFiles(&c, *out, files); err != nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)
+	}
+	// After the cluster resources: a chart missing from the cache does not
+	// keep them from being written.
+	charts, err := loadCharts(recs, *cacheDir)
+	if err != nil {
+		return c.Fatalf(pipeline.ExitImageFailed, "helm charts: %v", err)
 	}
 	if err := writeFiles(&c, *chartsDir, charts); err != nil {
 		return c.Fatalf(pipeline.ExitImageFailed, "%v", err)

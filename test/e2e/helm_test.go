@@ -120,6 +120,15 @@ func TestHelmCharts(t *testing.T) {
 			t.Fatalf("d2m exit %d", r.code)
 		}
 		check(t, far, "d2m.jsonl")
+		// Without the cache that holds the charts: the cluster resources are
+		// written, the charts are not, and the error says which cache to give.
+		r := sh(t, far, nil, "ocm-resources --out res2 --charts charts2 < d2m.jsonl > /dev/null")
+		if r.code != 1 || !strings.Contains(r.stderr, "helm charts: chart localhost/helm/charts/") || !strings.Contains(r.stderr, "fix: pass the --cache ocm-push read it from") {
+			t.Fatalf("exit %d, want 1 naming the chart and the fix:\n%s", r.code, r.stderr)
+		}
+		if sh(t, far, nil, "test -s res2/itms-oc-mirror.yaml && test ! -e charts2").code != 0 {
+			t.Error("without the charts' cache: want the cluster resources written and no chart directory")
+		}
 	})
 }
 
