@@ -50,7 +50,7 @@ func run(args []string) int {
 	cfgPath := fs.StringP("config", "c", "", "image set configuration file")
 	workers := fs.Int("workers", 8, "images resolved at once")
 	var cacheFlag cli.Cache
-	cacheFlag.Register(fs, "cache to build filtered catalogs and the update graph image in")
+	cacheFlag.Register(fs, "cache to build filtered catalogs, the update graph image and Helm chart artifacts in")
 	graphURL := fs.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := fs.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	// Signature policy (oc-mirror's --secure-policy).
@@ -179,14 +179,18 @@ func checkPolicy(ctx context.Context, ch *policy.Checker, client *registry.Clien
 	return err
 }
 
-// needsCache: filtered catalogs and the graph image are built in the cache,
-// and catalogs from local OCI layouts are copied there.
+// needsCache: filtered catalogs, the graph image and Helm chart artifacts
+// are built in the cache, and catalogs from local OCI layouts are copied
+// there.
 func needsCache(cfg *config.Config) bool {
 	if cfg.Kind == config.KindDelete {
 		return false // nothing is rebuilt for a deletion
 	}
 	if pl := cfg.Spec.Platform; pl != nil && pl.Graph {
 		return true
+	}
+	if cfg.Spec.Helm != nil {
+		return true // charts are stored there as OCI artifacts
 	}
 	for _, op := range cfg.Spec.Operators {
 		if !op.Full || len(op.Packages) > 0 || refs.IsOCI(op.Catalog) {

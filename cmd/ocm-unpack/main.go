@@ -89,7 +89,11 @@ func run(args []string) int {
 	if cfg != nil {
 		all := len(res.Records)
 		if res.Records, err = plan.Select(cfg, res.Records); err != nil {
-			return c.Fatalf(pipeline.ExitUsage, "%v", err)
+			code := pipeline.ExitUsage
+			if errors.Is(err, plan.ErrReleaseBlocked) {
+				code = pipeline.ExitImageFailed // as ocm-plan: the set is fine, the release cannot go
+			}
+			return c.Fatalf(code, "%s: %v", *cfgPath, err)
 		}
 		c.Log.Infof("%s selects %d of the %d images in the archives", *cfgPath, len(res.Records), all)
 	}

@@ -69,6 +69,11 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		s.DryRun.Add("docker://"+r.Source, "oci:"+s.Cache.Dir+":"+r.Source, !has)
 		return nil
 	}
+	if has, _ := s.Cache.Has(r.Digest); !has {
+		if err := r.CheckBuilt(false); err != nil {
+			return err
+		}
+	}
 	removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size)
 	if err != nil {
 		return err
@@ -89,9 +94,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			return err
 		}
 	}
-	// The graph image is built by ocm-plan into the cache: it has no source
-	// registry to ask (localhost/...) and nothing can be attached to it.
-	if !s.NoAttachments && r.Origin != record.OriginGraph {
+	// The graph image and chart artifacts are built by ocm-plan into the
+	// cache: no source registry to ask (localhost/...), nothing attached.
+	if !s.NoAttachments && !r.Built() {
 		// Looked up on every run: a signature added upstream since is cached too.
 		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
 		if err != nil {

@@ -86,6 +86,9 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			src = s.Cache
 		}
 	}
+	if err := r.CheckBuilt(src != nil); err != nil {
+		return err
+	}
 	if src == nil && refs.IsOCI(r.Source) {
 		// A layout has no registry: the image comes from the layout itself
 		// (a catalog mirrored whole; a rebuilt one is only in the cache).
