@@ -319,6 +319,9 @@ func (b *blobReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Verifies lets the cache skip hashing the blob a second time.
+func (b *blobReader) Verifies(digest string, size int64) bool { return b.vr.Verifies(digest, size) }
+
 func (b *blobReader) Close() error {
 	b.s.counted.Add(b.vr.Count())
 	return b.vr.Close()
