@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/store"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
@@ -159,5 +161,50 @@ func TestStoreVerifiesBlobs(t *testing.T) {
 	absent := verify.Digest([]byte("nowhere"))
 	if err := read(absent); !errors.Is(err, store.ErrNotFound) || !errors.As(err, &be) || be.Digest != absent {
 		t.Fatalf("absent blob: %v", err)
+	}
+}
+
+// A set that names, under a new source, an image an earlier set carried
+// holds none of its blobs: unpacked on its own after the earlier one, the
+// image is copied from what the cache holds and named.
+func TestIncrementalSetNamesACachedImage(t *testing.T) {
+	cch, recs, _ := fill(t, 2)
+	out := t.TempDir()
+	if _, err := (&Packer{Cache: cch, OutDir: out, Log: quiet}).Pack(context.Background(), clone(recs)); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := Expand([]string{out})
+	alias := *recs[0]
+	alias.Source = strings.Replace(alias.Source, ":1", ":alias", 1)
+	if _, err := (&Packer{Cache: cch, OutDir: out, Log: quiet}).Pack(context.Background(), clone(append(recs, &alias))); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := Expand([]string{out})
+	second := all[len(first):]
+	if len(second) != 1 {
+		t.Fatalf("second set: %v", second)
+	}
+	dst, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &Unpacker{Cache: dst, Log: quiet}
+	if _, err := u.Unpack(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	res, err := u.Unpack(context.Background(), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 3 || len(res.Problems) > 0 {
+		t.Fatalf("%d records, problems %v", len(res.Records), res.Problems)
+	}
+	for _, r := range res.Records {
+		if r.Status != record.StatusCached {
+			t.Fatalf("%s: %s %s", r.Source, r.Status, r.Error)
+		}
+	}
+	if d, ok, _ := dst.Lookup(alias.Source); !ok || d.Digest != alias.Digest {
+		t.Fatalf("%s not named in the cache", alias.Source)
 	}
 }

@@ -157,8 +157,8 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 const imageWorkers, blobWorkers = 4, 4
 
 // unpackRecord copies r's release signatures, attachments and image into
-// the cache (the image last, named r.Source: a name in the cache means the
-// whole record is there) and returns the bytes it wrote itself.
+// the cache, the image last and named r.Source, then checks the cache holds
+// every blob of the record, and returns the bytes it wrote itself.
 func (u *Unpacker) unpackRecord(ctx context.Context, eng *copier.Engine, src store.Reader, r *record.Record) (int64, error) {
 	var n int64
 	for _, s := range r.Signatures {
@@ -177,7 +177,8 @@ func (u *Unpacker) unpackRecord(ctx context.Context, eng *copier.Engine, src sto
 		return n, err
 	}
 	// The engine trusts a manifest the cache holds to mean its image is
-	// whole; a cache an older ocm filled may hold one without its blobs.
+	// whole; a cache an older ocm filled may hold one without its blobs,
+	// which are copied now.
 	members, err := RecordBlobs(u.Cache, r)
 	if err != nil {
 		return n, err
