@@ -66,13 +66,9 @@ func run(args []string) int {
 		case err != nil:
 			return 0, err
 		}
-		tally, err := cli.WriteRecords(os.Stdout, recs, func(r *record.Record) bool { return r.Stage != "pack" })
-		if err != nil {
-			return 0, err
-		}
 		if res.TOC != nil {
 			c.Log.Infof("set %s: %d archives, %s of blobs packed, %d blobs left out (carried by earlier sets)", res.TOC.SetID, len(res.Files), cli.HumanBytes(res.Packed), res.Skipped)
 		}
-		return c.Summary(tally), nil
+		return c.Finish(os.Stdout, recs, func(r *record.Record) bool { return r.Stage != "pack" })
 	})
 }

@@ -39,7 +39,7 @@ func run(args []string) int {
 	c := cli.New("ocm-plan", usage)
 	cfgPath := cli.ConfigVar(c.Flags, "image set configuration file")
 	workers := c.Flags.Int("workers", 8, "images resolved at once")
-	cacheFlag := cli.CacheVar(c.Flags, "cache to build filtered catalogs and the update graph image in")
+	cacheFlag := cli.CacheVar(c.Flags, "cache to build filtered catalogs, the update graph image and Helm chart artifacts in")
 	graphURL := c.Flags.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
 	graphBase := c.Flags.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
 	pol := cli.PolicyVar(c.Flags)

@@ -1,5 +1,6 @@
-// Command ocm-unpack verifies archive files written by ocm-pack, loads their
-// blobs into a cache and writes the set's records to stdout.
+// Command ocm-unpack verifies archive files written by ocm-pack, copies the
+// images their records name into a cache and writes the set's records to
+// stdout.
 package main
 
 import (
@@ -17,8 +18,9 @@ import (
 
 const usage = `usage: ocm-unpack ARCHIVE_DIR|mirror_000001.tar... --cache DIR [flags] > records.jsonl
 
-Checks every member of every archive of one set (size and sha256, while
-streaming) and loads it into the cache; a damaged member never reaches it.
+Copies each record's image (with its attachments and release signatures)
+from the archives into the cache, checking every blob it loads (size and
+sha256, while streaming); a damaged blob never reaches the cache.
 Writes the set's records, each cached or failed with the blob and archive at
 fault. Unpack earlier (incremental) sets first. Exit 0: every image whole;
 1: some archive or image was damaged or missing; 2: bad flags, a file that is
@@ -60,17 +62,16 @@ func run(args []string) int {
 		} else if res == nil && err != nil {
 			return 0, err
 		}
-		if res.Records, err = sel.Select(res.Records, c.Log); err != nil {
+		if res.Records, err = sel.Select(res.Records, c.Log); errors.Is(err, plan.ErrReleaseBlocked) {
+			return 0, err // as ocm-plan: the set is fine, the release cannot go
+		} else if err != nil {
 			return 0, cli.Usage(err)
 		}
-		tally, err := cli.WriteRecords(os.Stdout, res.Records, func(r *record.Record) bool { return r.Stage != "unpack" })
-		if err != nil {
-			return 0, err
-		}
 		res.Log(c.Log, cch.Dir)
-		if code := c.Summary(tally); code != pipeline.ExitOK || len(res.Problems) == 0 {
-			return code, nil
+		code, err := c.Finish(os.Stdout, res.Records, func(r *record.Record) bool { return r.Stage != "unpack" })
+		if code == pipeline.ExitOK && len(res.Problems) > 0 {
+			code = pipeline.ExitImageFailed
 		}
-		return pipeline.ExitImageFailed, nil
+		return code, err
 	})
 }

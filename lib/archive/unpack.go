@@ -7,19 +7,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/manifest"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/capread"
+	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/verify"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // Unpacker loads archive sets into a cache.
@@ -80,11 +82,12 @@ func Expand(args []string) ([]string, error) {
 // Unpack verifies and loads archives into the cache. The files may hold
 // several sets (an ARCHIVE_DIR after incremental packs) if each follows the
 // one before (anything else is refused with ErrMixedSets before loading):
-// sets are loaded oldest first, and the records are those of the newest set,
-// which describe the whole image set. Every blob is checked against its digest and size as
-// it streams; a bad one never reaches the cache. Records whose images lack a
-// blob afterwards come back failed, naming the blob and the archive that
-// should have carried it.
+// the records are those of the newest set, which describe the whole image
+// set, and each record's image, attachments and release signatures are
+// copied from the archives (any set's) into the cache, skipping what it
+// holds. Every blob is checked against its digest and size as it streams;
+// a bad one never reaches the cache. Records whose images lack a blob come
+// back failed, naming the blob and the archive that should have carried it.
 func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no archives given")
@@ -93,38 +96,178 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 	if err != nil {
 		return nil, err
 	}
+	var total int64
 	for _, f := range files {
 		if fi, err := os.Stat(f); err == nil {
-			u.Meter.AddTotal(fi.Size())
+			total += fi.Size()
 		}
 	}
+	u.Meter.AddTotal(total)
 	u.Meter.Final()
-	res := &UnpackResult{}
+	src := openStore(sets, u.Meter, u.Log)
+	defer src.Close()
 	where := map[string]string{}
 	for _, s := range sets {
-		if err := u.loadSet(ctx, s.meta.toc, s.files, res); err != nil {
-			return res, err
-		}
 		for d, a := range s.meta.toc.Locate() {
 			where[d] = a
 		}
-		res.Records = s.meta.recs
 	}
-	// Check each image is whole in the cache now.
+	res := &UnpackResult{Records: sets[len(sets)-1].meta.recs}
+	eng := copier.New(copier.Options{BlobWorkers: blobWorkers, Logf: u.Log.Debugf})
+	// What the archives lack may be in the cache already (an earlier set
+	// unpacked on its own): the engine reads a manifest it names from there.
+	from := &archivesThenCache{src, u.Cache}
+	var loaded atomic.Int64
+	work := make(chan *record.Record)
+	var wg sync.WaitGroup
+	for i := 0; i < imageWorkers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				n, err := u.unpackRecord(ctx, eng, from, r)
+				loaded.Add(n)
+				if err != nil {
+					r.Fail("unpack", explain(err, where))
+				} else {
+					r.Status, r.Stage, r.Error = record.StatusCached, "unpack", ""
+				}
+			}
+		}()
+	}
 	for _, r := range res.Records {
 		if r.Done() {
 			continue
 		}
-		if err := u.complete(r, where); err != nil {
-			r.Fail("unpack", err)
-		} else {
-			r.Status, r.Stage, r.Error = record.StatusCached, "unpack", ""
-			if err := u.Cache.Tag(r.Source, manifest.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}); err != nil {
-				r.Fail("unpack", err)
+		if ctx.Err() != nil {
+			r.Fail("unpack", fmt.Errorf("interrupted before this image was unpacked"))
+			continue
+		}
+		work <- r
+	}
+	close(work)
+	wg.Wait()
+	src.settle(total)
+	res.Loaded = eng.Stats.BytesMoved.Load() + loaded.Load()
+	res.Problems = src.Problems()
+	for _, s := range sets {
+		for _, a := range s.meta.toc.Archives {
+			if src.Opened(a.Name) {
+				u.Log.Infof("loaded %s: %d of %d blobs, %d bytes written", a.Name, u.cached(a.Blobs), len(a.Blobs), src.Written(a.Name))
 			}
 		}
 	}
-	return res, nil
+	return res, ctx.Err()
+}
+
+// At most this many images, and blobs, are copied at once: archives are
+// local files, so a few streams keep the disk and the hashing busy.
+const imageWorkers, blobWorkers = 4, 4
+
+// unpackRecord copies r's release signatures, attachments and image into
+// the cache, the image last and named r.Source, then checks the cache holds
+// every blob of the record, and returns the bytes it wrote itself.
+func (u *Unpacker) unpackRecord(ctx context.Context, eng *copier.Engine, src store.Reader, r *record.Record) (int64, error) {
+	var n int64
+	for _, s := range r.Signatures {
+		w, err := u.putBlob(ctx, src, s.Digest, s.Size)
+		n += w
+		if err != nil {
+			return n, err
+		}
+	}
+	for _, a := range r.Attachments {
+		if _, err := eng.Copy(ctx, src, a.Digest, u.Cache, ""); err != nil {
+			return n, fmt.Errorf("%s %s of %s: %w", a.Kind, a.Digest, a.Subject, err)
+		}
+	}
+	if _, err := eng.Copy(ctx, src, r.Digest, u.Cache, r.Source); err != nil {
+		return n, err
+	}
+	// The engine trusts a manifest the cache holds to mean its image is
+	// whole; a cache an older ocm filled may hold one without its blobs,
+	// which are copied now.
+	members, err := RecordBlobs(u.Cache, r)
+	if err != nil {
+		return n, err
+	}
+	for _, m := range members {
+		w, err := u.putBlob(ctx, src, m.Digest, m.Size)
+		n += w
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// putBlob copies one blob into the cache unless it is there already.
+func (u *Unpacker) putBlob(ctx context.Context, src store.Reader, digest string, size int64) (int64, error) {
+	if ok, _ := u.Cache.Has(digest); ok {
+		return 0, nil
+	}
+	return u.Cache.PutBlob(ctx, digest, size, func() (io.ReadCloser, error) { return src.Blob(ctx, digest, size) })
+}
+
+// explain says why a record failed when a blob of its is at fault: the
+// archive listed for it is missing or damaged, or no archive given lists
+// it (an earlier set was not unpacked).
+func explain(err error, where map[string]string) error {
+	var digest string
+	var be *BlobError
+	var me *cache.MissingError
+	switch {
+	case errors.As(err, &be):
+		digest = be.Digest
+	case errors.As(err, &me):
+		digest = me.Digest
+	default:
+		return err
+	}
+	if a, ok := where[digest]; ok {
+		return fmt.Errorf("blob %s did not load: archive %s is missing or damaged", digest, a)
+	}
+	return fmt.Errorf("blob %s is in no archive of this set and not in the cache; fix: unpack the earlier archive sets first, or pack this set with --full", digest)
+}
+
+// cached counts the blobs the cache holds.
+func (u *Unpacker) cached(blobs []Member) int {
+	n := 0
+	for _, b := range blobs {
+		if ok, _ := u.Cache.Has(b.Digest); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// archivesThenCache reads from the archives, and what they lack from the
+// cache.
+type archivesThenCache struct {
+	archives *Store
+	cache    *cache.Cache
+}
+
+func (a *archivesThenCache) String() string { return a.archives.String() }
+
+func (a *archivesThenCache) Manifest(ctx context.Context, digest string) ([]byte, string, error) {
+	b, mt, err := a.archives.Manifest(ctx, digest)
+	if errors.Is(err, store.ErrNotFound) {
+		if b, mt, cerr := a.cache.Manifest(ctx, digest); cerr == nil {
+			return b, mt, nil
+		}
+	}
+	return b, mt, err
+}
+
+func (a *archivesThenCache) Blob(ctx context.Context, digest string, size int64) (io.ReadCloser, error) {
+	rc, err := a.archives.Blob(ctx, digest, size)
+	if errors.Is(err, store.ErrNotFound) {
+		if rc, cerr := a.cache.Blob(ctx, digest, size); cerr == nil {
+			return rc, nil
+		}
+	}
+	return rc, err
 }
 
 // set is the archives given of one set.
@@ -180,57 +323,7 @@ func archiveNames(t *TOC) string {
 	for _, a := range t.Archives {
 		names = append(names, a.Name)
 	}
-	if n := len(names); n > 4 {
-		return fmt.Sprintf("%s ... %s (%d)", names[0], names[n-1], n)
-	}
-	return strings.Join(names, ", ")
-}
-
-// loadSet loads one set's archives, noting missing or damaged ones.
-func (u *Unpacker) loadSet(ctx context.Context, toc *TOC, files []string, res *UnpackResult) error {
-	given := map[string]string{}
-	for _, f := range files {
-		given[filepath.Base(f)] = f
-	}
-	for _, a := range toc.Archives {
-		if _, ok := given[a.Name]; !ok {
-			res.Problems = append(res.Problems, fmt.Sprintf("archive %s of set %s is missing (%d blobs); fix: copy every mirror_*.tar of the set", a.Name, toc.SetID, len(a.Blobs)))
-			continue
-		}
-		n, problems := u.load(ctx, given[a.Name], toc.SetID, a)
-		res.Loaded += n
-		res.Problems = append(res.Problems, problems...)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// complete checks r's image is entirely in the cache.
-func (u *Unpacker) complete(r *record.Record, where map[string]string) error {
-	why := func(d string) error {
-		if a, ok := where[d]; ok {
-			return fmt.Errorf("blob %s did not load: archive %s is missing or damaged", d, a)
-		}
-		return fmt.Errorf("blob %s is in no archive of this set and not in the cache; fix: unpack the earlier archive sets first, or pack this set with --full", d)
-	}
-	if ok, _ := u.Cache.Has(r.Digest); !ok {
-		return why(r.Digest)
-	}
-	members, err := RecordBlobs(u.Cache, r)
-	if missing := (*cache.MissingError)(nil); errors.As(err, &missing) {
-		return why(missing.Digest)
-	}
-	if err != nil {
-		return err
-	}
-	for _, m := range members {
-		if ok, _ := u.Cache.Has(m.Digest); !ok {
-			return why(m.Digest)
-		}
-	}
-	return nil
+	return archiveList(names)
 }
 
 // ErrBadArchive is wrapped by Unpack's error for a file that is not a
@@ -311,74 +404,4 @@ func readMeta(path string) (*meta, error) {
 		return nil, err
 	}
 	return &meta{toc: toc, sum: sum, recs: recs}, nil
-}
-
-// load streams one archive's blobs into the cache.
-func (u *Unpacker) load(ctx context.Context, path, setID string, want Archive) (int64, []string) {
-	var problems []string
-	bad := func(format string, args ...any) {
-		p := fmt.Sprintf("archive %s: ", filepath.Base(path)) + fmt.Sprintf(format, args...)
-		problems = append(problems, p)
-		u.Log.Errorf("%s", p)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		bad("%v", err)
-		return 0, problems
-	}
-	defer f.Close()
-	sizes := map[string]int64{}
-	for _, b := range want.Blobs {
-		sizes[b.Digest] = b.Size
-	}
-	var loaded int64
-	got := map[string]bool{}
-	tr := tar.NewReader(u.Meter.Counter(f))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			bad("damaged or truncated after %d blobs (%v); fix: copy the archive again", len(got), err)
-			break
-		}
-		switch {
-		case h.Name == TOCMember:
-			var t TOC
-			b, _ := capread.All(tr, "member "+h.Name, capread.Meta)
-			if json.Unmarshal(b, &t) != nil || t.SetID != setID {
-				bad("belongs to another archive set; fix: unpack one set at a time")
-				return loaded, problems
-			}
-		case strings.HasPrefix(h.Name, "blobs/sha256/"):
-			d := "sha256:" + strings.TrimPrefix(h.Name, "blobs/sha256/")
-			size, listed := sizes[d]
-			if !verify.ValidDigest(d) || !listed || size != h.Size {
-				bad("member %s is not in the set's table of contents; skipped", h.Name)
-				continue
-			}
-			n, err := u.Cache.Put(ctx, d, size, tr)
-			loaded += n
-			if err != nil {
-				if ctx.Err() != nil {
-					return loaded, problems
-				}
-				if errors.Is(err, io.ErrUnexpectedEOF) {
-					bad("truncated inside blob %s (nothing of it was cached); fix: copy the archive again", d)
-					return loaded, problems
-				}
-				bad("blob %s rejected: %v; fix: copy the archive again", d, errors.Unwrap(err))
-				continue
-			}
-			got[d] = true
-		}
-	}
-	for _, b := range want.Blobs {
-		if !got[b.Digest] && len(problems) == 0 {
-			bad("blob %s listed in the table of contents is absent", b.Digest)
-		}
-	}
-	u.Log.Infof("loaded %s: %d of %d blobs, %d bytes written", filepath.Base(path), len(got), len(want.Blobs), loaded)
-	return loaded, problems
 }

@@ -2,9 +2,9 @@ package archive
 
 import (
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/manifest"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/store"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,6 +20,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/store"
 )
 
 // tagSchemes are cosign's tags, sha256-<hex><suffix>, beside the image.

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
@@ -44,11 +46,11 @@ func Read(ctx context.Context, src imagefs.Source, digest string) (*Image, error
 }
 
 // Layer is the image layer holding sel as the image's declarative config
-// (Rebuild adds it), and its diff ID.
-func (c *Image) Layer(sel *Selection) ([]byte, string, error) {
+// (Rebuild adds it).
+func (c *Image) Layer(sel *Selection) (v1.Layer, error) {
 	files, err := c.FBC.Render(sel, c.Dir)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	return Layer(c.Dir, ServeCacheDir(c.FS), files)
 }
@@ -75,11 +77,11 @@ func DropBundles(ctx context.Context, c *cache.Cache, catalog, digest string, bu
 	}
 	sel := cat.FBC.All()
 	sel.Drop(bundles)
-	layer, diffID, err := cat.Layer(sel)
+	layer, err := cat.Layer(sel)
 	if err != nil {
 		return "", "", 0, err
 	}
-	d, mt, size, err := Rebuild(ctx, c, digest, layer, diffID)
+	d, mt, size, err := Rebuild(ctx, c, digest, layer)
 	if err != nil {
 		return "", "", 0, fmt.Errorf("rebuilding catalog %s without %s: %w", catalog, strings.Join(BundleNames(bundles), ", "), err)
 	}

@@ -2,20 +2,17 @@ package catalog
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"fmt"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/imagebuild"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
-	"github.com/ocm-mirror/ocm/lib/manifest"
-	"github.com/ocm-mirror/ocm/lib/verify"
 )
 
 // ConfigsDir is where a catalog image keeps its declarative config.
@@ -93,29 +90,22 @@ func ServeArgs(entrypoint, cmd []string) (newEntrypoint, newCmd []string, change
 // Layer makes the layer that replaces a catalog's declarative config with
 // files (paths relative to the image root) and hides the stale serve cache:
 // opaque whiteouts on both directories, then the new files.
-func Layer(configsDir, serveCache string, files map[string][]byte) (blob []byte, diffID string, err error) {
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
+func Layer(configsDir, serveCache string, files map[string][]byte) (v1.Layer, error) {
 	mtime := time.Unix(0, 0)
-	dir := func(name string) error {
-		return tw.WriteHeader(&tar.Header{Name: name + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime})
+	var entries []imagebuild.Entry
+	dir := func(name string) {
+		entries = append(entries, imagebuild.Entry{Header: tar.Header{Name: name + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime}})
 	}
-	opaque := func(d string) error {
-		if err := dir(d); err != nil {
-			return err
-		}
-		return tw.WriteHeader(&tar.Header{Name: d + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o644, ModTime: mtime})
+	opaque := func(d string) {
+		dir(d)
+		entries = append(entries, imagebuild.Entry{Header: tar.Header{Name: d + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o644, ModTime: mtime}})
 	}
-	if err := opaque(configsDir); err != nil {
-		return nil, "", err
-	}
+	opaque(configsDir)
 	if serveCache != "" && serveCache != configsDir {
 		// The rebuilt command no longer reads it (see ServeArgs), and a
 		// stale cache left in the image would serve the unfiltered
 		// catalog to whoever starts it with --cache-dir.
-		if err := opaque(serveCache); err != nil {
-			return nil, "", err
-		}
+		opaque(serveCache)
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -125,28 +115,12 @@ func Layer(configsDir, serveCache string, files map[string][]byte) (blob []byte,
 	made := map[string]bool{configsDir: true}
 	for _, n := range names {
 		if d := path.Dir(n); !made[d] {
-			if err := dir(d); err != nil {
-				return nil, "", err
-			}
+			dir(d)
 			made[d] = true
 		}
-		b := files[n]
-		if err := tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b)), ModTime: mtime}); err != nil {
-			return nil, "", err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return nil, "", err
-		}
+		entries = append(entries, imagebuild.Entry{Header: tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: mtime}, Body: files[n]})
 	}
-	if err := tw.Close(); err != nil {
-		return nil, "", err
-	}
-	diffID = verify.Digest(tb.Bytes())
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(tb.Bytes())
-	zw.Close()
-	return gz.Bytes(), diffID, nil
+	return imagebuild.Layer(entries)
 }
 
 // Rebuild writes into c a copy of the catalog image manifest (or index)
@@ -154,120 +128,21 @@ func Layer(configsDir, serveCache string, files map[string][]byte) (blob []byte,
 // command without the serve cache flags (ServeArgs). The original's
 // blobs must already be in c. It returns the new manifest digest, media type
 // and size.
-func Rebuild(ctx context.Context, c *cache.Cache, digest string, layer []byte, diffID string) (string, string, int64, error) {
-	layerDigest, err := c.PutBytes(ctx, layer)
+func Rebuild(ctx context.Context, c *cache.Cache, digest string, layer v1.Layer) (string, string, int64, error) {
+	d, err := imagebuild.Rebuild(ctx, c, digest, func(base v1.Image) (v1.Image, error) {
+		return imagebuild.Apply(base, imagebuild.Change{
+			Layer:     layer,
+			CreatedBy: "ocm: filtered declarative config",
+			Config: func(cfg *v1.Config) error {
+				if ep, cmd, changed := ServeArgs(cfg.Entrypoint, cfg.Cmd); changed {
+					cfg.Entrypoint, cfg.Cmd = ep, cmd
+				}
+				return nil
+			},
+		})
+	})
 	if err != nil {
 		return "", "", 0, err
 	}
-	body, err := c.ReadBlob(digest)
-	if err != nil {
-		return "", "", 0, err
-	}
-	m, mt, err := manifest.Parse(body, "")
-	if err != nil {
-		return "", "", 0, err
-	}
-	if manifest.IsIndex(mt) {
-		var idx map[string]any
-		if err := json.Unmarshal(body, &idx); err != nil {
-			return "", "", 0, err
-		}
-		entries, _ := idx["manifests"].([]any)
-		for i, d := range m.Manifests {
-			nd, nmt, ns, err := Rebuild(ctx, c, d.Digest, layer, diffID)
-			if err != nil {
-				return "", "", 0, fmt.Errorf("platform %s: %w", d.Platform, err)
-			}
-			e, _ := entries[i].(map[string]any)
-			e["digest"], e["mediaType"], e["size"] = nd, nmt, ns
-		}
-		nb, _ := json.Marshal(idx)
-		nd, err := c.PutBytes(ctx, nb)
-		return nd, mt, int64(len(nb)), err
-	}
-	// One image: new config (diff ID and history appended), new manifest.
-	cfgBytes, err := c.ReadBlob(m.Config.Digest)
-	if err != nil {
-		return "", "", 0, err
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(cfgBytes, &cfg); err != nil {
-		return "", "", 0, fmt.Errorf("catalog config: %v", err)
-	}
-	rootfs, _ := cfg["rootfs"].(map[string]any)
-	if rootfs == nil {
-		return "", "", 0, fmt.Errorf("catalog config has no rootfs")
-	}
-	ids, _ := rootfs["diff_ids"].([]any)
-	rootfs["diff_ids"] = append(ids, diffID)
-	hist, _ := cfg["history"].([]any)
-	cfg["history"] = append(hist, map[string]any{"created": time.Unix(0, 0).UTC(), "created_by": "ocm: filtered declarative config"})
-	if err := serveWithoutCache(cfg); err != nil {
-		return "", "", 0, err
-	}
-	nc, _ := json.Marshal(cfg)
-	ncd, err := c.PutBytes(ctx, nc)
-	if err != nil {
-		return "", "", 0, err
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return "", "", 0, err
-	}
-	rc, _ := raw["config"].(map[string]any)
-	rc["digest"], rc["size"] = ncd, len(nc)
-	layers, _ := raw["layers"].([]any)
-	lmt := "application/vnd.oci.image.layer.v1.tar+gzip"
-	if mt == manifest.DockerV2 {
-		lmt = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	}
-	raw["layers"] = append(layers, map[string]any{"mediaType": lmt, "digest": layerDigest, "size": len(layer)})
-	nb, _ := json.Marshal(raw)
-	nd, err := c.PutBytes(ctx, nb)
-	return nd, mt, int64(len(nb)), err
-}
-
-// serveWithoutCache drops the serve cache flags from an image config's
-// Entrypoint and Cmd (see ServeArgs).
-func serveWithoutCache(cfg map[string]any) error {
-	c, _ := cfg["config"].(map[string]any)
-	if c == nil {
-		return nil
-	}
-	strs := func(key string) ([]string, error) {
-		v, ok := c[key]
-		if !ok || v == nil {
-			return nil, nil
-		}
-		l, ok := v.([]any)
-		if !ok {
-			return nil, fmt.Errorf("catalog config: config.%s is %T, not a list of strings", key, v)
-		}
-		out := make([]string, len(l))
-		for i, e := range l {
-			if out[i], ok = e.(string); !ok {
-				return nil, fmt.Errorf("catalog config: config.%s[%d] is %T, not a string", key, i, e)
-			}
-		}
-		return out, nil
-	}
-	ep, err := strs("Entrypoint")
-	if err != nil {
-		return err
-	}
-	cmd, err := strs("Cmd")
-	if err != nil {
-		return err
-	}
-	nep, ncmd, changed := ServeArgs(ep, cmd)
-	if !changed {
-		return nil
-	}
-	if _, ok := c["Entrypoint"]; ok {
-		c["Entrypoint"] = nep
-	}
-	if _, ok := c["Cmd"]; ok {
-		c["Cmd"] = ncmd
-	}
-	return nil
+	return d.Digest, d.MediaType, d.Size, nil
 }

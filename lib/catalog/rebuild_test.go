@@ -75,11 +75,11 @@ func TestRebuildDropsServeCacheFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layer, diffID, err := Layer("configs", "tmp/cache", map[string][]byte{"configs/a/catalog.json": []byte("{}")})
+	layer, err := Layer("configs", "tmp/cache", map[string][]byte{"configs/a/catalog.json": []byte("{}")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nd, _, _, err := Rebuild(ctx, c, md, layer, diffID)
+	nd, _, _, err := Rebuild(ctx, c, md, layer)
 	if err != nil {
 		t.Fatal(err)
 	}

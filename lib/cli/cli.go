@@ -265,6 +265,17 @@ func (d *DryRun) Finish(c *Common, r *dryrun.Report, where string) error {
 	return nil
 }
 
+// OutDirs checks each flag's directory (flag, dir, flag, dir...) as
+// OutDir does.
+func OutDirs(flagDirs ...string) error {
+	for i := 0; i+1 < len(flagDirs); i += 2 {
+		if err := OutDir(flagDirs[i], flagDirs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // OutDir checks that flag's directory (--out) is a directory or does not
 // exist yet: a file there is a mistake in the command line (exit 2), not a
 // failure found after the work is done.

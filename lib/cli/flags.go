@@ -189,3 +189,14 @@ func LocalPaths(what string, args []string) ([]string, error) {
 	}
 	return paths, nil
 }
+
+// OpenCache opens the cache at dir, else ("") the default one.
+func OpenCache(dir string) (*cache.Cache, error) {
+	if dir == "" {
+		var err error
+		if dir, err = (&Cache{}).Dir(); err != nil {
+			return nil, err
+		}
+	}
+	return cache.Open(dir)
+}

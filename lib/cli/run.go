@@ -140,9 +140,28 @@ func WriteRecords(w io.Writer, recs []*record.Record, passed func(*record.Record
 	return s.Tally, nil
 }
 
+// Finish writes recs to w (nil: nowhere), counting them (passed: records
+// the command did not touch), and prints the summary.
+func (c *Command) Finish(w io.Writer, recs []*record.Record, passed func(*record.Record) bool) (int, error) {
+	tally, err := WriteRecords(w, recs, passed)
+	if err != nil {
+		return 0, err
+	}
+	return c.Summary(tally), nil
+}
+
 // Summary prints c's outcome to stderr and returns the exit code.
 func (c *Command) Summary(t *pipeline.Tally) int {
 	return Summary(os.Stderr, c.Name, t, nil, c.Interrupted())
+}
+
+// Passthrough is where a command copies its input records: stdout, unless
+// on is false (--no-passthrough).
+func Passthrough(on bool) io.Writer {
+	if on {
+		return os.Stdout
+	}
+	return nil
 }
 
 // ReadRecords reads every record of stdin; its errors are bad input (exit 2).

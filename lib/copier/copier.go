@@ -8,14 +8,14 @@ package copier
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/store"
 	"io"
 	"sync"
 	"sync/atomic"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/store"
+	"github.com/ocm-mirror/ocm/lib/workpool"
 )
 
 // Stats count what a run did. All fields are updated atomically.
@@ -128,7 +128,9 @@ func (e *Engine) copyManifest(ctx context.Context, src store.Reader, dst store.W
 		if err := manifest.Nested(depth+1, digest); err != nil {
 			return err
 		}
-		err := parallel(ctx, len(m.Manifests), func(ctx context.Context, i int) error {
+		// Unbounded here: blob transfers are bounded by the engine's
+		// semaphore.
+		err := workpool.Run(ctx, len(m.Manifests), 0, func(ctx context.Context, i int) error {
 			child := m.Manifests[i]
 			if has, err := dst.HasManifest(ctx, child.Digest); err != nil {
 				return err
@@ -153,7 +155,7 @@ func (e *Engine) copyManifest(ctx context.Context, src store.Reader, dst store.W
 		}
 	} else {
 		blobs := m.Blobs()
-		err := parallel(ctx, len(blobs), func(ctx context.Context, i int) error {
+		err := workpool.Run(ctx, len(blobs), 0, func(ctx context.Context, i int) error {
 			return e.copyBlob(ctx, src, dst, blobs[i])
 		})
 		if err != nil {
@@ -287,33 +289,4 @@ func (e *Engine) transfer(ctx context.Context, src store.Reader, dst store.Write
 	}
 	e.Stats.BlobsCopied.Add(1)
 	return dst.Repo(), nil
-}
-
-// parallel runs f(0..n-1) concurrently and returns the first error; the
-// others are cancelled. Concurrency of blob transfers is bounded by the
-// engine's semaphore, not here.
-func parallel(ctx context.Context, n int, f func(context.Context, int) error) error {
-	if n == 1 {
-		return f(ctx, 0)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = f(ctx, i); errs[i] != nil {
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	return errors.Join(errs...)
 }

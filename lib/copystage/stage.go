@@ -135,10 +135,18 @@ func (s *Stage) has(ctx context.Context, t *target, r *record.Record) (bool, err
 // source is where r's image is read from: the cache when a push finds it
 // there, a local OCI layout (it has no registry: a catalog mirrored whole;
 // a rebuilt one is only in the cache), else its source registry (repo).
+//
+// An image ocm-plan built into its cache (Built) has no source to read it
+// from: a push without it in the cache fails with record.ErrNotBuilt.
 func (s *Stage) source(r *record.Record) (src store.Reader, repo *registry.Repo, err error) {
 	if s.push() && s.Cache != nil {
 		if ok, _ := s.Cache.Has(r.Digest); ok {
 			return s.Cache, nil, nil
+		}
+	}
+	if s.push() {
+		if err := r.CheckBuilt(false); err != nil {
+			return nil, nil, err
 		}
 	}
 	if refs.IsOCI(r.Source) {
@@ -199,6 +207,11 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	}
 	fromRegistry := repo != nil
 	if !s.push() && fromRegistry {
+		if has, _ := s.Cache.Has(r.Digest); !has {
+			if err := r.CheckBuilt(false); err != nil {
+				return err
+			}
+		}
 		// Its manifest cached, the copy would look no further.
 		removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size)
 		if err != nil {
@@ -225,9 +238,10 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 		}
 	}
 	// A fetch caches what it finds attached at the source: the graph image
-	// is built by ocm-plan into the cache (it has no source registry to ask:
-	// localhost/...), and a layout has no registry to look attachments up in.
-	if !s.NoAttachments && (s.push() || (fromRegistry && r.Origin != record.OriginGraph)) {
+	// and chart artifacts are built by ocm-plan into the cache (no source
+	// registry to ask: localhost/..., nothing attached), and a layout has no
+	// registry to look attachments up in.
+	if !s.NoAttachments && (s.push() || (fromRegistry && !r.Built())) {
 		if err := s.attachments(ctx, r, src, repo, t); err != nil {
 			return err
 		}

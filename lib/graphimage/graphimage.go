@@ -8,12 +8,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/manifest"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -22,10 +17,13 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/imagebuild"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
@@ -67,7 +65,18 @@ func (b *Builder) Build(ctx context.Context) (*record.Record, error) {
 	if base == "" {
 		base = DefaultBaseImage
 	}
-	layer, diffID, size, err := b.dataLayer(ctx, url)
+	// Locked while in use, so a cache opened meanwhile keeps it (see
+	// atomicfile.CleanStale).
+	tmp, err := atomicfile.Temp(b.Cache.Dir, "graph-layer")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if err := b.dataLayer(ctx, url, tmp); err != nil {
+		return nil, fmt.Errorf("graph image: %w", err)
+	}
+	layer, err := tarball.LayerFromFile(tmp.Name())
 	if err != nil {
 		return nil, fmt.Errorf("graph image: %w", err)
 	}
@@ -92,121 +101,67 @@ func (b *Builder) Build(ctx context.Context) (*record.Record, error) {
 	if _, err := b.Engine.Copy(ctx, src, img.Digest, b.Cache, base); err != nil {
 		return nil, fmt.Errorf("graph image: caching base image %s: %w", base, err)
 	}
-	// New config: the base's, plus our layer and command.
-	rawCfg, err := b.Cache.ReadBlob(img.Manifest.Config.Digest)
+	// The base plus our layer and command.
+	baseImg, err := imagebuild.Image(b.Cache, img.Digest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("graph image: base image %s: %w", base, err)
 	}
-	var cfg map[string]any
-	if err := json.Unmarshal(rawCfg, &cfg); err != nil {
-		return nil, fmt.Errorf("graph image: base config: %v", err)
-	}
-	rootfs, _ := cfg["rootfs"].(map[string]any)
-	if rootfs == nil {
-		return nil, fmt.Errorf("graph image: base config has no rootfs")
-	}
-	ids, _ := rootfs["diff_ids"].([]any)
-	rootfs["diff_ids"] = append(ids, diffID)
-	inner, _ := cfg["config"].(map[string]any)
-	if inner == nil {
-		inner = map[string]any{}
-	}
-	inner["Cmd"] = []string{"/bin/bash", "-c", "exec cp -rp /" + dataDir + "/* /var/lib/cincinnati/graph-data"}
-	delete(inner, "Entrypoint")
-	cfg["config"] = inner
-	hist, _ := cfg["history"].([]any)
-	cfg["history"] = append(hist, map[string]any{"created_by": "ocm: update graph data from " + url, "created": time.Unix(0, 0).UTC()})
-	cfgBytes, _ := json.Marshal(cfg)
-	cfgDigest, err := b.Cache.PutBytes(ctx, cfgBytes)
+	built, err := imagebuild.Apply(baseImg, imagebuild.Change{
+		Layer:     layer,
+		CreatedBy: "ocm: update graph data from " + url,
+		Config: func(c *v1.Config) error {
+			c.Cmd = []string{"/bin/bash", "-c", "exec cp -rp /" + dataDir + "/* /var/lib/cincinnati/graph-data"}
+			c.Entrypoint = nil
+			return nil
+		},
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("graph image: %w", err)
 	}
-	type desc struct {
-		MediaType string `json:"mediaType"`
-		Digest    string `json:"digest"`
-		Size      int64  `json:"size"`
-	}
-	var layers []desc
-	for _, l := range img.Manifest.Layers {
-		layers = append(layers, desc{l.MediaType, l.Digest, l.Size})
-	}
-	layers = append(layers, desc{"application/vnd.oci.image.layer.v1.tar+gzip", layer, size})
-	m := map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        desc{"application/vnd.oci.image.config.v1+json", cfgDigest, int64(len(cfgBytes))},
-		"layers":        layers,
-	}
-	mb, _ := json.Marshal(m)
-	md, err := b.Cache.PutBytes(ctx, mb)
+	desc, err := imagebuild.Write(ctx, b.Cache, built)
 	if err != nil {
+		return nil, fmt.Errorf("graph image: %w", err)
+	}
+	if err := b.Cache.Tag(Source, desc); err != nil {
 		return nil, err
 	}
-	if err := b.Cache.Tag(Source, manifest.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: md, Size: int64(len(mb))}); err != nil {
-		return nil, err
-	}
-	return &record.Record{V: record.Version, Origin: record.OriginGraph, Source: Source, Digest: md, Tag: "latest",
-		Destination: Destination, MediaType: "application/vnd.oci.image.manifest.v1+json", Size: int64(len(mb)),
+	return &record.Record{V: record.Version, Origin: record.OriginGraph, Source: Source, Digest: desc.Digest, Tag: "latest",
+		Destination: Destination, MediaType: desc.MediaType, Size: desc.Size,
 		Status: record.StatusPlanned, Stage: "plan"}, nil
 }
 
-// dataLayer streams the graph-data tarball into a layer whose entries sit
-// under /var/lib/cincinnati-graph-data, written to the cache. It returns
-// the layer digest, its uncompressed digest (diff ID) and size.
-func (b *Builder) dataLayer(ctx context.Context, url string) (digest, diffID string, size int64, err error) {
+// dataLayer streams the graph-data tarball into w as a gzipped layer whose
+// entries sit under /var/lib/cincinnati-graph-data.
+func (b *Builder) dataLayer(ctx context.Context, url string, w io.Writer) error {
 	hc := b.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Minute}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", "", 0, err
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("graph data from %s: %w; fix: check access, or set %s", url, err, DataURLEnv)
+		return fmt.Errorf("graph data from %s: %w; fix: check access, or set %s", url, err, DataURLEnv)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", "", 0, fmt.Errorf("graph data from %s: %s; fix: check the URL, or set %s", url, resp.Status, DataURLEnv)
+		return fmt.Errorf("graph data from %s: %s; fix: check the URL, or set %s", url, resp.Status, DataURLEnv)
 	}
 	zr, err := gzip.NewReader(resp.Body)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("graph data from %s is not a gzipped tarball: %v", url, err)
+		return fmt.Errorf("graph data from %s is not a gzipped tarball: %v", url, err)
 	}
-	// Locked while in use, so a cache opened meanwhile keeps it (see
-	// atomicfile.CleanStale).
-	tmp, err := atomicfile.Temp(b.Cache.Dir, "graph-layer")
-	if err != nil {
-		return "", "", 0, err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	compressed := sha256.New()
-	uncompressed := sha256.New()
-	zw := gzip.NewWriter(io.MultiWriter(tmp, compressed))
-	tw := tar.NewWriter(io.MultiWriter(zw, uncompressed))
+	zw := gzip.NewWriter(w)
+	tw := tar.NewWriter(zw)
 	if err := relayout(tar.NewReader(zr), tw); err != nil {
-		return "", "", 0, fmt.Errorf("graph data from %s: %w", url, err)
+		return fmt.Errorf("graph data from %s: %w", url, err)
 	}
 	if err := tw.Close(); err != nil {
-		return "", "", 0, err
+		return err
 	}
-	if err := zw.Close(); err != nil {
-		return "", "", 0, err
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return "", "", 0, err
-	}
-	digest = sum(compressed)
-	n, err := b.Cache.Put(ctx, digest, -1, tmp)
-	if err != nil {
-		return "", "", 0, err
-	}
-	if n == 0 {
-		_, n = b.Cache.Has(digest)
-	}
-	return digest, sum(uncompressed), n, nil
+	return zw.Close()
 }
 
 // relayout copies tar entries, placing them under dataDir.
@@ -242,5 +197,3 @@ func relayout(tr *tar.Reader, tw *tar.Writer) error {
 		}
 	}
 }
-
-func sum(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }

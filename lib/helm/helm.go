@@ -1,7 +1,9 @@
 // Package helm finds the images Helm charts use (mirror.helm): it reads a
 // repository's index.yaml, downloads the charts, renders their templates
 // with their default values through the Helm SDK, and collects every image
-// the rendered objects name, as oc-mirror does.
+// the rendered objects name, as oc-mirror does. The charts themselves are
+// stored in the cache as Helm OCI artifacts (Store) and read back as the
+// .tgz files of the workspace (Archive).
 package helm
 
 import (
@@ -41,19 +43,37 @@ type Collector struct {
 	Warn func(format string, args ...any)
 }
 
-// Images returns the images of every chart h names, each once, in order.
-func (c *Collector) Images(ctx context.Context, h *config.Helm) ([]Image, error) {
-	var out []Image
+// Chart is a chart h names, packaged: what oc-mirror keeps as
+// working-dir/helm/charts/<name>-<version>.tgz.
+type Chart struct {
+	Metadata *chart.Metadata
+	// Archive is the packaged chart: a repository's archive as downloaded,
+	// a local .tgz as read, a local directory packaged (with fixed times, so
+	// the same directory packages to the same bytes).
+	Archive []byte
+}
+
+// Set is what mirror.helm names: the charts and the images they use.
+type Set struct {
+	Charts []Chart
+	Images []Image
+}
+
+// Collect returns every chart h names, packaged, and their images, each
+// once, in order.
+func (c *Collector) Collect(ctx context.Context, h *config.Helm) (*Set, error) {
+	out := &Set{}
 	seen := map[string]bool{}
-	add := func(ch *chart.Chart, spec config.HelmChart) error {
+	add := func(ch *chart.Chart, archive []byte, spec config.HelmChart) error {
 		imgs, err := c.chartImages(ch, spec.ImagePaths)
 		if err != nil {
 			return fmt.Errorf("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)
 		}
+		out.Charts = append(out.Charts, Chart{Metadata: ch.Metadata, Archive: archive})
 		for _, i := range imgs {
 			if !seen[i] {
 				seen[i] = true
-				out = append(out, Image{Ref: i, Chart: ch.Name() + "-" + ch.Metadata.Version})
+				out.Images = append(out.Images, Image{Ref: i, Chart: ch.Name() + "-" + ch.Metadata.Version})
 			}
 		}
 		return nil
@@ -70,21 +90,25 @@ func (c *Collector) Images(ctx context.Context, h *config.Helm) ([]Image, error)
 			}
 		}
 		for _, spec := range specs {
-			ch, err := c.remoteChart(ctx, r.URL, idx, spec)
+			archive, err := c.remoteChart(ctx, r.URL, idx, spec)
+			var ch *chart.Chart
+			if err == nil {
+				ch, err = loader.LoadArchive(bytes.NewReader(archive))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("helm repository %s: chart %s: %w", r.Name, spec.Name, err)
 			}
-			if err := add(ch, spec); err != nil {
+			if err := add(ch, archive, spec); err != nil {
 				return nil, err
 			}
 		}
 	}
 	for _, l := range h.Local {
-		ch, err := loader.Load(l.Path)
+		ch, archive, err := localChart(l.Path)
 		if err != nil {
 			return nil, fmt.Errorf("local chart %s (%s): %w", l.Name, l.Path, err)
 		}
-		if err := add(ch, l); err != nil {
+		if err := add(ch, archive, l); err != nil {
 			return nil, err
 		}
 	}
@@ -135,8 +159,9 @@ func (c *Collector) index(ctx context.Context, repoURL string) (*index, error) {
 	return &idx, nil
 }
 
-// remoteChart downloads the version asked for (none: the newest).
-func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index, spec config.HelmChart) (*chart.Chart, error) {
+// remoteChart downloads the archive of the version asked for (none: the
+// newest).
+func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index, spec config.HelmChart) ([]byte, error) {
 	versions := idx.Entries[spec.Name]
 	if len(versions) == 0 {
 		return nil, fmt.Errorf("not in the repository's index.yaml; fix: check the chart name (known: %s)", strings.Join(sortedKeys(idx.Entries), ", "))
@@ -169,11 +194,7 @@ func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index,
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.get(ctx, u.String())
-	if err != nil {
-		return nil, err
-	}
-	return loader.LoadArchive(bytes.NewReader(b))
+	return c.get(ctx, u.String())
 }
 
 // chartImages renders ch with its default values and returns every image

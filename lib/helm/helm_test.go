@@ -1,7 +1,9 @@
 package helm
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
@@ -11,7 +13,9 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
+	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/config"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 func refs(imgs []Image) []string {
@@ -63,7 +67,7 @@ func TestImages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			imgs, err := c.Images(context.Background(), &tc.h)
+			set, err := c.Collect(context.Background(), &tc.h)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want %q", err, tc.err)
@@ -73,9 +77,64 @@ func TestImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := refs(imgs); !reflect.DeepEqual(got, tc.want) {
+			if got := refs(set.Images); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %v\nwant %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestChartArtifact: Collect packages each chart (a local directory twice
+// to the same bytes); Store puts it in a cache as a Helm OCI artifact whose
+// record names it; Archive reads back the archive Helm's loader loads, and
+// refuses an image that is not a chart.
+func TestChartArtifact(t *testing.T) {
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := chartutil.SaveDir(fixture.HelmChart("loc", "0.1.0+build.7", "r.io/loc:0.1", "r.io/init:2", "r.io/side:loc"), local); err != nil {
+		t.Fatal(err)
+	}
+	h := &config.Helm{Local: []config.HelmChart{{Name: "loc", Path: filepath.Join(local, "loc")}}}
+	c := &Collector{}
+	s1, err := c.Collect(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := c.Collect(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s1.Charts) != 1 || !bytes.Equal(s1.Charts[0].Archive, s2.Charts[0].Archive) {
+		t.Fatalf("a local directory packaged twice differs (or %d charts)", len(s1.Charts))
+	}
+	cch, err := cache.Open(filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Store(context.Background(), cch, s1.Charts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Origin != record.OriginHelmChart || r.Source != "localhost/helm/charts/loc:0.1.0_build.7" || r.Destination != "helm/charts/loc:0.1.0_build.7" {
+		t.Fatalf("record %+v", r)
+	}
+	file, data, err := Archive(cch, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file != "loc-0.1.0+build.7.tgz" || !bytes.Equal(data, s1.Charts[0].Archive) {
+		t.Fatalf("archive %s (%d bytes)", file, len(data))
+	}
+	// An image manifest is no chart.
+	m := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + r.Digest + `","size":1},"layers":[]}`)
+	d, err := cch.PutBytes(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Archive(cch, &record.Record{Digest: d, MediaType: "application/vnd.oci.image.manifest.v1+json"}); !errors.Is(err, ErrNotChart) {
+		t.Fatalf("image read as a chart: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/helm"
@@ -41,8 +42,9 @@ func (p *Planner) operatorBlocklist() *blocklist {
 	return b
 }
 
-// helmRecords plans the images mirror.helm's charts use (resolved and
-// blocked like additional images, which they precede).
+// helmRecords plans mirror.helm: each chart, stored in the cache as a Helm
+// OCI artifact, then the images the charts use (resolved and blocked like
+// additional images, which they precede).
 func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*record.Record, error) {
 	if cfg.Spec.Helm == nil {
 		return nil, nil
@@ -51,14 +53,26 @@ func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*recor
 	if c == nil {
 		c = &helm.Collector{Warn: p.Log.Warnf}
 	}
-	imgs, err := c.Images(ctx, cfg.Spec.Helm)
+	set, err := c.Collect(ctx, cfg.Spec.Helm)
 	if err != nil {
 		return nil, err
 	}
 	var out []*record.Record
-	for _, i := range imgs {
+	if cfg.Kind == config.KindImageSet {
+		if p.Cache == nil {
+			return nil, fmt.Errorf("mirror.helm: the charts are stored in a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push")
+		}
+		for _, ch := range set.Charts {
+			r, err := helm.Store(ctx, p.Cache, ch)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	for _, i := range set.Images {
 		out = append(out, &record.Record{V: record.Version, Origin: record.OriginHelm, Source: i.Ref, Status: record.StatusPlanned, Stage: "plan"})
 	}
-	p.Log.Infof("helm: %d images in the charts", len(out))
+	p.Log.Infof("helm: %d charts, %d images in them", len(set.Charts), len(set.Images))
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
 )
@@ -90,4 +91,71 @@ func listing(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// TestLayoutImageSelection: oci://PATH takes a layout's only image;
+// oci://PATH:NAME the one its ref name names, oci://PATH@DIGEST the one of
+// that digest; anything else is an error listing what the layout holds.
+func TestLayoutImageSelection(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "multi")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digests []string
+	for _, n := range []string{"v1", "v2", "v2", ""} {
+		img, _ := random.Image(64, 1)
+		var opts []layout.Option
+		if n != "" {
+			opts = append(opts, layout.WithAnnotations(map[string]string{RefNameAnnotation: n}))
+		}
+		if err := p.AppendImage(img, opts...); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		digests = append(digests, d.String())
+	}
+	colon := filepath.Join(root, "a:b") // a layout whose name holds ':'
+	if _, err := layout.Write(colon, empty.Index); err != nil {
+		t.Fatal(err)
+	}
+	descs, err := (&cache.Cache{Dir: dir}).Refs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, ref, wantDir, want, err string
+	}{
+		{"by name", dir + ":v1", dir, digests[0], ""},
+		{"by digest", dir + "@" + digests[3], dir, digests[3], ""},
+		{"no name, several images", dir, dir, "", "index.json lists 4 images, want exactly one or one named (v1 (" + digests[0] + "), v2 (" + digests[1] + "), v2 (" + digests[2] + "), <none> (" + digests[3] + ")); fix: name it as oci://" + dir + ":REF-NAME"},
+		{"name of two images", dir + ":v2", dir, "", "lists 2 images named v2, want one"},
+		{"unknown name", dir + ":v3", dir, "", "lists 0 images named v3, want one (it lists v1 ("},
+		{"layout named with a colon", colon, colon, "", "index.json lists 0 images"},
+		{"not a layout", filepath.Join(root, "none") + ":v1", "", "", "none:v1 is not an OCI image layout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gotDir, sel, err := splitLayoutRef(tc.ref)
+			if err == nil {
+				if gotDir != tc.wantDir {
+					t.Fatalf("layout %s, want %s", gotDir, tc.wantDir)
+				}
+				ds := descs
+				if gotDir != dir {
+					ds = nil
+				}
+				var d manifest.Descriptor
+				if d, err = pickLayoutImage(gotDir, ds, sel); err == nil && d.Digest != tc.want {
+					t.Fatalf("picked %s, want %s", d.Digest, tc.want)
+				}
+			}
+			if tc.err == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
 }

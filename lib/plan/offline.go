@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"fmt"
+
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -19,7 +21,11 @@ import (
 //     (no range: every release of the set), or platform.release names its
 //     payload (by digest, or by the repository and tag it was planned from).
 //
-// Records that are not selected are dropped, not marked.
+// Records that are not selected are dropped, not marked. blockedImages
+// apply as in plan: blocked additional and helm images are dropped, blocked
+// operator bundles and related images come back skipped naming the rule
+// (the catalog still lists them), and a blocked image of a selected release
+// is an ErrReleaseBlocked error (a release is whole or not at all).
 func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error) {
 	blocked, err := newBlocklist(cfg.Spec.BlockedImages)
 	if err != nil {
@@ -38,16 +44,24 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 			keep = wantAdd[canonical(r.Source)] && blocked.matchRecord(r) == ""
 		case record.OriginCatalog, record.OriginBundle, record.OriginRelated:
 			keep = operatorSelected(cfg.Spec.Operators, r)
+			if why := blocked.matchRecord(r); keep && why != "" && r.Origin != record.OriginCatalog && !r.Done() {
+				r.Status, r.Stage, r.Error = record.StatusSkipped, "unpack", why
+			}
 		case record.OriginRelease, record.OriginReleaseComponent:
 			keep = releaseSelected(cfg.Spec.Platform, r.Release) || named[r.Release]
 		case record.OriginHelm:
 			keep = cfg.Spec.Helm != nil && blocked.matchRecord(r) == ""
+		case record.OriginHelmChart:
+			keep = cfg.Spec.Helm != nil
 		case record.OriginGraph:
 			keep = cfg.Spec.Platform != nil && cfg.Spec.Platform.Graph
 		}
 		if keep {
 			out = append(out, r)
 		}
+	}
+	if err := blocked.checkReleases(out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -151,14 +165,14 @@ func LoadSelector(path string) (*Selector, error) {
 }
 
 // Select keeps the records s's configuration asks for (Select) and logs how
-// many of those of the archives.
+// many of those of the archives. Its error names the configuration.
 func (s *Selector) Select(recs []*record.Record, log *logging.Logger) ([]*record.Record, error) {
 	if s == nil {
 		return recs, nil
 	}
 	out, err := Select(s.cfg, recs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
 	log.Infof("%s selects %d of the %d images in the archives", s.path, len(out), len(recs))
 	return out, nil

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -37,5 +38,62 @@ func TestSelectNamedRelease(t *testing.T) {
 		if strings.Join(vs, " ") != c.want {
 			t.Errorf("%s: kept %v, want %s", c.release, vs, c.want)
 		}
+	}
+}
+
+// TestSelectBlocked: blockedImages apply offline to every origin, as in
+// plan: blocked operator images come back skipped with the rule, blocked
+// additional images are dropped, a blocked release component is an error.
+func TestSelectBlocked(t *testing.T) {
+	d1 := "sha256:" + strings.Repeat("1", 64)
+	cat := "quay.io/ops/catalog:v1"
+	recs := func() []*record.Record {
+		return []*record.Record{
+			{Origin: record.OriginCatalog, Source: cat, Catalog: cat, Destination: "ops/catalog:v1", Status: record.StatusCached},
+			{Origin: record.OriginBundle, Source: "quay.io/ops/bundle@" + d1, Catalog: cat, Package: "foo", Status: record.StatusCached},
+			{Origin: record.OriginRelated, Source: "quay.io/ops/agent:1.0", Catalog: cat, Package: "foo", Destination: "ops/agent:1.0", Status: record.StatusCached},
+			{Origin: record.OriginAdditional, Source: "docker.io/library/alpine:3.20", Status: record.StatusCached},
+			{Origin: record.OriginRelease, Source: "quay.io/openshift-release-dev/ocp-release@" + d1, Release: "4.16.1", Status: record.StatusCached},
+			{Origin: record.OriginReleaseComponent, Source: "quay.io/openshift-release-dev/ocp-v4.0-art-dev@" + d1, Release: "4.16.1", Status: record.StatusCached},
+		}
+	}
+	base := config.ImageSet{
+		Operators:        []config.Operator{{Catalog: cat}},
+		AdditionalImages: []config.Image{{Name: "docker.io/library/alpine:3.20"}},
+	}
+	for _, c := range []struct {
+		name     string
+		blocked  []config.Image
+		releases bool
+		want     string // source status, kept records
+		wantErr  error
+	}{
+		{"nothing blocked", nil, false, "quay.io/ops/catalog:v1 cached,quay.io/ops/bundle@" + d1 + " cached,quay.io/ops/agent:1.0 cached,docker.io/library/alpine:3.20 cached", nil},
+		{"related by regex", []config.Image{{Name: "ops/agent:1\\.", Pattern: true, Line: 7}}, false, "quay.io/ops/catalog:v1 cached,quay.io/ops/bundle@" + d1 + " cached,quay.io/ops/agent:1.0 skipped,docker.io/library/alpine:3.20 cached", nil},
+		{"bundle by repository, additional by tag", []config.Image{{Name: "quay.io/ops/bundle"}, {Name: "docker.io/library/alpine:3.20"}}, false, "quay.io/ops/catalog:v1 cached,quay.io/ops/bundle@" + d1 + " skipped,quay.io/ops/agent:1.0 cached", nil},
+		{"release component", []config.Image{{Name: "ocp-v4.0-art-dev", Pattern: true, Line: 3}}, true, "", ErrReleaseBlocked},
+		{"release component of a release not selected", []config.Image{{Name: "ocp-v4.0-art-dev", Pattern: true, Line: 3}}, false, "quay.io/ops/catalog:v1 cached,quay.io/ops/bundle@" + d1 + " cached,quay.io/ops/agent:1.0 cached,docker.io/library/alpine:3.20 cached", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := base
+			spec.BlockedImages = c.blocked
+			if c.releases {
+				spec.Platform = &config.Platform{Channels: []config.PlatformChannel{{Name: "stable-4.16"}}}
+			}
+			got, err := Select(&config.Config{Spec: spec}, recs())
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("error %v, want %v", err, c.wantErr)
+			}
+			var s []string
+			for _, r := range got {
+				s = append(s, r.Source+" "+string(r.Status))
+				if r.Status == record.StatusSkipped && !strings.Contains(r.Error, "blockedImages") {
+					t.Errorf("%s skipped without the rule: %q", r.Source, r.Error)
+				}
+			}
+			if strings.Join(s, ",") != c.want {
+				t.Errorf("kept\n%s\nwant\n%s", strings.Join(s, ","), c.want)
+			}
+		})
 	}
 }

@@ -156,14 +156,14 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src store.Reader, cat *rec
 	if p.Cache == nil || p.Engine == nil {
 		return fmt.Errorf("a filtered catalog is rebuilt into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push")
 	}
-	layer, diffID, err := ci.Layer(sel)
+	layer, err := ci.Layer(sel)
 	if err != nil {
 		return err
 	}
 	if _, err := p.Engine.Copy(ctx, src, cat.Digest, p.Cache, ""); err != nil {
 		return fmt.Errorf("caching the catalog image: %w", err)
 	}
-	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer, diffID)
+	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer)
 	if err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
+	"github.com/ocm-mirror/ocm/lib/workpool"
 )
 
 // Planner resolves images against their source registries.
@@ -174,31 +175,28 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 		}
 		emitted <- err
 	}()
-	sem := make(chan struct{}, workers)
-	for i, r := range recs {
+	// Each call returns nil: a failure belongs to its record, not the run.
+	_ = workpool.Run(ctx, len(recs), workers, func(ctx context.Context, i int) error {
+		defer close(done[i])
+		r := recs[i]
 		if r.Done() || r.Digest != "" { // resolved earlier (contested)
-			close(done[i])
-			continue
+			return nil
 		}
 		if why := blocked.matchRecord(r); why != "" {
 			r.Status, r.Error = record.StatusSkipped, why
-			close(done[i])
-			continue
+			return nil
 		}
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; close(done[i]) }()
-			if err := p.resolve(ctx, r); err != nil {
-				r.Fail("plan", err)
-				p.Log.Errorf("%s: %v", r.Source, err)
-				return
-			}
-			// A block by digest can only match once the digest is known.
-			if why := blocked.matchRecord(r); why != "" {
-				r.Status, r.Error = record.StatusSkipped, why
-			}
-		}()
-	}
+		if err := p.resolve(ctx, r); err != nil {
+			r.Fail("plan", err)
+			p.Log.Errorf("%s: %v", r.Source, err)
+			return nil
+		}
+		// A block by digest can only match once the digest is known.
+		if why := blocked.matchRecord(r); why != "" {
+			r.Status, r.Error = record.StatusSkipped, why
+		}
+		return nil
+	})
 	return <-emitted
 }
 

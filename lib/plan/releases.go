@@ -3,9 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
-	"github.com/ocm-mirror/ocm/lib/registry"
 	"sort"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -15,9 +13,11 @@ import (
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/release"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 	"github.com/ocm-mirror/ocm/lib/verify"
+	"github.com/ocm-mirror/ocm/lib/workpool"
 )
 
 // Where releases land under the mirror root (the reference tool's layout).
@@ -74,29 +74,57 @@ func (p *Planner) Releases(ctx context.Context, pl *config.Platform) ([]*record.
 	return recs, nil
 }
 
-// releaseRecords reads each payload and plans it with its components.
+// releaseRecords reads each payload and plans it with its components. At
+// most p.Workers requests are in flight at once: first the payloads are read
+// and their signatures verified, a worker each, then the components of them
+// all are described by the same workers.
 func (p *Planner) releaseRecords(ctx context.Context, sel []cincinnati.Selected, parch string) ([]*record.Record, error) {
-	out := make([][]*record.Record, len(sel))
-	errs := make([]error, len(sel))
-	sem := make(chan struct{}, max(p.Workers, 1))
-	var wg sync.WaitGroup
-	for i, s := range sel {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i], errs[i] = p.releaseRecord(ctx, s, parch)
-		}()
+	workers := max(p.Workers, 1)
+	rels := make([]*plannedRelease, len(sel))
+	err := workpool.Run(ctx, len(sel), workers, func(ctx context.Context, i int) error {
+		var err error
+		rels[i], err = p.readRelease(ctx, sel[i], parch)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	var recs []*record.Record
-	for i := range sel {
-		if errs[i] != nil {
-			return nil, errs[i]
+	type component struct {
+		rel *plannedRelease
+		i   int
+	}
+	var comps []component
+	for _, r := range rels {
+		for i := range r.comps {
+			comps = append(comps, component{r, i})
 		}
-		recs = append(recs, out[i]...)
+	}
+	err = workpool.Run(ctx, len(comps), workers, func(ctx context.Context, i int) error {
+		r, c := comps[i].rel, comps[i].i
+		if err := p.describe(ctx, r.comps[c]); err != nil {
+			return fmt.Errorf("release %s: component %s (%s): %w", r.version, r.names[c], r.comps[c].Source, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var recs []*record.Record
+	for _, r := range rels {
+		comps := append([]*record.Record(nil), r.comps...)
+		sort.SliceStable(comps, func(i, j int) bool { return comps[i].Destination < comps[j].Destination })
+		recs = append(append(recs, r.payload), comps...)
 	}
 	return recs, nil
+}
+
+// plannedRelease is a release whose payload is described and signed, and
+// whose component records are still to be described.
+type plannedRelease struct {
+	version string
+	payload *record.Record
+	comps   []*record.Record
+	names   []string // component names, as comps
 }
 
 // namedRelease plans mirror.platform.release: the one payload ref names
@@ -135,7 +163,7 @@ func (p *Planner) namedRelease(ctx context.Context, ref string) ([]*record.Recor
 		parch = cincinnati.PayloadArch(img.Config.Architecture)
 	}
 	p.Log.Infof("release %s: version %s, %s", ref, pay.Version, parch)
-	recs, err := p.releaseRecord(ctx, cincinnati.Selected{Node: cincinnati.Node{Version: pay.Version, Payload: r.Context().Name() + "@" + digest}}, parch)
+	recs, err := p.releaseRecords(ctx, []cincinnati.Selected{{Node: cincinnati.Node{Version: pay.Version, Payload: r.Context().Name() + "@" + digest}}}, parch)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +173,9 @@ func (p *Planner) namedRelease(ctx context.Context, ref string) ([]*record.Recor
 	return recs, nil
 }
 
-func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parch string) ([]*record.Record, error) {
+// readRelease reads the payload of s, describes and signs it, and names its
+// components.
+func (p *Planner) readRelease(ctx context.Context, s cincinnati.Selected, parch string) (*plannedRelease, error) {
 	ref, err := name.NewDigest(s.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("release %s: payload %q is not a digest reference: %v", s.Version, s.Payload, err)
@@ -175,33 +205,14 @@ func (p *Planner) releaseRecord(ctx context.Context, s cincinnati.Selected, parc
 	if err := p.sign(ctx, payRec); err != nil {
 		return nil, err
 	}
-	recs := []*record.Record{payRec}
-	comps := make([]*record.Record, len(pay.Components))
-	errs := make([]error, len(pay.Components))
-	sem := make(chan struct{}, 16) // describe requests at once, per release
-	var wg sync.WaitGroup
-	for i, c := range pay.Components {
+	rel := &plannedRelease{version: s.Version, payload: payRec}
+	for _, c := range pay.Components {
 		d, _ := name.NewDigest(c.Image)
-		comps[i] = &record.Record{V: record.Version, Origin: record.OriginReleaseComponent, Source: c.Image, Digest: d.DigestStr(),
-			Destination: ReleaseRepo + ":" + tag + "-" + c.Name, Release: s.Version, Status: record.StatusPlanned, Stage: "plan"}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := p.describe(ctx, comps[i]); err != nil {
-				errs[i] = fmt.Errorf("release %s: component %s (%s): %w", s.Version, c.Name, c.Image, err)
-			}
-		}()
+		rel.comps = append(rel.comps, &record.Record{V: record.Version, Origin: record.OriginReleaseComponent, Source: c.Image, Digest: d.DigestStr(),
+			Destination: ReleaseRepo + ":" + tag + "-" + c.Name, Release: s.Version, Status: record.StatusPlanned, Stage: "plan"})
+		rel.names = append(rel.names, c.Name)
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	recs = append(recs, comps...)
-	sort.SliceStable(recs[1:], func(i, j int) bool { return recs[1+i].Destination < recs[1+j].Destination })
-	return recs, nil
+	return rel, nil
 }
 
 // sign fetches and verifies the payload's signatures and names them in

@@ -23,14 +23,17 @@ func (p *Planner) LoadConfig(path string) (*config.Config, error) {
 }
 
 // NeedsCache tells whether planning cfg writes to a cache: filtered
-// catalogs and the graph image are built there, and catalogs from local OCI
-// layouts are copied there.
+// catalogs, the graph image and Helm chart artifacts are built there, and
+// catalogs from local OCI layouts are copied there.
 func NeedsCache(cfg *config.Config) bool {
 	if cfg.Kind == config.KindDelete {
 		return false // nothing is rebuilt for a deletion
 	}
 	if pl := cfg.Spec.Platform; pl != nil && pl.Graph {
 		return true
+	}
+	if cfg.Spec.Helm != nil {
+		return true // charts are stored there as OCI artifacts
 	}
 	for _, op := range cfg.Spec.Operators {
 		if !op.Full || len(op.Packages) > 0 || refs.IsOCI(op.Catalog) {

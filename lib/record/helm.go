@@ -1,6 +1,37 @@
 package record
 
-// OriginHelm: an image a Helm chart of mirror.helm uses.
-const OriginHelm Origin = "helm"
+import (
+	"errors"
+	"fmt"
+)
 
-func init() { origins[OriginHelm] = true }
+const (
+	// OriginHelm: an image a Helm chart of mirror.helm uses.
+	OriginHelm Origin = "helm"
+	// OriginHelmChart: a chart of mirror.helm itself, stored by ocm-plan in
+	// the cache as a Helm OCI artifact (docs/isc.md, Helm charts).
+	OriginHelmChart Origin = "helm-chart"
+)
+
+func init() {
+	origins[OriginHelm] = true
+	origins[OriginHelmChart] = true
+}
+
+// Built reports whether r's image was built by ocm-plan into the cache (the
+// graph image, a Helm chart artifact): it has no source registry to ask,
+// and nothing can be attached to it there.
+func (r *Record) Built() bool { return r.Origin == OriginGraph || r.Origin == OriginHelmChart }
+
+// ErrNotBuilt: a record's image was built by ocm-plan into a cache (Built)
+// that the stage was not given.
+var ErrNotBuilt = errors.New("built by ocm-plan into its cache, which this stage was not given")
+
+// CheckBuilt returns ErrNotBuilt, with the fix, for a built record whose
+// image the stage's cache lacks: there is no registry to get it from.
+func (r *Record) CheckBuilt(cached bool) error {
+	if !r.Built() || cached {
+		return nil
+	}
+	return fmt.Errorf("%s: %w; fix: pass the --cache ocm-plan used (or ocm-unpack filled)", r.Source, ErrNotBuilt)
+}

@@ -260,3 +260,24 @@ func TestOCISourceValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckBuilt: an image ocm-plan built into its cache (graph image, chart
+// artifact) cannot come from elsewhere; any other image can.
+func TestCheckBuilt(t *testing.T) {
+	for _, c := range []struct {
+		origin Origin
+		cached bool
+		want   error
+	}{
+		{OriginGraph, false, ErrNotBuilt},
+		{OriginHelmChart, false, ErrNotBuilt},
+		{OriginHelmChart, true, nil},
+		{OriginHelm, false, nil},
+		{OriginAdditional, false, nil},
+	} {
+		r := &Record{Origin: c.origin, Source: "localhost/x:1"}
+		if err := r.CheckBuilt(c.cached); !errors.Is(err, c.want) || (err != nil && !strings.Contains(err.Error(), "fix: pass the --cache")) {
+			t.Errorf("%s cached=%v: %v, want %v", c.origin, c.cached, err, c.want)
+		}
+	}
+}

@@ -249,35 +249,6 @@ func (c *Client) logRetry(what string) func(int, time.Duration, error) {
 	}
 }
 
-// explain adds the fix to errors a user can act on, keeping the error
-// chain (retries look into it).
-func explain(host string, verify bool, err error) error {
-	s := err.Error()
-	switch {
-	case errors.Is(err, context.Canceled):
-		return err
-	case strings.Contains(s, "x509:") || strings.Contains(s, "tls: failed to verify"):
-		return &explained{fmt.Sprintf("%s: TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(s)), err}
-	case strings.Contains(s, "connection refused") || strings.Contains(s, "no such host") || strings.Contains(s, "i/o timeout"):
-		return &explained{fmt.Sprintf("%s: registry unreachable (%s); fix: check the host, port and network", host, firstLine(s)), err}
-	case errors.Is(err, ErrPlainHTTP):
-		return &explained{fmt.Sprintf("%s: %s; fix: make the registry answer HTTPS, or pass --src-tls-verify=false / --dest-tls-verify=false if it speaks only plain HTTP", host, firstLine(s)), err}
-	case strings.Contains(s, "server gave HTTP response to HTTPS client") && !strings.Contains(s, "http://"):
-		// Only when the plain HTTP attempt was not made or did not fail for
-		// another reason.
-		return &explained{fmt.Sprintf("%s: registry speaks plain HTTP; fix: pass --src-tls-verify=false or --dest-tls-verify=false for it", host), err}
-	}
-	return err
-}
-
-type explained struct {
-	msg string
-	err error
-}
-
-func (e *explained) Error() string { return e.msg }
-func (e *explained) Unwrap() error { return e.err }
-
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -43,21 +44,34 @@ func (o *Options) LoadTemplates(tmpl, cfgPath string) error {
 	return nil
 }
 
-// Write writes files into dir (made if missing), each whole or not at all,
-// and warns of the failed images of recs that they leave out.
-func Write(dir string, files []File, recs []*record.Record, log *logging.Logger) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// Output is where ocm-resources writes: the cluster resources into Dir,
+// the pushed Helm charts into ChartsDir.
+type Output struct {
+	Dir, ChartsDir string
+	// Cache opens the cache holding the charts (only when there is one).
+	Cache func() (*cache.Cache, error)
+	Log   *logging.Logger
+}
+
+// Write writes the cluster resources files, then the Helm charts of recs
+// (a chart missing from the cache does not keep the resources from being
+// written), and warns of the failed images of recs that they leave out.
+func (o *Output) Write(files []File, recs []*record.Record) error {
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
-	for _, f := range files {
-		p := filepath.Join(dir, f.Name)
-		if err := atomicfile.WriteFile(p, f.Data, 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", p, err)
-		}
-		log.Infof("wrote %s", p)
+	if err := o.write(o.Dir, files); err != nil {
+		return err
+	}
+	charts, err := o.charts(recs)
+	if err != nil {
+		return fmt.Errorf("helm charts: %w", err)
+	}
+	if err := o.write(o.ChartsDir, charts); err != nil {
+		return err
 	}
 	if len(files) == 0 {
-		log.Warnf("no pushed image in the input: no resource written")
+		o.Log.Warnf("no pushed image in the input: no resource written")
 	}
 	failed := 0
 	for _, r := range recs {
@@ -66,7 +80,41 @@ func Write(dir string, files []File, recs []*record.Record, log *logging.Logger)
 		}
 	}
 	if failed > 0 {
-		log.Warnf("%d failed images are left out of the resources", failed)
+		o.Log.Warnf("%d failed images are left out of the resources", failed)
 	}
 	return nil
+}
+
+// write writes files into dir, made when there is a file to write, each
+// whole or not at all.
+func (o *Output) write(dir string, files []File) error {
+	if len(files) > 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f.Name)
+		if err := atomicfile.WriteFile(p, f.Data, 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", p, err)
+		}
+		o.Log.Infof("wrote %s", p)
+	}
+	return nil
+}
+
+// charts reads the pushed Helm charts of recs from the cache.
+func (o *Output) charts(recs []*record.Record) ([]File, error) {
+	need := false
+	for _, r := range recs {
+		need = need || (r.Status == record.StatusPushed && r.Origin == record.OriginHelmChart)
+	}
+	if !need {
+		return nil, nil
+	}
+	c, err := o.Cache()
+	if err != nil {
+		return nil, err
+	}
+	return Charts(recs, c)
 }

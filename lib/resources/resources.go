@@ -84,8 +84,8 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 	var graph *record.Record
 	releaseMirrors := map[string]bool{}
 	for _, r := range recs {
-		if r.Status != record.StatusPushed || r.Target == "" {
-			continue
+		if r.Status != record.StatusPushed || r.Target == "" || r.Origin == record.OriginHelmChart {
+			continue // a chart is a file of the workspace (Charts), not a mirror of a source
 		}
 		// The target goes verbatim into mirror sets a cluster applies.
 		if err := refs.CheckTarget(r.Target); err != nil {

@@ -11,10 +11,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/workpool"
 )
 
 // EnvIndex is the variable Kubernetes sets in the pods of an Indexed Job.
@@ -227,34 +227,21 @@ func lookupAll(ctx context.Context, recs []*record.Record, blobs Blobs, workers 
 		workers = 1
 	}
 	out := make([][]manifest.Descriptor, len(recs))
-	errs := make([]error, len(recs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = blobs(ctx, recs[i])
-				if errors.Is(errs[i], ErrMissing) {
-					out[i], errs[i] = nil, nil
-				}
-			}
-		}()
-	}
-	for i, r := range recs {
-		if !r.Done() {
-			next <- i
+	err := workpool.Run(ctx, len(recs), workers, func(ctx context.Context, i int) error {
+		if recs[i].Done() {
+			return nil
 		}
-	}
-	close(next)
-	wg.Wait()
-	for i, err := range errs {
+		var err error
+		out[i], err = blobs(ctx, recs[i])
+		if errors.Is(err, ErrMissing) {
+			out[i], err = nil, nil
+		}
 		if err != nil {
-			return nil, fmt.Errorf("sharding needs every image's manifest, and %s's could not be read: %w; fix: rerun when the source answers (every shard must see the same images to agree on the split)", recs[i].Name(), err)
+			return fmt.Errorf("sharding needs every image's manifest, and %s's could not be read: %w; fix: rerun when the source answers (every shard must see the same images to agree on the split)", recs[i].Name(), err)
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 type union struct{ parent []int }

@@ -47,6 +47,18 @@ func (v *Reader) Read(p []byte) (int, error) {
 
 func (v *Reader) Close() error { return v.rc.Close() }
 
+// Verifier is a reader that checks its own stream against a digest (and
+// fails at EOF on a mismatch): a consumer given one that Verifies the
+// digest and size it wants need not hash the stream a second time.
+type Verifier interface {
+	Verifies(digest string, size int64) bool
+}
+
+// Verifies tells whether v checks digest and size (size < 0: any).
+func (v *Reader) Verifies(digest string, size int64) bool {
+	return v.want == digest && (size < 0 || v.size == size)
+}
+
 // Count is how many bytes went through so far.
 func (v *Reader) Count() int64 { return v.n }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ocm-mirror/ocm/internal/catalogtest"
@@ -73,6 +74,22 @@ func writeLayout(t *testing.T, ref, dir string) {
 	}
 }
 
+// addLayoutImage appends a random image named name to the layout at dir.
+func addLayoutImage(t *testing.T, dir, name string) {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(64, 1)
+	if err == nil {
+		err = p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": name}))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestOCICatalog: a catalog in a local OCI layout (oci://PATH) is filtered
 // and rebuilt like a remote one, lands in the mirror as LAYOUT-DIR:latest
 // (oc-mirror v2's name for it), serves the selection over gRPC, and gets a
@@ -96,19 +113,26 @@ func TestOCICatalog(t *testing.T) {
 	const fullISC = "mirror:\n  operators:\n  - catalog: oci://%s\n    full: true\n    targetTag: v9\n"
 	for _, tc := range []struct {
 		name, ref, script, isc, tag, want string
+		sel                               string // appended to the layout path in the configuration
 	}{
-		{"m2m-full-from-layout", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push docker://%s/full | ocm-resources --out res > pushed.jsonl", fullISC, "v9", strings.Join(all, " ")},
-		{"m2m", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/m2m | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles},
-		{"m2m-multi-arch", cat.MultiRef, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/multi | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles},
+		{"m2m-full-from-layout", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push docker://%s/full | ocm-resources --out res > pushed.jsonl", fullISC, "v9", strings.Join(all, " "), ""},
+		{"m2m", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/m2m | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles, ""},
+		{"m2m-multi-arch", cat.MultiRef, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/multi | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles, ""},
 		{"m2d-d2m", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-fetch --cache cache | ocm-pack --cache cache --out archives > packed.jsonl &&" +
-			" ocm-unpack archives --cache far | ocm-push --cache far docker://%s/d2m | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles},
+			" ocm-unpack archives --cache far | ocm-push --cache far docker://%s/d2m | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "latest", wantBundles, ""},
+		// A layout holding another image beside the catalog: the catalog
+		// is named by its ref name, which tags it in the mirror.
+		{"m2m-named", cat.Ref, "ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s/named | ocm-resources --out res > pushed.jsonl", ociCatalogISC, "v1", wantBundles, ":v1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			lay := filepath.Join(dir, "layouts", "ocm-index")
 			writeLayout(t, tc.ref, lay)
-			writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf(tc.isc, lay))
-			prefix := dst.Host + "/" + map[string]string{"m2m": "m2m", "m2m-multi-arch": "multi", "m2d-d2m": "d2m", "m2m-full-from-layout": "full"}[tc.name]
+			if tc.sel != "" {
+				addLayoutImage(t, lay, "other")
+			}
+			writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf(tc.isc, lay+tc.sel))
+			prefix := dst.Host + "/" + map[string]string{"m2m": "m2m", "m2m-multi-arch": "multi", "m2d-d2m": "d2m", "m2m-full-from-layout": "full", "m2m-named": "named"}[tc.name]
 			if r := sh(t, dir, nil, fmt.Sprintf(tc.script, dst.Host)); r.code != 0 {
 				t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 			}

@@ -20,10 +20,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/operator-framework/operator-registry/pkg/api"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/operator-framework/operator-registry/pkg/api"
 )
 
 type bundle struct {

@@ -1,0 +1,117 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// explain adds the fix to errors a user can act on, keeping the error
+// chain (retries look into it).
+func explain(host string, verify bool, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return err
+	case untrusted(err):
+		return &explained{fmt.Sprintf("%s: TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(err.Error())), err}
+	case unreachable(err):
+		return &explained{fmt.Sprintf("%s: registry unreachable (%s); fix: check the host, port and network", host, firstLine(err.Error())), err}
+	case errors.Is(err, ErrPlainHTTP):
+		return &explained{fmt.Sprintf("%s: %s; fix: make the registry answer HTTPS, or pass --src-tls-verify=false / --dest-tls-verify=false if it speaks only plain HTTP", host, firstLine(err.Error())), err}
+	case errors.Is(err, http.ErrSchemeMismatch) && !plainFailed(err):
+		// Only when the plain HTTP attempt was not made or did not fail for
+		// another reason.
+		return &explained{fmt.Sprintf("%s: registry speaks plain HTTP; fix: pass --src-tls-verify=false or --dest-tls-verify=false for it", host), err}
+	}
+	return err
+}
+
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
+
+// untrusted: the registry's certificate did not verify.
+func untrusted(err error) bool {
+	var (
+		ve *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
+}
+
+// unreachable: nothing answered at the registry's address (refused, no
+// such host, timed out at the network level).
+func unreachable(err error) bool {
+	return anyError(err, func(e error) bool {
+		switch e := e.(type) {
+		case *net.DNSError:
+			return e.IsNotFound || e.IsTimeout
+		case *net.OpError:
+			return e.Timeout() || errors.Is(e, syscall.ECONNREFUSED)
+		}
+		return errors.Is(e, syscall.ECONNREFUSED) || errors.Is(e, os.ErrDeadlineExceeded)
+	})
+}
+
+// plainFailed: a plain HTTP request was made and failed (go-containerregistry's
+// handshake tries https, then http, and returns both errors).
+func plainFailed(err error) bool {
+	return anyError(err, func(e error) bool {
+		switch e := e.(type) {
+		case *url.Error:
+			u, perr := url.Parse(e.URL)
+			return perr == nil && u.Scheme == "http"
+		case *transport.Error:
+			return e.Request != nil && e.Request.URL.Scheme == "http"
+		}
+		return false
+	})
+}
+
+// anyError reports whether f holds for err or any error it wraps, through
+// Unwrap() error, Unwrap() []error, and error lists that offer only Is and
+// As (go-containerregistry's handshake returns its https and http errors
+// as such a []error, and errors.As would stop at the first of them).
+func anyError(err error, f func(error) bool) bool {
+	if err == nil {
+		return false
+	}
+	if f(err) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return anyError(u.Unwrap(), f)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if anyError(e, f) {
+				return true
+			}
+		}
+		return false
+	}
+	if v := reflect.ValueOf(err); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeFor[error]() {
+		for i := range v.Len() {
+			if e, _ := v.Index(i).Interface().(error); anyError(e, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
