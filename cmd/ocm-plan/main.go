@@ -11,6 +11,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/graphimage"
 	"github.com/ocm-mirror/ocm/lib/plan"
+	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -40,9 +41,8 @@ func run(args []string) int {
 	cfgPath := cli.ConfigVar(c.Flags, "image set configuration file")
 	workers := c.Flags.Int("workers", 8, "images resolved at once")
 	cacheFlag := cli.CacheVar(c.Flags, "cache to build filtered catalogs, the update graph image and Helm chart artifacts in")
-	graphURL := c.Flags.String("graph-data-url", "", "update graph data tarball (default $GRAPH_DATA_URL_OVERRIDE, else "+graphimage.DefaultDataURL+")")
-	graphBase := c.Flags.String("graph-base-image", graphimage.DefaultBaseImage, "base image of the update graph image")
-	pol := cli.PolicyVar(c.Flags)
+	graph := graphimage.FlagsVar(c.Flags)
+	pol := policy.FlagsVar(c.Flags)
 	unsigned := c.Flags.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
 	files := cli.RecordFilesVar(c.Flags, false, true)
 	c.Register(c.Flags, cli.FlagSource)
@@ -66,7 +66,7 @@ func run(args []string) int {
 		if err != nil {
 			return 0, cli.Usage(err)
 		}
-		if err := p.UseCache(cfg, cacheFlag.Open, c.Engine, *graphURL, *graphBase); err != nil {
+		if err := p.UseCache(cfg, cacheFlag.Open, c.Engine, graph.DataURL, graph.BaseImage); err != nil {
 			return 0, err
 		}
 		// Records go out as they are resolved: ocm-push can start copying while the plan goes on.
