@@ -22,7 +22,7 @@ deps:
 # tests run `opm validate` on rebuilt catalogs and start them with `opm serve`.
 # catalogquery asks a served catalog what it holds over the gRPC registry API
 # (as OLM does). Built once (a minute or two).
-tools: $(BIN)/opm $(BIN)/catalogquery $(BIN)/cosign
+tools: $(BIN)/opm $(BIN)/catalogquery $(BIN)/cosign $(BIN)/helm
 
 $(BIN)/opm: tools/opm/go.mod tools/opm/go.sum
 	@mkdir -p $(BIN)
@@ -38,6 +38,16 @@ $(BIN)/catalogquery: tools/opm/go.mod tools/opm/go.sum tools/opm/catalogquery/ma
 $(BIN)/cosign: tools/cosign/go.mod tools/cosign/go.sum
 	@mkdir -p $(BIN)
 	cd tools/cosign && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/cosign github.com/sigstore/cosign/v2/cmd/cosign
+
+# helm, to pull the charts from the mirror as a cluster's tooling would
+# (helm pull oci://, helm show chart, helm template); its own module at the
+# version the main module reads charts with. The version is stamped as
+# Helm's own release build does (else `helm version` says only v3.N).
+# Built once (about two and a half minutes on two cores).
+$(BIN)/helm: tools/helm/go.mod tools/helm/go.sum
+	@mkdir -p $(BIN)
+	cd tools/helm && CGO_ENABLED=0 $(GO) build -ldflags "-X helm.sh/helm/v3/internal/version.version=$$($(GO) list -m -f '{{.Version}}' helm.sh/helm/v3)" -o ../../$(BIN)/helm helm.sh/helm/v3/cmd/helm
+
 # The commands as an OCI image in $(BIN)/image (an OCI layout), built without
 # a container engine: static binaries on an empty base, reproducible (same
 # digest for the same commit and Go version). Prints the digest.
