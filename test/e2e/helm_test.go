@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 
@@ -59,15 +62,23 @@ func TestHelmCharts(t *testing.T) {
 	}
 	// check: the records, each pushed image in the mirror, and each chart
 	// both in the mirror (a Helm OCI artifact) and in the workspace as
-	// working-dir/helm/charts/<name>-<version>.tgz, judged by Helm's loader.
-	check := func(t *testing.T, side, out string) {
+	// working-dir/helm/charts/<name>-<version>.tgz, judged by Helm's loader
+	// and by the helm CLI: pulled from the mirror at host with `helm pull
+	// oci://`, each copy says its name and version to `helm show chart` and
+	// renders with `helm template` to containers whose images are the ones
+	// ocm pushed.
+	check := func(t *testing.T, side, out, host string) {
 		t.Helper()
 		var got []string
+		pushed := map[string]bool{} // sources of the pushed images of origin helm
 		for _, rec := range records(t, sh(t, side, nil, "cat "+out).stdout) {
 			if rec.Origin != record.OriginHelm && rec.Origin != record.OriginHelmChart {
 				t.Fatalf("record of origin %s: %+v", rec.Origin, rec)
 			}
 			got = append(got, rec.Source+" "+string(rec.Status))
+			if rec.Origin == record.OriginHelm && rec.Status == record.StatusPushed {
+				pushed[rec.Source] = true
+			}
 			if rec.Status == record.StatusPushed {
 				if d := skopeoDigest(t, "docker://"+rec.Target, "--tls-verify=false"); d != rec.Digest {
 					t.Errorf("%s: %s, want %s", rec.Target, d, rec.Digest)
@@ -81,13 +92,31 @@ func TestHelmCharts(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("records\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+		rendered := map[string]bool{}
 		for _, c := range []struct{ name, version string }{{"web", "1.0.0"}, {"local", "0.1.0"}} {
-			ch, err := loader.Load(filepath.Join(side, "working-dir", "helm", "charts", c.name+"-"+c.version+".tgz"))
+			tgz := filepath.Join(side, "working-dir", "helm", "charts", c.name+"-"+c.version+".tgz")
+			ch, err := loader.Load(tgz)
 			if err != nil {
 				t.Fatalf("chart in the workspace: %v", err)
 			}
 			if ch.Name() != c.name || ch.Metadata.Version != c.version {
 				t.Errorf("working-dir/helm/charts/%s-%s.tgz holds %s-%s", c.name, c.version, ch.Name(), ch.Metadata.Version)
+			}
+			inWorkspace := helmRender(t, tgz, c.name, c.version)
+			inMirror := helmRender(t, helmPull(t, host, c.name, c.version), c.name, c.version)
+			if inMirror.manifests != inWorkspace.manifests {
+				t.Errorf("%s-%s: helm template renders the chart in the mirror and the one in the workspace differently:\n%s\n---- workspace:\n%s", c.name, c.version, inMirror.manifests, inWorkspace.manifests)
+			}
+			for _, img := range inMirror.images {
+				if !pushed[img] {
+					t.Errorf("%s-%s from the mirror runs %s, which ocm did not push", c.name, c.version, img)
+				}
+				rendered[img] = true
+			}
+		}
+		for img := range pushed {
+			if !rendered[img] {
+				t.Errorf("ocm pushed %s, which no chart from the mirror runs", img)
 			}
 		}
 	}
@@ -96,7 +125,7 @@ func TestHelmCharts(t *testing.T) {
 		if r := sh(t, dir, nil, "ocm-plan -c isc.yaml | ocm-push docker://"+dst.Host+" | ocm-resources > m2m.jsonl"); r.code != 0 {
 			t.Fatalf("exit %d", r.code)
 		}
-		check(t, dir, "m2m.jsonl")
+		check(t, dir, "m2m.jsonl", dst.Host)
 	})
 	t.Run("push without the plan's cache", func(t *testing.T) {
 		dst := testenv.Start(t, testenv.RegistryOptions{})
@@ -119,7 +148,7 @@ func TestHelmCharts(t *testing.T) {
 		if r := sh(t, far, nil, "ocm-unpack "+filepath.Join(dir, "archives")+" --cache far | ocm-push --cache far docker://"+dst.Host+" | ocm-resources --cache far > d2m.jsonl"); r.code != 0 {
 			t.Fatalf("d2m exit %d", r.code)
 		}
-		check(t, far, "d2m.jsonl")
+		check(t, far, "d2m.jsonl", dst.Host)
 		// Without the cache that holds the charts: the cluster resources are
 		// written, the charts are not, and the error says which cache to give.
 		r := sh(t, far, nil, "ocm-resources --out res2 --charts charts2 < d2m.jsonl > /dev/null")
@@ -168,4 +197,91 @@ func checkChartInMirror(t *testing.T, target, nameTag string) {
 	if got := ch.Name() + ":" + ch.Metadata.Version; got != nameTag {
 		t.Errorf("%s holds chart %s", target, got)
 	}
+}
+
+// helmEnv keeps the helm CLI off the user's configuration, cache, plugins
+// and registry logins: each test gets its own empty homes.
+func helmEnv(t *testing.T) []string {
+	t.Helper()
+	home := t.TempDir()
+	return []string{
+		"HELM_CONFIG_HOME=" + filepath.Join(home, "config"),
+		"HELM_CACHE_HOME=" + filepath.Join(home, "cache"),
+		"HELM_DATA_HOME=" + filepath.Join(home, "data"),
+		"HELM_REGISTRY_CONFIG=" + filepath.Join(home, "config", "registry.json"),
+	}
+}
+
+// helmPull pulls chart name at version from the mirror at host as a
+// cluster's tooling would (`helm pull oci://`) and returns the .tgz.
+func helmPull(t *testing.T, host, name, version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	r := sh(t, dir, helmEnv(t), fmt.Sprintf("%s pull oci://%s/helm/charts/%s --version %s --plain-http -d .", tool(t, "helm"), host, name, version))
+	if r.code != 0 {
+		t.Fatalf("helm pull %s:%s from the mirror: exit %d\n%s", name, version, r.code, r.stderr)
+	}
+	tgz := filepath.Join(dir, name+"-"+version+".tgz")
+	if sh(t, dir, nil, "test -s "+tgz).code != 0 {
+		t.Fatalf("helm pull %s:%s wrote no %s", name, version, tgz)
+	}
+	return tgz
+}
+
+// rendering is what `helm template` made of a chart: its manifests and
+// the images of their containers and init containers.
+type rendering struct {
+	manifests string
+	images    []string
+}
+
+// helmRender asks the helm CLI for the chart's name and version (`helm
+// show chart`), which must be name and version, and renders it with `helm
+// template`.
+func helmRender(t *testing.T, tgz, name, version string) rendering {
+	t.Helper()
+	env, helm, dir := helmEnv(t), tool(t, "helm"), t.TempDir()
+	r := sh(t, dir, env, helm+" show chart "+tgz)
+	if r.code != 0 {
+		t.Fatalf("helm show chart %s: exit %d\n%s", tgz, r.code, r.stderr)
+	}
+	var meta struct{ Name, Version string }
+	if err := yaml.Unmarshal([]byte(r.stdout), &meta); err != nil {
+		t.Fatalf("helm show chart %s: %v\n%s", tgz, err, r.stdout)
+	}
+	if meta.Name != name || meta.Version != version {
+		t.Errorf("helm show chart %s: %s-%s, want %s-%s", tgz, meta.Name, meta.Version, name, version)
+	}
+	r = sh(t, dir, env, helm+" template release "+tgz)
+	if r.code != 0 {
+		t.Fatalf("helm template %s: exit %d\n%s", tgz, r.code, r.stderr)
+	}
+	out := rendering{manifests: r.stdout}
+	dec := yaml.NewDecoder(strings.NewReader(r.stdout))
+	for {
+		var doc struct {
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers     []struct{ Image string }
+						InitContainers []struct{ Image string } `yaml:"initContainers"`
+					}
+				}
+			}
+		}
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("helm template %s: %v\n%s", tgz, err, r.stdout)
+		}
+		for _, c := range append(doc.Spec.Template.Spec.InitContainers, doc.Spec.Template.Spec.Containers...) {
+			out.images = append(out.images, c.Image)
+		}
+	}
+	if len(out.images) == 0 {
+		t.Fatalf("helm template %s: no container images\n%s", tgz, r.stdout)
+	}
+	return out
 }
