@@ -21,17 +21,21 @@ import (
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
-// TestHelmCharts: the images of a chart from a repository served over HTTP
-// on 127.0.0.1 (index.yaml and packaged charts) and of a local chart
-// directory are mirrored m2m, and m2d then d2m with the source registry and
-// the chart repository stopped; a blockedImages regex removes one.
+// TestHelmCharts: the images of two charts (one versioned with build
+// metadata) from a repository served over HTTP on 127.0.0.1 (index.yaml
+// and packaged charts) and of a local chart directory are mirrored m2m, and
+// m2d then d2m with the source registry and the chart repository stopped; a
+// blockedImages regex removes one.
 func TestHelmCharts(t *testing.T) {
 	src := testenv.Start(t, testenv.RegistryOptions{})
 	populate(t, src)
 	h := src.Host
 	dir := t.TempDir()
 	repo, err := fixture.NewHelmRepo(t.TempDir(),
-		fixture.HelmChart("web", "1.0.0", h+"/ubi9/ubi:latest", h+"/ubi9/ubi-minimal:latest", h+"/library/alpine:3.20"))
+		fixture.HelmChart("web", "1.0.0", h+"/ubi9/ubi:latest", h+"/ubi9/ubi-minimal:latest", h+"/library/alpine:3.20"),
+		// A version with build metadata: '+' may not be in a tag, Helm
+		// tags it with '_' and helm pull asks for it so.
+		fixture.HelmChart("edge", "2.0.0+build.1", h+"/ubi9/ubi:latest", h+"/ubi9/ubi-minimal:latest", h+"/library/alpine:3.20"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +54,8 @@ func TestHelmCharts(t *testing.T) {
         version: 1.0.0
         imagePaths:
         - "{.spec.sidecarRef}"
+      - name: edge
+        version: 2.0.0+build.1
     local:
     - name: local
       path: charts/local
@@ -58,7 +64,7 @@ func TestHelmCharts(t *testing.T) {
 `, charts.URL))
 	want := []string{
 		h + "/docker/legacy:v1 pushed", h + "/library/alpine:3.20 skipped", h + "/ubi9/ubi-minimal:latest pushed", h + "/ubi9/ubi:latest pushed",
-		"localhost/helm/charts/local:0.1.0 pushed", "localhost/helm/charts/web:1.0.0 pushed",
+		"localhost/helm/charts/edge:2.0.0_build.1 pushed", "localhost/helm/charts/local:0.1.0 pushed", "localhost/helm/charts/web:1.0.0 pushed",
 	}
 	// check: the records, each pushed image in the mirror, and each chart
 	// both in the mirror (a Helm OCI artifact) and in the workspace as
@@ -93,7 +99,7 @@ func TestHelmCharts(t *testing.T) {
 			t.Fatalf("records\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		rendered := map[string]bool{}
-		for _, c := range []struct{ name, version string }{{"web", "1.0.0"}, {"local", "0.1.0"}} {
+		for _, c := range []struct{ name, version string }{{"web", "1.0.0"}, {"local", "0.1.0"}, {"edge", "2.0.0+build.1"}} {
 			tgz := filepath.Join(side, "working-dir", "helm", "charts", c.name+"-"+c.version+".tgz")
 			ch, err := loader.Load(tgz)
 			if err != nil {
@@ -194,7 +200,8 @@ func checkChartInMirror(t *testing.T, target, nameTag string) {
 	if err != nil {
 		t.Fatalf("%s: chart layer: %v", target, err)
 	}
-	if got := ch.Name() + ":" + ch.Metadata.Version; got != nameTag {
+	// The tag is the version with '+' as '_', as helm push tags it.
+	if got := ch.Name() + ":" + strings.ReplaceAll(ch.Metadata.Version, "+", "_"); got != nameTag {
 		t.Errorf("%s holds chart %s", target, got)
 	}
 }
