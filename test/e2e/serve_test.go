@@ -24,7 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// tool returns bin/NAME, built by make tools from tools/opm.
+// tool returns bin/NAME, built by make tools from tools/ (opm, catalogquery,
+// cosign, helm). A missing tool fails the test, never skips it: CI builds
+// them before the tests run.
 func tool(t *testing.T, name string) string {
 	t.Helper()
 	p := filepath.Join(repoRoot(t), "bin", name)
