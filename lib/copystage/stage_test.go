@@ -1,0 +1,559 @@
+package copystage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/copier"
+	"github.com/ocm-mirror/ocm/lib/copystage"
+	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/logging"
+	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/registriesconf"
+	"github.com/ocm-mirror/ocm/lib/registry"
+	"github.com/ocm-mirror/ocm/lib/store"
+)
+
+// env is a source registry, a mirror registry (go-containerregistry's
+// in-memory one, on 127.0.0.1) and an empty cache.
+type env struct {
+	src, mirror string // host:port
+	srcServer   *httptest.Server
+	client      *registry.Client
+	cache       *cache.Cache
+	log         *bytes.Buffer
+	logMu       sync.Mutex
+}
+
+func serve(t *testing.T) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func host(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{srcServer: serve(t), log: &bytes.Buffer{}}
+	e.src, e.mirror = host(e.srcServer), host(serve(t))
+	e.client = registry.New(registry.Options{TLSVerify: true})
+	c, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cache = c
+	return e
+}
+
+func (e *env) Write(p []byte) (int, error) {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.log.Write(p)
+}
+
+// fetch is a stage that fills the cache; push one that writes to the mirror
+// under prefix "mirror", reading from the cache when withCache is set.
+func (e *env) fetch() *copystage.Stage {
+	return &copystage.Stage{Engine: copier.New(copier.Options{}), Source: e.client, Cache: e.cache, Log: logging.New("test", logging.Debug, e)}
+}
+
+func (e *env) push(withCache bool, maxNested int) *copystage.Stage {
+	st := &copystage.Stage{Engine: copier.New(copier.Options{}), Source: e.client, Dest: e.client, Log: logging.New("test", logging.Debug, e),
+		Mirror: refs.Mirror{Registry: e.mirror, Prefix: "mirror"}, MaxNested: maxNested}
+	if withCache {
+		st.Cache = e.cache
+	}
+	return st
+}
+
+// image is what a plan knows of one image.
+type image struct {
+	digest, mediaType string
+	size              int64
+}
+
+// put writes a random image (or a 2-platform index) to ref.
+func put(t *testing.T, ref string, index bool) image {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a interface {
+		Digest() (v1.Hash, error)
+		RawManifest() ([]byte, error)
+	}
+	var mt string
+	if index {
+		idx, err := random.Index(256, 2, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.WriteIndex(r, idx); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := idx.MediaType()
+		a, mt = idx, string(m)
+	} else {
+		img, err := random.Image(256, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := img.MediaType()
+		a, mt = img, string(m)
+	}
+	d, _ := a.Digest()
+	body, _ := a.RawManifest()
+	return image{digest: d.String(), mediaType: mt, size: int64(len(body))}
+}
+
+// planned is the record ocm-plan writes for source.
+func planned(t *testing.T, origin record.Origin, source string, img image) *record.Record {
+	t.Helper()
+	d, err := refs.Destination(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &record.Record{V: 1, Origin: origin, Source: source, Digest: img.digest, MediaType: img.mediaType, Size: img.size,
+		Destination: d.String(), Status: record.StatusPlanned}
+}
+
+func process(st *copystage.Stage, rs ...*record.Record) {
+	for _, r := range rs {
+		st.Seen(r)
+	}
+	for _, r := range rs {
+		st.Process(context.Background(), r)
+	}
+}
+
+func head(t *testing.T, ref string) (v1.Hash, bool) {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Head(r)
+	if err != nil {
+		return v1.Hash{}, false
+	}
+	return d.Digest, true
+}
+
+// whole reads every manifest and blob of ref back and checks their digests.
+func whole(t *testing.T, ref string, index bool) {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if index {
+		idx, err := remote.Index(r)
+		if err == nil {
+			err = validate.Index(idx)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		return
+	}
+	img, err := remote.Image(r)
+	if err == nil {
+		err = validate.Image(img)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+}
+
+func wantStatus(t *testing.T, r *record.Record, status record.Status, stage string) {
+	t.Helper()
+	if r.Status != status || r.Stage != stage {
+		t.Fatalf("%s: status %s, stage %s (error %q); want %s, %s", r.Source, r.Status, r.Stage, r.Error, status, stage)
+	}
+}
+
+func TestFetch(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		index     bool
+		viaMirror bool // the source is reached through a registries.conf mirror
+	}{
+		{"image", false, false},
+		{"multi-arch index", true, false},
+		{"through a registries.conf mirror", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			img := put(t, e.src+"/team/app:1", tc.index)
+			source, wantPulledFrom := e.src+"/team/app:1", ""
+			if tc.viaMirror {
+				source, wantPulledFrom = "upstream.invalid/team/app:1", e.src
+				e.client = registry.New(registry.Options{TLSVerify: true, Mirrors: &registriesconf.Config{Registries: []registriesconf.Registry{
+					{Prefix: "upstream.invalid", Location: "upstream.invalid", Mirrors: []registriesconf.Mirror{{Location: e.src}}}}}})
+			}
+			r := planned(t, record.OriginAdditional, source, img)
+			st := e.fetch()
+			process(st, r)
+			wantStatus(t, r, record.StatusCached, "fetch")
+			if r.Target != "" || r.Error != "" {
+				t.Errorf("target %q, error %q; want none", r.Target, r.Error)
+			}
+			if r.PulledFrom != wantPulledFrom {
+				t.Errorf("pulledFrom %q, want %q", r.PulledFrom, wantPulledFrom)
+			}
+			d, ok, err := e.cache.Lookup(source)
+			if err != nil || !ok || d.Digest != img.digest {
+				t.Fatalf("cache entry for %s: %+v %v %v; want %s", source, d, ok, err, img.digest)
+			}
+			blobs, err := e.cache.ImageBlobs(img.digest, img.mediaType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// index: itself + 2 x (manifest, config, 2 layers); image: manifest, config, 2 layers.
+			want := 4
+			if tc.index {
+				want = 9
+			}
+			if len(blobs) != want {
+				t.Errorf("cache holds %d blobs of the image, want %d", len(blobs), want)
+			}
+			for _, b := range blobs {
+				if ok, _ := e.cache.Has(b.Digest); !ok {
+					t.Errorf("cache lacks %s", b.Digest)
+				}
+			}
+			if st.Engine.Stats.BlobsCopied.Load() == 0 {
+				t.Error("first fetch copied no blobs")
+			}
+
+			// Again: the cache has it, nothing moves, the record stays as it was.
+			st = e.fetch()
+			process(st, r)
+			wantStatus(t, r, record.StatusCached, "fetch")
+			if n, b := st.Engine.Stats.BlobsCopied.Load(), st.Engine.Stats.BytesMoved.Load(); n != 0 || b != 0 {
+				t.Errorf("second fetch copied %d blobs, %d bytes; want none", n, b)
+			}
+			if st.Engine.Stats.ImagesUpToDate.Load() != 1 {
+				t.Errorf("second fetch: %d images up to date, want 1", st.Engine.Stats.ImagesUpToDate.Load())
+			}
+			if r.PulledFrom != wantPulledFrom {
+				t.Errorf("pulledFrom %q after the second fetch, want %q", r.PulledFrom, wantPulledFrom)
+			}
+		})
+	}
+}
+
+func TestPush(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		index     bool
+		fromCache bool // disk to mirror: fetched first, the source gone
+		maxNested int
+		wantRepo  string
+	}{
+		{"disk to mirror", false, true, 0, "mirror/team/sub/app"},
+		{"disk to mirror, --max-nested-paths 2", false, true, 2, "mirror/team-sub-app"},
+		{"disk to mirror, multi-arch index", true, true, 0, "mirror/team/sub/app"},
+		{"mirror to mirror", false, false, 0, "mirror/team/sub/app"},
+		{"mirror to mirror, multi-arch index, --max-nested-paths 3", true, false, 3, "mirror/team/sub-app"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			img := put(t, e.src+"/team/sub/app:1", tc.index)
+			r := planned(t, record.OriginAdditional, e.src+"/team/sub/app:1", img)
+			if tc.fromCache {
+				process(e.fetch(), r)
+				wantStatus(t, r, record.StatusCached, "fetch")
+				e.srcServer.Close()
+			}
+			st := e.push(tc.fromCache, tc.maxNested)
+			process(st, r)
+			wantStatus(t, r, record.StatusPushed, "push")
+			want := e.mirror + "/" + tc.wantRepo + ":1"
+			if r.Target != want {
+				t.Errorf("target %q, want %q", r.Target, want)
+			}
+			if d, ok := head(t, want); !ok || d.String() != img.digest {
+				t.Fatalf("%s: %v %v, want %s", want, d, ok, img.digest)
+			}
+			whole(t, want, tc.index)
+
+			// Again: the mirror has it.
+			st = e.push(tc.fromCache, tc.maxNested)
+			process(st, r)
+			wantStatus(t, r, record.StatusPushed, "push")
+			if n := st.Engine.Stats.BlobsCopied.Load(); n != 0 || st.Engine.Stats.ImagesUpToDate.Load() != 1 {
+				t.Errorf("second push copied %d blobs, %d images up to date; want 0, 1", n, st.Engine.Stats.ImagesUpToDate.Load())
+			}
+		})
+	}
+}
+
+func TestFailures(t *testing.T) {
+	absent := "sha256:" + strings.Repeat("0", 64)
+	// The error names the image: its digest and where it was looked for.
+	lacks := "reading manifest " + absent + " from {src}/team/app: "
+	for _, tc := range []struct {
+		name      string
+		push      bool
+		origin    record.Origin
+		edit      func(*record.Record)
+		want      string // in the record's error; {src} is the source registry
+		wantAbort bool
+	}{
+		{"fetch without digest", false, record.OriginAdditional, func(r *record.Record) { r.Digest = "" },
+			"record has no digest or destination; fix: feed ocm-fetch the output of ocm-plan", false},
+		{"push without destination", true, record.OriginAdditional, func(r *record.Record) { r.Destination = "" },
+			"record has no digest or destination; fix: feed ocm-push the output of ocm-plan, ocm-fetch or ocm-unpack", false},
+		{"fetch of a digest the source lacks", false, record.OriginAdditional, func(r *record.Record) { r.Digest = absent }, lacks, false},
+		{"push of an additional image the source lacks", true, record.OriginAdditional, func(r *record.Record) { r.Digest = absent }, lacks, false},
+		{"push of a release component the source lacks", true, record.OriginReleaseComponent, func(r *record.Record) { r.Digest = absent }, lacks, true},
+		{"push of a release component without digest", true, record.OriginReleaseComponent, func(r *record.Record) { r.Digest = "" },
+			"fix: feed ocm-push", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			img := put(t, e.src+"/team/app:1", false)
+			r := planned(t, tc.origin, e.src+"/team/app:1", img)
+			r.Release = "4.18.1"
+			r.MediaType, r.Size = "", 0
+			tc.edit(r)
+			st := e.fetch()
+			if tc.push {
+				st = e.push(false, 0)
+			}
+			var aborts []error
+			var mu sync.Mutex
+			st.Abort = func(err error) { mu.Lock(); aborts = append(aborts, err); mu.Unlock() }
+			process(st, r)
+			wantStatus(t, r, record.StatusFailed, st.Name())
+			if want := strings.ReplaceAll(tc.want, "{src}", e.src); !strings.Contains(r.Error, want) {
+				t.Errorf("error %q, want it to hold %q", r.Error, want)
+			}
+			if r.Target != "" {
+				t.Errorf("a failed record has target %q", r.Target)
+			}
+			if !strings.Contains(e.log.String(), r.Name()) {
+				t.Errorf("the log does not name %s:\n%s", r.Name(), e.log)
+			}
+			if tc.wantAbort != (len(aborts) == 1) || len(aborts) > 1 {
+				t.Fatalf("Abort called %d times, want abort %v", len(aborts), tc.wantAbort)
+			}
+			if tc.wantAbort && !strings.Contains(aborts[0].Error(), r.Source) {
+				t.Errorf("abort %q does not name %s", aborts[0], r.Source)
+			}
+			if tc.wantAbort && r.Digest == absent && !errors.Is(aborts[0], store.ErrNotFound) {
+				t.Errorf("abort %v does not wrap store.ErrNotFound", aborts[0])
+			}
+			if n := st.Engine.Stats.Manifests.Load(); n != 0 {
+				t.Errorf("%d manifests written", n)
+			}
+		})
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		push bool
+	}{{"fetch", false}, {"push", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			source := e.src + "/team/app:1"
+			img := put(t, source, false)
+			stage := func() *copystage.Stage {
+				if tc.push {
+					return e.push(false, 0)
+				}
+				return e.fetch()
+			}
+			line := "docker://" + source + "=oci:" + e.cache.Dir + ":" + source
+			if tc.push {
+				line = "docker://" + source + "=docker://" + e.mirror + "/mirror/team/app:1"
+			}
+			dry := func(wantMissing bool) {
+				t.Helper()
+				st := stage()
+				st.DryRun = &dryrun.Report{}
+				r := planned(t, record.OriginAdditional, source, img)
+				process(st, r)
+				wantStatus(t, r, record.StatusPlanned, "")
+				if r.Target != "" {
+					t.Errorf("dry run set target %q", r.Target)
+				}
+				if n := st.Engine.Stats.BlobsCopied.Load() + st.Engine.Stats.Manifests.Load(); n != 0 {
+					t.Errorf("dry run copied %d blobs and manifests", n)
+				}
+				dir := t.TempDir()
+				mapping, missing, err := st.DryRun.Write(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantMissingText := ""
+				if wantMissing {
+					wantMissingText = line + "\n"
+				}
+				for _, f := range []struct{ path, want string }{{mapping, line + "\n"}, {missing, wantMissingText}} {
+					b, err := os.ReadFile(f.path)
+					if err != nil || string(b) != f.want {
+						t.Errorf("%s = %q (%v), want %q", filepath.Base(f.path), b, err, f.want)
+					}
+				}
+			}
+			dry(true)
+			if _, ok, _ := e.cache.Lookup(source); ok {
+				t.Error("dry run cached the image")
+			}
+			if _, ok := head(t, e.mirror+"/mirror/team/app:1"); ok {
+				t.Error("dry run pushed the image")
+			}
+			r := planned(t, record.OriginAdditional, source, img)
+			process(stage(), r)
+			if r.Status == record.StatusFailed {
+				t.Fatal(r.Error)
+			}
+			dry(false)
+		})
+	}
+}
+
+func TestCollision(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		dest1, dest2 string
+		sameImage    bool
+		maxNested    int
+		wantRefused  string // in the second record's error; "" pushes both
+		wantSameRepo bool
+	}{
+		{"one destination, two images", "team/app:1", "team/app:1", false, 0,
+			"destination collision: ", true},
+		{"folded by --max-nested-paths", "team/a-b:1", "team/a/b:1", false, 2,
+			"(--max-nested-paths 2 folds team/a-b:1 and team/a/b:1 into one repository); the mirror can hold only one: the first goes there, this one does not; fix: push with a larger --max-nested-paths", true},
+		{"one destination, one image", "team/app:1", "team/app:1", true, 0, "", true},
+		{"not folded without --max-nested-paths", "team/a-b:1", "team/a/b:1", false, 0, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			img1 := put(t, e.src+"/team/one:1", false)
+			img2 := img1
+			if !tc.sameImage {
+				img2 = put(t, e.src+"/team/two:1", false)
+			}
+			r1 := planned(t, record.OriginAdditional, e.src+"/team/one:1", img1)
+			r2 := planned(t, record.OriginAdditional, e.src+"/team/two:1", img2)
+			if tc.sameImage {
+				r2.Source = e.src + "/team/one@" + img1.digest
+			}
+			r1.Destination, r2.Destination = tc.dest1, tc.dest2
+			st := e.push(false, tc.maxNested)
+			process(st, r1, r2)
+			wantStatus(t, r1, record.StatusPushed, "push")
+			if tc.wantRefused == "" {
+				wantStatus(t, r2, record.StatusPushed, "push")
+				if st.Collisions() != 0 || st.Refused() != nil {
+					t.Errorf("collisions %d, refused %v; want none", st.Collisions(), st.Refused())
+				}
+				if (r1.Target == r2.Target) != tc.wantSameRepo {
+					t.Errorf("targets %s and %s", r1.Target, r2.Target)
+				}
+				if d, ok := head(t, r2.Target); !ok || d.String() != img2.digest {
+					t.Errorf("%s holds %v, want %s", r2.Target, d, img2.digest)
+				}
+				return
+			}
+			wantStatus(t, r2, record.StatusFailed, "push")
+			if !strings.Contains(r2.Error, tc.wantRefused) || !strings.Contains(r2.Error, img1.digest) || !strings.Contains(r2.Error, img2.digest) {
+				t.Errorf("error %q; want it to hold %q and both digests", r2.Error, tc.wantRefused)
+			}
+			if st.Collisions() != 1 || st.Refused() == nil {
+				t.Errorf("collisions %d, refused %v; want 1", st.Collisions(), st.Refused())
+			}
+			if d, ok := head(t, r1.Target); !ok || d.String() != img1.digest {
+				t.Errorf("%s holds %v, want the first image %s", r1.Target, d, img1.digest)
+			}
+		})
+	}
+}
+
+func TestAttachments(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		viaCache      bool // fetch, then push from the cache with the source gone
+		noAttachments bool
+	}{
+		{"disk to mirror", true, false},
+		{"disk to mirror, --remove-signatures", true, true},
+		{"mirror to mirror", false, false},
+		{"mirror to mirror, --remove-signatures", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			img := put(t, e.src+"/team/app:1", false)
+			sigTag := "sha256-" + strings.TrimPrefix(img.digest, "sha256:") + ".sig"
+			sig := put(t, e.src+"/team/app:"+sigTag, false)
+			r := planned(t, record.OriginAdditional, e.src+"/team/app:1", img)
+			wantAtts := []record.Attachment{{Kind: record.KindSignature, Digest: sig.digest, MediaType: sig.mediaType, Size: sig.size, Tag: sigTag, Subject: img.digest}}
+			if tc.noAttachments {
+				wantAtts = nil
+			}
+			checkAtts := func() {
+				t.Helper()
+				if len(r.Attachments) != len(wantAtts) || (len(wantAtts) == 1 && r.Attachments[0] != wantAtts[0]) {
+					t.Fatalf("attachments %+v, want %+v", r.Attachments, wantAtts)
+				}
+			}
+			if tc.viaCache {
+				st := e.fetch()
+				st.NoAttachments = tc.noAttachments
+				process(st, r)
+				wantStatus(t, r, record.StatusCached, "fetch")
+				checkAtts()
+				if ok, _ := e.cache.Has(sig.digest); ok == tc.noAttachments {
+					t.Errorf("signature in the cache: %v", ok)
+				}
+				e.srcServer.Close()
+			}
+			st := e.push(tc.viaCache, 0)
+			st.NoAttachments = tc.noAttachments
+			process(st, r)
+			wantStatus(t, r, record.StatusPushed, "push")
+			checkAtts()
+			d, ok := head(t, e.mirror+"/mirror/team/app:"+sigTag)
+			switch {
+			case tc.noAttachments && ok:
+				t.Errorf("the signature reached the mirror with --remove-signatures")
+			case !tc.noAttachments && (!ok || d.String() != sig.digest):
+				t.Errorf("signature at the mirror: %v %v, want %s", d, ok, sig.digest)
+			}
+			wantAttached := int64(len(wantAtts))
+			if got := st.Engine.Stats.AttachedCopied.Load(); got != wantAttached {
+				t.Errorf("attachments copied %d, want %d", got, wantAttached)
+			}
+		})
+	}
+}
