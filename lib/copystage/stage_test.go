@@ -20,7 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/catalog"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/copystage"
 	"github.com/ocm-mirror/ocm/lib/dryrun"
@@ -95,10 +97,7 @@ type image struct {
 // put writes a random image (or a 2-platform index) to ref.
 func put(t *testing.T, ref string, index bool) image {
 	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRef(t, ref)
 	var a interface {
 		Digest() (v1.Hash, error)
 		RawManifest() ([]byte, error)
@@ -150,12 +149,18 @@ func process(st *copystage.Stage, rs ...*record.Record) {
 	}
 }
 
-func head(t *testing.T, ref string) (v1.Hash, bool) {
+func mustRef(t *testing.T, s string) name.Reference {
 	t.Helper()
-	r, err := name.ParseReference(ref)
+	r, err := name.ParseReference(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func head(t *testing.T, ref string) (v1.Hash, bool) {
+	t.Helper()
+	r := mustRef(t, ref)
 	d, err := remote.Head(r)
 	if err != nil {
 		return v1.Hash{}, false
@@ -166,10 +171,7 @@ func head(t *testing.T, ref string) (v1.Hash, bool) {
 // whole reads every manifest and blob of ref back and checks their digests.
 func whole(t *testing.T, ref string, index bool) {
 	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRef(t, ref)
 	if index {
 		idx, err := remote.Index(r)
 		if err == nil {
@@ -556,4 +558,136 @@ func TestAttachments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A catalog record waits (Barrier) for the bundles before it; when one of
+// its bundles' images did not mirror, a catalog the stage cannot rebuild is
+// pushed as planned, with a warning naming the bundle.
+func TestCatalogAfterFailedBundles(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		withCache   bool
+		arrives     bool   // the bundle's record arrives failed; else it fails in this push
+		bundleOf    string // the failed bundle's catalog
+		wantWarning string // "" for none
+	}{
+		{"failed upstream, no cache", false, true, "cat", "catalog cat: bundles op/op.v1 did not mirror, but without --cache the catalog cannot be rebuilt"},
+		{"failed in this push, catalog not cached", true, false, "cat", "catalog cat: bundles op/op.v1 did not mirror; the catalog is not in the cache"},
+		{"another catalog's bundle failed", false, false, "other", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			bundle := planned(t, record.OriginBundle, e.src+"/op/bundle:v1", put(t, e.src+"/op/bundle:v1", false))
+			bundle.Catalog, bundle.Package, bundle.Bundle = tc.bundleOf, "op", "op.v1"
+			if tc.arrives {
+				bundle.Fail("fetch", errors.New("upstream failure"))
+			} else {
+				bundle.Digest = "sha256:" + strings.Repeat("0", 64)
+			}
+			catImg := put(t, e.src+"/op/index:v4.18", false)
+			cat := planned(t, record.OriginCatalog, e.src+"/op/index:v4.18", catImg)
+			cat.Catalog = "cat"
+			if !copystage.Barrier(cat) || copystage.Barrier(bundle) {
+				t.Fatal("Barrier: want it for the catalog only")
+			}
+			st := e.push(tc.withCache, 0)
+			st.Seen(bundle)
+			if !tc.arrives {
+				st.Process(context.Background(), bundle)
+			}
+			wantStatus(t, bundle, record.StatusFailed, map[bool]string{true: "fetch", false: "push"}[tc.arrives])
+			process(st, cat)
+			wantStatus(t, cat, record.StatusPushed, "push")
+			if cat.Digest != catImg.digest {
+				t.Errorf("catalog digest %s, want it as planned (%s)", cat.Digest, catImg.digest)
+			}
+			if d, ok := head(t, cat.Target); !ok || d.String() != catImg.digest {
+				t.Errorf("%s holds %v, want %s", cat.Target, d, catImg.digest)
+			}
+			logged := e.log.String()
+			if tc.wantWarning == "" && strings.Contains(logged, "did not mirror") || tc.wantWarning != "" && !strings.Contains(logged, tc.wantWarning) {
+				t.Errorf("log:\n%s\nwant warning %q", logged, tc.wantWarning)
+			}
+		})
+	}
+}
+
+// With the catalog in the cache, a push rebuilds it without the bundle whose
+// image failed and pushes the rebuilt image; the record names it.
+func TestCatalogRebuiltWithoutFailedBundle(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	fx, err := fixture.OperatorCatalog(ctx, fixture.Options{Host: e.src, LayerSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := planned(t, record.OriginCatalog, fx.Ref, image{digest: fx.Digest})
+	cat.Catalog = fx.Ref
+	process(e.fetch(), cat)
+	wantStatus(t, cat, record.StatusCached, "fetch")
+
+	bundle := planned(t, record.OriginBundle, fx.Bundles["elastic.v5.2.1"], image{digest: strings.SplitN(fx.Bundles["elastic.v5.2.1"], "@", 2)[1]})
+	bundle.Catalog, bundle.Package, bundle.Bundle = fx.Ref, "elastic", "elastic.v5.2.1"
+	bundle.Fail("fetch", errors.New("upstream failure"))
+	st := e.push(true, 0)
+	st.Seen(bundle)
+	process(st, cat)
+	wantStatus(t, cat, record.StatusPushed, "push")
+	if cat.Digest == fx.Digest {
+		t.Fatal("the catalog was pushed as planned, with the failed bundle")
+	}
+	if d, ok := head(t, cat.Target); !ok || d.String() != cat.Digest {
+		t.Fatalf("%s holds %v, want the rebuilt catalog %s", cat.Target, d, cat.Digest)
+	}
+	// The fixture's layers carry made-up diff IDs (validate.Image refuses
+	// them): check the blobs' digests only.
+	blobs(t, cat.Target)
+	got, err := catalog.Read(ctx, e.cache, cat.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := got.FBC.Packages["elastic"].Bundles
+	if bs["elastic.v5.2.1"] != nil || bs["elastic.v5.2.4"] == nil || got.FBC.Packages["aqua"] == nil {
+		t.Errorf("rebuilt catalog: elastic bundles %v, packages %v; want all but elastic.v5.2.1", keys(bs), keys(got.FBC.Packages))
+	}
+	if want := "left out elastic/elastic.v5.2.1"; !strings.Contains(e.log.String(), want) {
+		t.Errorf("log:\n%s\nwant %q", e.log, want)
+	}
+}
+
+// blobs reads every layer and the config of ref back and checks their digests.
+func blobs(t *testing.T, ref string) {
+	t.Helper()
+	r := mustRef(t, ref)
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := img.ConfigFile(); err != nil {
+		t.Fatalf("%s: config: %v", ref, err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		want, _ := l.Digest()
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatalf("%s: layer %s: %v", ref, want, err)
+		}
+		got, _, err := v1.SHA256(rc)
+		rc.Close()
+		if err != nil || got != want {
+			t.Fatalf("%s: layer %s reads back as %s (%v)", ref, want, got, err)
+		}
+	}
+}
+
+func keys[T any](m map[string]T) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
