@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -45,19 +46,20 @@ type env struct {
 	logMu       sync.Mutex
 }
 
-func serve(t *testing.T) *httptest.Server {
+func serve(t *testing.T, opts ...ggcrregistry.Option) *httptest.Server {
 	t.Helper()
-	s := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	s := httptest.NewServer(ggcrregistry.New(append(opts, ggcrregistry.Logger(log.New(io.Discard, "", 0)))...))
 	t.Cleanup(s.Close)
 	return s
 }
 
 func host(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the registries; mirrorOpts configure the mirror.
+func newEnv(t *testing.T, mirrorOpts ...ggcrregistry.Option) *env {
 	t.Helper()
 	e := &env{srcServer: serve(t), log: &bytes.Buffer{}}
-	e.src, e.mirror = host(e.srcServer), host(serve(t))
+	e.src, e.mirror = host(e.srcServer), host(serve(t, mirrorOpts...))
 	e.client = registry.New(registry.Options{TLSVerify: true})
 	c, err := cache.Open(t.TempDir())
 	if err != nil {
@@ -507,19 +509,31 @@ func TestAttachments(t *testing.T) {
 		name          string
 		viaCache      bool // fetch, then push from the cache with the source gone
 		noAttachments bool
+		index         bool // the signature is of one platform of an index
 	}{
-		{"disk to mirror", true, false},
-		{"disk to mirror, --remove-signatures", true, true},
-		{"mirror to mirror", false, false},
-		{"mirror to mirror, --remove-signatures", false, true},
+		{"disk to mirror", true, false, false},
+		{"disk to mirror, --remove-signatures", true, true, false},
+		{"mirror to mirror", false, false, false},
+		{"mirror to mirror, --remove-signatures", false, true, false},
+		{"disk to mirror, one platform of an index signed", true, false, true},
+		{"mirror to mirror, one platform of an index signed", false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			img := put(t, e.src+"/team/app:1", false)
-			sigTag := "sha256-" + strings.TrimPrefix(img.digest, "sha256:") + ".sig"
+			img := put(t, e.src+"/team/app:1", tc.index)
+			subject := img.digest
+			if tc.index {
+				idx, err := remote.Index(mustRef(t, e.src+"/team/app:1"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				im, _ := idx.IndexManifest()
+				subject = im.Manifests[1].Digest.String()
+			}
+			sigTag := "sha256-" + strings.TrimPrefix(subject, "sha256:") + ".sig"
 			sig := put(t, e.src+"/team/app:"+sigTag, false)
 			r := planned(t, record.OriginAdditional, e.src+"/team/app:1", img)
-			wantAtts := []record.Attachment{{Kind: record.KindSignature, Digest: sig.digest, MediaType: sig.mediaType, Size: sig.size, Tag: sigTag, Subject: img.digest}}
+			wantAtts := []record.Attachment{{Kind: record.KindSignature, Digest: sig.digest, MediaType: sig.mediaType, Size: sig.size, Tag: sigTag, Subject: subject}}
 			if tc.noAttachments {
 				wantAtts = nil
 			}
@@ -690,4 +704,74 @@ func keys[T any](m map[string]T) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// An image known by digest only is tagged sha256-<hex> at the mirror: the
+// tag the referrers tag schema gives the index of its referrers. The image
+// keeps the tag (docs/attachments.md); its referrers are copied by digest,
+// which a mirror with the referrers API lists and one without cannot.
+func TestDigestOnlyImageWithReferrer(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		viaCache     bool
+		referrersAPI bool // the mirror's
+	}{
+		{"disk to mirror", true, false},
+		{"mirror to mirror", false, false},
+		{"disk to mirror with the referrers API", true, true},
+		{"mirror to mirror with the referrers API", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, ggcrregistry.WithReferrersSupport(tc.referrersAPI))
+			img := put(t, e.src+"/team/app:1", false)
+			// An SBOM with the image as subject; the source has no referrers
+			// API, so the write also tags the schema's index.
+			desc, err := remote.Head(mustRef(t, e.src+"/team/app:1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sbom, err := random.Image(128, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sbom = mutate.Subject(mutate.ConfigMediaType(sbom, "application/spdx+json"), *desc).(v1.Image)
+			sbomDigest, _ := sbom.Digest()
+			if err := remote.Write(mustRef(t, e.src+"/team/app@"+sbomDigest.String()), sbom); err != nil {
+				t.Fatal(err)
+			}
+			source := e.src + "/team/app@" + img.digest
+			r := planned(t, record.OriginAdditional, source, img)
+			if tc.viaCache {
+				process(e.fetch(), r)
+				wantStatus(t, r, record.StatusCached, "fetch")
+				e.srcServer.Close()
+			}
+			process(e.push(tc.viaCache, 0), r)
+			wantStatus(t, r, record.StatusPushed, "push")
+			kinds := map[string]string{}
+			for _, a := range r.Attachments {
+				kinds[a.Kind] = a.Digest
+			}
+			if kinds[record.KindReferrer] != sbomDigest.String() || kinds[record.KindReferrersTag] == "" {
+				t.Errorf("attachments %+v, want the SBOM %s and the referrers tag index", r.Attachments, sbomDigest)
+			}
+			if want := e.mirror + "/mirror/team/app:" + refs.DigestTag(img.digest); r.Target != want {
+				t.Errorf("target %s, want %s", r.Target, want)
+			}
+			if d, ok := head(t, r.Target); !ok || d.String() != img.digest {
+				t.Errorf("%s names %v, want the image %s", r.Target, d, img.digest)
+			}
+			if d, ok := head(t, e.mirror+"/mirror/team/app@"+sbomDigest.String()); !ok || d != sbomDigest {
+				t.Errorf("the SBOM is not at the mirror: %v %v", d, ok)
+			}
+			idx, err := remote.Referrers(mustRef(t, e.mirror+"/mirror/team/app@"+img.digest).(name.Digest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			im, _ := idx.IndexManifest()
+			if tc.referrersAPI && (len(im.Manifests) != 1 || im.Manifests[0].Digest != sbomDigest) {
+				t.Errorf("referrers at the mirror %+v, want the SBOM %s", im.Manifests, sbomDigest)
+			}
+		})
+	}
 }
