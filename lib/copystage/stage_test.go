@@ -775,3 +775,138 @@ func TestDigestOnlyImageWithReferrer(t *testing.T) {
 		})
 	}
 }
+
+// Images with no registry to read from: a local OCI layout (oci:///dir) and
+// one ocm-plan built into its cache (the graph image).
+func TestLayoutAndBuiltSources(t *testing.T) {
+	const graph = "localhost/ocm/graph-image:latest"
+	for _, tc := range []struct {
+		name       string
+		push       bool
+		origin     record.Origin
+		inLayout   bool // the layout holds the image (oci:// source)
+		inCache    bool // the stage's cache holds it (built source)
+		wantStatus record.Status
+		wantErr    string
+	}{
+		{"fetch from a layout", false, record.OriginCatalog, true, false, record.StatusCached, ""},
+		{"push from a layout", true, record.OriginCatalog, true, false, record.StatusPushed, ""},
+		{"fetch from a layout that lacks it", false, record.OriginCatalog, false, false, record.StatusFailed,
+			"fix: run ocm-plan with the same --cache as ocm-fetch"},
+		{"push of a built image from the cache", true, record.OriginGraph, false, true, record.StatusPushed, ""},
+		{"fetch of a built image the cache lacks", false, record.OriginGraph, false, false, record.StatusFailed,
+			"built by ocm-plan into its cache, which this stage was not given; fix: pass the --cache ocm-plan used"},
+		{"push of a built image without it in the cache", true, record.OriginGraph, false, false, record.StatusFailed,
+			"built by ocm-plan into its cache, which this stage was not given; fix: pass the --cache ocm-plan used"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t)
+			img := put(t, e.src+"/team/app:1", false)
+			srcRepo, err := e.client.Repository(e.src + "/team/app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := &registry.Repo{Client: e.client, Name: srcRepo}
+			dir := t.TempDir()
+			layout, err := cache.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			source, dest := refs.OCIPrefix+dir, "team/app:1"
+			if tc.origin == record.OriginGraph {
+				source, dest = graph, "ocm/graph-image:latest"
+			}
+			if tc.inLayout {
+				if _, err := copier.New(copier.Options{}).Copy(ctx, from, img.digest, layout, "latest"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.inCache {
+				if _, err := copier.New(copier.Options{}).Copy(ctx, from, img.digest, e.cache, graph); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.srcServer.Close() // nothing is read from a registry
+			r := planned(t, tc.origin, e.src+"/team/app:1", img)
+			r.Source, r.Destination = source, dest
+			st := e.fetch()
+			if tc.push {
+				st = e.push(tc.inCache, 0)
+			}
+			process(st, r)
+			wantStatus(t, r, tc.wantStatus, st.Name())
+			if !strings.Contains(r.Error, tc.wantErr) {
+				t.Errorf("error %q, want it to hold %q", r.Error, tc.wantErr)
+			}
+			if r.PulledFrom != "" || len(r.Attachments) != 0 {
+				t.Errorf("pulledFrom %q, attachments %+v; want none", r.PulledFrom, r.Attachments)
+			}
+			switch {
+			case tc.wantErr != "":
+			case tc.push:
+				if d, ok := head(t, e.mirror+"/mirror/"+dest); !ok || d.String() != img.digest {
+					t.Errorf("%s at the mirror: %v %v, want %s", dest, d, ok, img.digest)
+				}
+			default:
+				if d, ok, err := e.cache.Lookup(source); err != nil || !ok || d.Digest != img.digest {
+					t.Errorf("cache entry for %s: %+v %v %v", source, d, ok, err)
+				}
+			}
+		})
+	}
+}
+
+// A fetch whose cache holds the image's manifest but lost or truncated one of
+// its blobs fetches them again (a copy that finds the manifest looks no
+// further).
+func TestFetchRepairsTheCache(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		index  bool
+		damage func(path string) error
+	}{
+		{"layer removed", false, os.Remove},
+		{"layer truncated", false, func(p string) error { return os.Truncate(p, 10) }},
+		{"layer of an index platform removed", true, os.Remove},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			source := e.src + "/team/app:1"
+			img := put(t, source, tc.index)
+			r := planned(t, record.OriginAdditional, source, img)
+			process(e.fetch(), r)
+			wantStatus(t, r, record.StatusCached, "fetch")
+			all, err := e.cache.ImageBlobs(img.digest, img.mediaType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var layer string
+			for _, b := range all {
+				if strings.Contains(b.MediaType, "layer") || strings.Contains(b.MediaType, "rootfs") {
+					layer = b.Digest
+				}
+			}
+			if layer == "" {
+				t.Fatalf("no layer among %+v", all)
+			}
+			if err := tc.damage(e.cache.BlobPath(layer)); err != nil {
+				t.Fatal(err)
+			}
+			st := e.fetch()
+			process(st, r)
+			wantStatus(t, r, record.StatusCached, "fetch")
+			if n := st.Engine.Stats.BlobsCopied.Load(); n == 0 {
+				t.Error("the second fetch copied nothing")
+			}
+			for _, b := range all {
+				if ok, size := e.cache.Has(b.Digest); !ok || size != b.Size {
+					t.Errorf("cache: %s %v, size %d; want %d", b.Digest, ok, size, b.Size)
+				}
+			}
+			if !strings.Contains(e.log.String(), "missing or damaged") {
+				t.Errorf("log:\n%s\nwant a warning", e.log)
+			}
+		})
+	}
+}
