@@ -328,16 +328,23 @@ func TestFailures(t *testing.T) {
 		edit      func(*record.Record)
 		want      string // in the record's error; {src} is the source registry
 		wantAbort bool
+		copied    bool // the check fails after the copy
 	}{
 		{"fetch without digest", false, record.OriginAdditional, func(r *record.Record) { r.Digest = "" },
-			"record has no digest or destination; fix: feed ocm-fetch the output of ocm-plan", false},
+			"record has no digest or destination; fix: feed ocm-fetch the output of ocm-plan", false, false},
 		{"push without destination", true, record.OriginAdditional, func(r *record.Record) { r.Destination = "" },
-			"record has no digest or destination; fix: feed ocm-push the output of ocm-plan, ocm-fetch or ocm-unpack", false},
-		{"fetch of a digest the source lacks", false, record.OriginAdditional, func(r *record.Record) { r.Digest = absent }, lacks, false},
-		{"push of an additional image the source lacks", true, record.OriginAdditional, func(r *record.Record) { r.Digest = absent }, lacks, false},
-		{"push of a release component the source lacks", true, record.OriginReleaseComponent, func(r *record.Record) { r.Digest = absent }, lacks, true},
+			"record has no digest or destination; fix: feed ocm-push the output of ocm-plan, ocm-fetch or ocm-unpack", false, false},
+		{"fetch of a digest the source lacks", false, record.OriginAdditional, func(r *record.Record) { r.Digest = absent }, lacks, false, false},
+		{"push of an additional image the source lacks", true, record.OriginAdditional, func(r *record.Record) { r.Digest = absent }, lacks, false, false},
+		{"push of a release component the source lacks", true, record.OriginReleaseComponent, func(r *record.Record) { r.Digest = absent }, lacks, true, false},
 		{"push of a release component without digest", true, record.OriginReleaseComponent, func(r *record.Record) { r.Digest = "" },
-			"fix: feed ocm-push", true},
+			"fix: feed ocm-push", true, false},
+		{"push of a release payload the source lacks", true, record.OriginRelease, func(r *record.Record) { r.Digest = absent }, lacks, true, false},
+		{"push of a catalog the source lacks", true, record.OriginCatalog, func(r *record.Record) { r.Digest = absent }, lacks, false, false},
+		// The manifest's type shows as it is copied; the copy (by digest:
+		// the right content) stays.
+		{name: "fetch with a wrong mediaType", origin: record.OriginAdditional, edit: func(r *record.Record) { r.MediaType = "application/vnd.oci.image.index.v1+json" },
+			want: "the record says mediaType application/vnd.oci.image.index.v1+json but manifest ", copied: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -373,7 +380,7 @@ func TestFailures(t *testing.T) {
 			if tc.wantAbort && r.Digest == absent && !errors.Is(aborts[0], store.ErrNotFound) {
 				t.Errorf("abort %v does not wrap store.ErrNotFound", aborts[0])
 			}
-			if n := st.Engine.Stats.Manifests.Load(); n != 0 {
+			if n := st.Engine.Stats.Manifests.Load(); (n != 0) != tc.copied {
 				t.Errorf("%d manifests written", n)
 			}
 		})
