@@ -21,6 +21,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/store"
+	"github.com/ocm-mirror/ocm/lib/workpool"
 )
 
 // tagSchemes are cosign's tags, sha256-<hex><suffix>, beside the image.
@@ -41,56 +42,93 @@ type Finder struct {
 // tag scheme's signature, attestation and SBOM, then referrers, then the
 // referrers tag schema's index when the registry has no referrers API.
 func (f *Finder) Find(ctx context.Context, subjects []string) ([]record.Attachment, error) {
-	var out []record.Attachment
 	if len(subjects) > 0 {
 		// Where the image came from (a registries.conf mirror, in an
 		// enclave) is where its attachments are.
 		f = &Finder{Client: f.Client, Repo: f.Client.ServedRepository(f.Repo, subjects[0])}
 	}
-	for _, s := range subjects {
+	tags := make([]string, len(subjects))
+	for i, s := range subjects {
 		tag, err := TagOf(s)
 		if err != nil {
 			return nil, err
 		}
-		for _, ts := range tagSchemes {
-			d, ok, err := f.head(ctx, tag+ts.suffix)
-			if err != nil {
-				return nil, fmt.Errorf("looking up %s %s:%s: %w", ts.kind, f.Repo, tag+ts.suffix, err)
-			}
-			if ok {
-				out = append(out, record.Attachment{Kind: ts.kind, Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Tag: tag + ts.suffix, Subject: s})
-			}
+		tags[i] = tag
+	}
+	// The lookups are independent: they run at once, each into its slot
+	// (per subject the tag schemes, then referrers), so that the order of
+	// the result and the error returned (the first in that order) are as
+	// if they ran one after another. An error does not cancel the others
+	// for the same reason: a cancelled earlier lookup would hide it.
+	per := len(tagSchemes) + 1
+	slots := make([][]record.Attachment, len(subjects)*per)
+	errs := make([]error, len(slots))
+	workpool.Run(ctx, len(slots), findLimit, func(ctx context.Context, i int) error {
+		s, tag, k := subjects[i/per], tags[i/per], i%per
+		if k < len(tagSchemes) {
+			slots[i], errs[i] = f.tagged(ctx, s, tag, tagSchemes[k].suffix, tagSchemes[k].kind)
+		} else {
+			slots[i], errs[i] = f.referrers(ctx, s, tag)
 		}
-		refs, err := f.Client.Referrers(ctx, f.Repo, s)
-		switch {
-		case errors.Is(err, registry.ErrNoReferrersAPI):
-			// The referrers tag schema: an index tagged sha256-<hex> lists them.
-			// A tag of that name naming the image itself (how digest-only
-			// images are mirrored) is no such index.
-			d, ok, err := f.head(ctx, tag)
-			if err != nil {
-				return nil, fmt.Errorf("looking up referrers tag %s:%s: %w", f.Repo, tag, err)
-			}
-			if !ok || d.Digest == s || d.MediaType != manifest.OCIIndex {
-				break
-			}
-			body, mt, _, err := f.Client.Manifest(ctx, f.Repo, d.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("reading referrers tag %s:%s: %w", f.Repo, tag, err)
-			}
-			idx, _, err := manifest.Parse(body, mt)
-			if err != nil {
-				return nil, fmt.Errorf("referrers tag %s:%s: %w", f.Repo, tag, err)
-			}
-			out = append(out, referrers(idx.Manifests, s)...)
-			out = append(out, record.Attachment{Kind: record.KindReferrersTag, Digest: d.Digest, MediaType: mt, Size: int64(len(body)), Tag: tag, Subject: s})
-		case err != nil:
-			return nil, fmt.Errorf("asking %s for the referrers of %s: %w", f.Repo, s, err)
-		default:
-			out = append(out, referrers(refs, s)...)
+		return nil
+	})
+	var out []record.Attachment
+	for i := range slots {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
+		out = append(out, slots[i]...)
 	}
 	return out, nil
+}
+
+// findLimit bounds the requests of one Find: enough to hide the latency of
+// small lookups, few enough to leave the registry's connections to copies.
+const findLimit = 8
+
+// tagged looks up the cosign tag tag+suffix of subject s.
+func (f *Finder) tagged(ctx context.Context, s, tag, suffix, kind string) ([]record.Attachment, error) {
+	d, ok, err := f.head(ctx, tag+suffix)
+	if err != nil {
+		return nil, fmt.Errorf("looking up %s %s:%s: %w", kind, f.Repo, tag+suffix, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return []record.Attachment{{Kind: kind, Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Tag: tag + suffix, Subject: s}}, nil
+}
+
+// referrers looks up the referrers of subject s through the referrers API
+// or, on a registry without it, the referrers tag schema's index tag.
+func (f *Finder) referrers(ctx context.Context, s, tag string) ([]record.Attachment, error) {
+	refs, err := f.Client.Referrers(ctx, f.Repo, s)
+	switch {
+	case errors.Is(err, registry.ErrNoReferrersAPI):
+		// The referrers tag schema: an index tagged sha256-<hex> lists them.
+		// A tag of that name naming the image itself (how digest-only
+		// images are mirrored) is no such index.
+		d, ok, err := f.head(ctx, tag)
+		if err != nil {
+			return nil, fmt.Errorf("looking up referrers tag %s:%s: %w", f.Repo, tag, err)
+		}
+		if !ok || d.Digest == s || d.MediaType != manifest.OCIIndex {
+			return nil, nil
+		}
+		body, mt, _, err := f.Client.Manifest(ctx, f.Repo, d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading referrers tag %s:%s: %w", f.Repo, tag, err)
+		}
+		idx, _, err := manifest.Parse(body, mt)
+		if err != nil {
+			return nil, fmt.Errorf("referrers tag %s:%s: %w", f.Repo, tag, err)
+		}
+		out := referrers(idx.Manifests, s)
+		return append(out, record.Attachment{Kind: record.KindReferrersTag, Digest: d.Digest, MediaType: mt, Size: int64(len(body)), Tag: tag, Subject: s}), nil
+	case err != nil:
+		return nil, fmt.Errorf("asking %s for the referrers of %s: %w", f.Repo, s, err)
+	default:
+		return referrers(refs, s), nil
+	}
 }
 
 func referrers(ds []manifest.Descriptor, subject string) []record.Attachment {
