@@ -61,10 +61,11 @@ type Client struct {
 	base  http.RoundTripper
 	guard *guard // inside base: refuses plain HTTP off loopback when verifying
 
-	mu         sync.Mutex
-	transports map[string]*handshakeResult // per registry and scope
-	hosts      map[string]*handshakeResult // per registry and credentials
-	served     sync.Map                    // repository name -> mirror registry that served it
+	mu             sync.Mutex
+	transports     map[string]*handshakeResult // per registry and scope
+	hosts          map[string]*handshakeResult // per registry and credentials
+	served         sync.Map                    // repository name -> mirror registry that served it
+	noReferrersAPI sync.Map                    // registry host -> struct{}: it answered that it has no referrers API
 }
 
 // handshakeResult is made once and shared by every caller; a failed one is

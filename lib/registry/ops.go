@@ -622,6 +622,15 @@ func (c *Client) Referrers(ctx context.Context, repo name.Repository, digest str
 	if !verify.ValidDigest(digest) {
 		return nil, fmt.Errorf("referrers of %s: %q is not a sha256 digest: %w", repo, digest, ErrBadReference)
 	}
+	// Whether a registry serves the referrers API is a property of the
+	// registry (its implementation and version), not of a repository or a
+	// subject: once a host has said it has none, asking it again for the
+	// next subject only costs a round trip with the same answer. Only
+	// without mirrors, where the question goes to that one host.
+	host := repo.RegistryStr()
+	if _, known := c.noReferrersAPI.Load(host); known && c.opts.Mirrors == nil {
+		return nil, fmt.Errorf("referrers of %s@%s: %w (as it answered before)", repo, digest, ErrNoReferrersAPI)
+	}
 	get := func(r name.Repository) error {
 		u := fmt.Sprintf("%s://%s/v2/%s/referrers/%s", c.scheme(r), r.RegistryStr(), r.RepositoryStr(), digest)
 		_, err := c.send(ctx, r, false, c.opts.Retry.Budget(), nil, func() (*http.Request, error) {
@@ -663,7 +672,26 @@ func (c *Client) Referrers(ctx context.Context, repo name.Repository, digest str
 	// not know the route (go-containerregistry falls back on all three).
 	var he *HTTPError
 	if errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusBadRequest || he.StatusCode == http.StatusNotAcceptable) {
-		return nil, fmt.Errorf("referrers of %s@%s: %w", repo, digest, ErrNoReferrersAPI)
+		err = fmt.Errorf("referrers of %s@%s: %w", repo, digest, ErrNoReferrersAPI)
+		out = nil
+	}
+	if errors.Is(err, ErrNoReferrersAPI) && c.opts.Mirrors == nil && !namesUnknown(he) {
+		c.noReferrersAPI.Store(host, struct{}{})
 	}
 	return out, err
+}
+
+// namesUnknown says e names a missing repository or manifest: a registry
+// with the referrers API may answer so for one repository or subject, so
+// it says nothing of the registry.
+func namesUnknown(e *HTTPError) bool {
+	if e == nil {
+		return false
+	}
+	for _, code := range e.Codes {
+		if code == "NAME_UNKNOWN" || code == "MANIFEST_UNKNOWN" {
+			return true
+		}
+	}
+	return false
 }

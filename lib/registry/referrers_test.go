@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ocm-mirror/ocm/lib/retry"
@@ -58,6 +59,47 @@ func TestReferrersAnswers(t *testing.T) {
 			}
 			if len(refs) != tc.refs || (tc.refs == 1 && (refs[0].Digest != "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" || refs[0].ArtifactType != "application/spdx+json")) {
 				t.Fatalf("referrers %+v, want %d", refs, tc.refs)
+			}
+		})
+	}
+}
+
+// A registry that said it has no referrers API is not asked again, for
+// any repository; one that only said a repository is unknown is.
+func TestReferrersNoAPIIsRemembered(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body string
+		asks int32
+	}{
+		{"no route", "404 page not found", 1},
+		{"unknown repository", `{"errors":[{"code":"NAME_UNKNOWN"}]}`, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asks atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, "/referrers/") {
+					asks.Add(1)
+				}
+				if r.URL.Path != "/v2/" {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusNotFound)
+					w.Write([]byte(tc.body))
+				}
+			}))
+			defer srv.Close()
+			c := New(Options{Retry: retry.Policy{Attempts: 1}})
+			for _, name := range []string{"a/b", "a/b", "c"} {
+				repo, err := c.Repository(strings.TrimPrefix(srv.URL, "http://") + "/" + name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Referrers(context.Background(), repo, "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); !errors.Is(err, ErrNoReferrersAPI) {
+					t.Fatalf("%s: err %v, want ErrNoReferrersAPI", name, err)
+				}
+			}
+			if asks.Load() != tc.asks {
+				t.Fatalf("asked %d times, want %d", asks.Load(), tc.asks)
 			}
 		})
 	}
