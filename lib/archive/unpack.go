@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/capread"
@@ -22,6 +20,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/store"
+	"github.com/ocm-mirror/ocm/lib/workpool"
 )
 
 // Unpacker loads archive sets into a cache.
@@ -117,41 +116,30 @@ func (u *Unpacker) Unpack(ctx context.Context, files []string) (*UnpackResult, e
 	// What the archives lack may be in the cache already (an earlier set
 	// unpacked on its own): the engine reads a manifest it names from there.
 	from := &archivesThenCache{src, u.Cache}
-	var loaded atomic.Int64
-	work := make(chan *record.Record)
-	var wg sync.WaitGroup
-	for i := 0; i < imageWorkers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range work {
-				n, err := u.unpackRecord(ctx, eng, from, r)
-				loaded.Add(n)
-				if err != nil {
-					r.Fail("unpack", explain(err, where))
-				} else {
-					r.Status, r.Stage, r.Error = record.StatusCached, "unpack", ""
-				}
-			}
-		}()
-	}
-	for _, r := range res.Records {
-		if r.Done() {
-			continue
-		}
-		if ctx.Err() != nil {
+	// Records fail alone (f returns no error), so every one is seen; one
+	// not started before an interrupt says so.
+	workpool.Run(ctx, len(res.Records), imageWorkers, func(ctx context.Context, i int) error { //nolint:errcheck // f never fails
+		r := res.Records[i]
+		switch {
+		case r.Done():
+		case ctx.Err() != nil:
 			r.Fail("unpack", fmt.Errorf("interrupted before this image was unpacked"))
-			continue
+		default:
+			if err := u.unpackRecord(ctx, eng, from, r); err != nil {
+				r.Fail("unpack", explain(err, where))
+			} else {
+				r.Status, r.Stage, r.Error = record.StatusCached, "unpack", ""
+			}
 		}
-		work <- r
-	}
-	close(work)
-	wg.Wait()
+		return nil
+	})
 	src.settle(total)
-	res.Loaded = eng.Stats.BytesMoved.Load() + loaded.Load()
 	res.Problems = src.Problems()
 	for _, s := range sets {
 		for _, a := range s.meta.toc.Archives {
+			// Every blob written came whole and verified from an archive
+			// (manifests and signatures too), so the total is their sum.
+			res.Loaded += src.Written(a.Name)
 			if src.Opened(a.Name) {
 				u.Log.Infof("loaded %s: %d of %d blobs, %d bytes written", a.Name, u.cached(a.Blobs), len(a.Blobs), src.Written(a.Name))
 			}
@@ -166,47 +154,43 @@ const imageWorkers, blobWorkers = 4, 4
 
 // unpackRecord copies r's release signatures, attachments and image into
 // the cache, the image last and named r.Source, then checks the cache holds
-// every blob of the record, and returns the bytes it wrote itself.
-func (u *Unpacker) unpackRecord(ctx context.Context, eng *copier.Engine, src store.Reader, r *record.Record) (int64, error) {
-	var n int64
+// every blob of the record.
+func (u *Unpacker) unpackRecord(ctx context.Context, eng *copier.Engine, src store.Reader, r *record.Record) error {
 	for _, s := range r.Signatures {
-		w, err := u.putBlob(ctx, src, s.Digest, s.Size)
-		n += w
-		if err != nil {
-			return n, err
+		if err := u.putBlob(ctx, src, s.Digest, s.Size); err != nil {
+			return err
 		}
 	}
 	for _, a := range r.Attachments {
 		if _, err := eng.Copy(ctx, src, a.Digest, u.Cache, ""); err != nil {
-			return n, fmt.Errorf("%s %s of %s: %w", a.Kind, a.Digest, a.Subject, err)
+			return fmt.Errorf("%s %s of %s: %w", a.Kind, a.Digest, a.Subject, err)
 		}
 	}
 	if _, err := eng.Copy(ctx, src, r.Digest, u.Cache, r.Source); err != nil {
-		return n, err
+		return err
 	}
 	// The engine trusts a manifest the cache holds to mean its image is
 	// whole; a cache an older ocm filled may hold one without its blobs,
 	// which are copied now.
 	members, err := RecordBlobs(u.Cache, r)
 	if err != nil {
-		return n, err
+		return err
 	}
 	for _, m := range members {
-		w, err := u.putBlob(ctx, src, m.Digest, m.Size)
-		n += w
-		if err != nil {
-			return n, err
+		if err := u.putBlob(ctx, src, m.Digest, m.Size); err != nil {
+			return err
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // putBlob copies one blob into the cache unless it is there already.
-func (u *Unpacker) putBlob(ctx context.Context, src store.Reader, digest string, size int64) (int64, error) {
+func (u *Unpacker) putBlob(ctx context.Context, src store.Reader, digest string, size int64) error {
 	if ok, _ := u.Cache.Has(digest); ok {
-		return 0, nil
+		return nil
 	}
-	return u.Cache.PutBlob(ctx, digest, size, func() (io.ReadCloser, error) { return src.Blob(ctx, digest, size) })
+	_, err := u.Cache.PutBlob(ctx, digest, size, func() (io.ReadCloser, error) { return src.Blob(ctx, digest, size) })
+	return err
 }
 
 // explain says why a record failed when a blob of its is at fault: the
