@@ -221,18 +221,7 @@ func TestDefaultChannelMirrored(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d", r.code)
 	}
-	var catRec *record.Record
-	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
-		if rec.Status != record.StatusPushed {
-			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
-		}
-		if rec.Origin == record.OriginCatalog {
-			catRec = rec
-		}
-	}
-	if catRec == nil {
-		t.Fatal("no catalog record")
-	}
+	catRec := pushedCatalog(t, dir, "pushed.jsonl")
 	fbc := readCatalog(t, dst.Host, "catalogs/ocm-index", catRec.Digest, filepath.Join(dir, "fbc"))
 	if p := fbc.Packages["epsilon"]; p == nil || p.DefaultChannel != "v2" || len(p.Channels) != 1 {
 		t.Fatalf("epsilon in the rebuilt catalog: %+v", p)

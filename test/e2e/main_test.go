@@ -115,3 +115,22 @@ func bytesMovedText(t *testing.T, stderr string) string {
 	}
 	return m[1]
 }
+
+// pushedCatalog reads the records in dir/file, fails the test unless every
+// one was pushed, and returns the catalog's record.
+func pushedCatalog(t *testing.T, dir, file string) *record.Record {
+	t.Helper()
+	var cat *record.Record
+	for _, rec := range records(t, sh(t, dir, nil, "cat "+file).stdout) {
+		if rec.Status != record.StatusPushed {
+			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
+		}
+		if rec.Origin == record.OriginCatalog {
+			cat = rec
+		}
+	}
+	if cat == nil {
+		t.Fatal("no catalog record")
+	}
+	return cat
+}

@@ -312,18 +312,7 @@ func TestOperatorsAcrossTheGap(t *testing.T) {
 	if r := sh(t, dir, nil, fmt.Sprintf("ocm-unpack archives --cache far | ocm-push --cache far docker://%s/ocp | ocm-resources --out res > pushed.jsonl", dst.Host)); r.code != 0 {
 		t.Fatalf("disk to mirror: exit %d", r.code)
 	}
-	var catRec *record.Record
-	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
-		if rec.Status != record.StatusPushed {
-			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
-		}
-		if rec.Origin == record.OriginCatalog {
-			catRec = rec
-		}
-	}
-	if catRec == nil {
-		t.Fatal("no catalog record")
-	}
+	pushedCatalog(t, dir, "pushed.jsonl")
 	byTag := dst.Host + "/ocp/mirrored/ocm-index:v1"
 	for _, f := range []string{"res/cs-ocm-index-v1.yaml", "res/cc-ocm-index-v1.yaml"} {
 		if out := sh(t, dir, nil, "cat "+f).stdout; !strings.Contains(out, byTag+"\n") {
