@@ -802,9 +802,9 @@ func TestLayoutAndBuiltSources(t *testing.T) {
 			"fix: run ocm-plan with the same --cache as ocm-fetch"},
 		{"push of a built image from the cache", true, record.OriginGraph, false, true, record.StatusPushed, ""},
 		{"fetch of a built image the cache lacks", false, record.OriginGraph, false, false, record.StatusFailed,
-			"built by ocm-plan into its cache, which this stage was not given; fix: pass the --cache ocm-plan used"},
+			"built by ocm-plan into its cache, and not in the cache this stage reads; fix: pass the --cache ocm-plan used"},
 		{"push of a built image without it in the cache", true, record.OriginGraph, false, false, record.StatusFailed,
-			"built by ocm-plan into its cache, which this stage was not given; fix: pass the --cache ocm-plan used"},
+			"built by ocm-plan into its cache, and not in the cache this stage reads; fix: pass the --cache ocm-plan used"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -24,8 +24,8 @@ func init() {
 func (r *Record) Built() bool { return r.Origin == OriginGraph || r.Origin == OriginHelmChart }
 
 // ErrNotBuilt: a record's image was built by ocm-plan into a cache (Built)
-// that the stage was not given.
-var ErrNotBuilt = errors.New("built by ocm-plan into its cache, which this stage was not given")
+// the stage does not read.
+var ErrNotBuilt = errors.New("built by ocm-plan into its cache, and not in the cache this stage reads")
 
 // CheckBuilt returns ErrNotBuilt, with the fix, for a built record whose
 // image the stage's cache lacks: there is no registry to get it from.

@@ -136,7 +136,7 @@ func TestHelmCharts(t *testing.T) {
 	t.Run("push without the plan's cache", func(t *testing.T) {
 		dst := testenv.Start(t, testenv.RegistryOptions{})
 		r := sh(t, dir, nil, "ocm-plan -c isc.yaml | ocm-push --cache elsewhere docker://"+dst.Host+" > other.jsonl")
-		if r.code != 1 || !strings.Contains(r.stderr, "localhost/helm/charts/web:1.0.0: built by ocm-plan into its cache, which this stage was not given; fix: pass the --cache ocm-plan used") {
+		if r.code != 1 || !strings.Contains(r.stderr, "localhost/helm/charts/web:1.0.0: built by ocm-plan into its cache, and not in the cache this stage reads; fix: pass the --cache ocm-plan used") {
 			t.Fatalf("exit %d, want 1 naming the chart and the fix:\n%s", r.code, r.stderr)
 		}
 	})
