@@ -145,10 +145,16 @@ func (k *Keyring) Verify(sig []byte, digest string) (*Claim, error) {
 	if !md.IsSigned {
 		return nil, fmt.Errorf("%w: the OpenPGP message is not signed", ErrInvalid)
 	}
-	// The signature is only checked once the whole body has been read.
-	body, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxSignature))
+	// go-crypto checks the signature only when the literal body has been
+	// read to EOF; stopping earlier leaves SignatureError nil and SignedBy
+	// filled from the unauthenticated one-pass packet. So the body is read
+	// to its end, and one past the cap is refused rather than cut.
+	body, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxSignature+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the signed document: %v (truncated or damaged?)", ErrInvalid, err)
+	}
+	if len(body) > maxSignature {
+		return nil, fmt.Errorf("%w: the signed document is over %d KiB (real ones are under 1 KiB)", ErrInvalid, maxSignature>>10)
 	}
 	if md.SignedBy == nil {
 		return nil, fmt.Errorf("%w: signed by key %016X, which is not in %s", ErrInvalid, md.SignedByKeyId, k.Source)
@@ -158,6 +164,12 @@ func (k *Keyring) Verify(sig []byte, digest string) (*Claim, error) {
 			return nil, fmt.Errorf("%w: signed by key %016X, which is not in %s", ErrInvalid, md.SignedByKeyId, k.Source)
 		}
 		return nil, fmt.Errorf("%w: the signature by key %016X does not verify (%v)", ErrInvalid, md.SignedByKeyId, md.SignatureError)
+	}
+	// Every condition go-crypto sets on a checked signature, not just the
+	// absence of an error: a message that never reached its signature
+	// packet has no error either.
+	if md.Signature == nil {
+		return nil, fmt.Errorf("%w: the OpenPGP message has no signature packet", ErrInvalid)
 	}
 	var c Claim
 	if err := json.Unmarshal(body, &c); err != nil {
