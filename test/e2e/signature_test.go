@@ -241,3 +241,55 @@ func TestReleaseSignaturesAcrossTheGap(t *testing.T) {
 		t.Fatalf("%d payload records failed, want 4", failed)
 	}
 }
+
+// TestForgedReleaseSignature: a signature store serves, for one payload, a
+// message made with no private key (a one-pass-signature packet naming the
+// trusted key and 70,000 spaces after the claim, no signature packet).
+// ocm-plan exits 1 naming the release and writes no record of it, with the
+// test key and with the built-in Red Hat keys alike; a genuinely signed
+// payload of the same store still plans.
+func TestForgedReleaseSignature(t *testing.T) {
+	_, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	const redHatBeta2 = 0x938A80CAF21541EB // a built-in key
+	dir := t.TempDir()
+	env := []string{"UPDATE_URL_OVERRIDE=" + graphURL}
+	isc := func(v string) string {
+		return writeFile(t, filepath.Join(dir, v+".yaml"), head+fmt.Sprintf("mirror:\n  platform:\n    channels:\n    - name: stable-4.15\n      minVersion: %s\n      maxVersion: %s\n", v, v))
+	}
+	forge := func(v string, keyID uint64) {
+		d := rs.Payloads[v+"/amd64"]
+		claim := fixture.ForgedClaim(rs.Host+"/"+fixture.PayloadRepo+":"+v+"-x86_64", d)
+		rs.Signatures[d] = [][]byte{fixture.ForgedSignature(keyID, claim, 70000)}
+	}
+	forge("4.15.3", rs.Signer.KeyID())
+	forge("4.15.1", redHatBeta2)
+	for _, c := range []struct {
+		name, version, keys string // keys: OCP_SIGNATURE_VERIFICATION_PK ("" the built-in keys; "test" the fixture's)
+		ok                  bool
+	}{
+		{"forged with the trusted test key's ID", "4.15.3", "test", false},
+		{"forged with a Red Hat key's ID", "4.15.1", "", false},
+		{"genuine", "4.15.2", "test", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.keys == "" {
+				t.Setenv("OCP_SIGNATURE_VERIFICATION_PK", "")
+			}
+			r := sh(t, dir, env, "ocm-plan -c "+isc(c.version)+" > plan.jsonl")
+			recs := records(t, sh(t, dir, nil, "cat plan.jsonl").stdout)
+			if c.ok {
+				if r.code != 0 || len(recs) == 0 || recs[0].Digest != rs.Payloads[c.version+"/amd64"] || len(recs[0].Signatures) != 1 {
+					t.Fatalf("a genuinely signed payload: exit %d, %d records", r.code, len(recs))
+				}
+				return
+			}
+			want := fmt.Sprintf("release %s (%s): invalid release signature: signature-1: the signed document is over 64 KiB", c.version, rs.Payloads[c.version+"/amd64"])
+			if r.code != 1 || !strings.Contains(r.stderr, want) {
+				t.Fatalf("exit %d, want 1 and %q", r.code, want)
+			}
+			if len(recs) != 0 {
+				t.Fatalf("the forged payload was planned: %d records, the first %s", len(recs), recs[0].Source)
+			}
+		})
+	}
+}
