@@ -67,14 +67,11 @@ func Load(ctx context.Context, c *cache.Cache, s *Store, r *record.Record) ([][]
 	return out, nil
 }
 
-// VerifyFlag is ocm-resources' flag that has it verify every signature it
-// writes with KeyringFromEnv; OCP_SIGNATURE_VERIFICATION_PK set turns it on
-// too (a keyring given is used).
-const VerifyFlag = "--verify-release-signatures"
-
 // ResourcesKeyring is the keyring ocm-resources verifies signatures with:
-// KeyringFromEnv when asked (VerifyFlag) or when OCP_SIGNATURE_VERIFICATION_PK
-// names one; nil otherwise (signatures are written as carried).
+// KeyringFromEnv when asked (--verify-release-signatures) or when
+// OCP_SIGNATURE_VERIFICATION_PK names one, since a keyring given is used;
+// nil otherwise (signatures are written as carried, pinned by the digests
+// the plan recorded).
 func ResourcesKeyring(asked bool) (*Keyring, error) {
 	if !asked && os.Getenv(KeysEnv) == "" {
 		return nil, nil
