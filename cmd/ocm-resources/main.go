@@ -19,17 +19,16 @@ import (
 const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records.jsonl
 
 Writes into DIR (default working-dir/cluster-resources) idms-oc-mirror.yaml,
-itms-oc-mirror.yaml, per mirrored catalog a CatalogSource
-cs-<catalog>-<tag>.yaml and a ClusterCatalog cc-<catalog>-<tag>.yaml (image by
-tag unless --pin-catalog-digest), updateService.yaml and
-signature-configmap.yaml/.json (the release payloads' signatures, read from
---cache, else fetched from OCP_SIGNATURE_URL), covering every pushed record of
-the input (the whole image set, not only what was new), and into --charts DIR
-(default working-dir/helm/charts, where oc-mirror keeps them) each pushed Helm
-chart as <name>-<version>.tgz, read from --cache (default: the default cache).
-Records pass through to
-stdout unless --no-passthrough. Exit 0: written, no failed image; 1: written, some image
-failed (left out of the resources and named); 2: bad flags or input.`
+itms-oc-mirror.yaml, per mirrored catalog a CatalogSource cs-<catalog>-<tag>.yaml and
+a ClusterCatalog cc-<catalog>-<tag>.yaml (image by tag unless --pin-catalog-digest),
+updateService.yaml and signature-configmap.yaml/.json (the release payloads'
+signatures, read from --cache, else fetched from OCP_SIGNATURE_URL; verified first
+with --verify-release-signatures or OCP_SIGNATURE_VERIFICATION_PK set), covering every
+pushed record of the input (the whole image set, not only what was new), and into
+--charts DIR (default working-dir/helm/charts, where oc-mirror keeps them) each pushed
+Helm chart as <name>-<version>.tgz, read from --cache (default: the default cache).
+Records pass through to stdout unless --no-passthrough. Exit 0: written, no failed
+image; 1: written, some image failed (left out and named); 2: bad flags or input.`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -43,13 +42,17 @@ func run(args []string) int {
 	c.Flags.BoolVar(&o.PinDigest, "pin-catalog-digest", false, "CatalogSource and ClusterCatalog name the catalog image by digest, not by its tag (a registryPoll update strategy then never sees a re-mirror)")
 	cfgPath := cli.ConfigVar(c.Flags, "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
 	cacheDir := c.Flags.String("cache", "", "cache holding the release signatures and Helm charts (the one ocm-push read); without it signatures are fetched from OCP_SIGNATURE_URL and charts read from the default cache")
+	verifySigs := c.Flags.Bool("verify-release-signatures", false, "verify every release signature with the keyring of "+releasesig.KeysEnv+" (else the built-in Red Hat keys) before it is written; on whenever "+releasesig.KeysEnv+" is set. A payload whose signature does not verify fails and is left out of the signature ConfigMap")
 	c.Flags.StringVar(&out.ChartsDir, "charts", out.ChartsDir, "directory for the Helm chart archives")
 	c.RegisterLocal(c.Flags, 0)
 	return c.Run(args, func(ctx context.Context) (int, error) {
 		if c.Flags.NArg() > 0 {
 			return 0, cli.Usagef("no arguments are taken; fix: ocm-resources --out DIR < records")
 		}
-		err := cli.OutDirs("--out", out.Dir, "--charts", out.ChartsDir)
+		keys, err := releasesig.ResourcesKeyring(*verifySigs)
+		if err == nil {
+			err = cli.OutDirs("--out", out.Dir, "--charts", out.ChartsDir)
+		}
 		if err == nil {
 			err = o.LoadTemplates(*tmpl, *cfgPath)
 		}
@@ -60,7 +63,7 @@ func run(args []string) int {
 		if err != nil {
 			return 0, err
 		}
-		if o.Signatures, err = releasesig.Pushed(ctx, recs, *cacheDir); err != nil {
+		if o.Signatures, err = releasesig.Pushed(ctx, recs, *cacheDir, keys); err != nil {
 			return 0, fmt.Errorf("signature ConfigMap: %w", err)
 		}
 		files, err := resources.Generate(recs, o)
@@ -71,6 +74,6 @@ func run(args []string) int {
 		if err := out.Write(files, recs); err != nil {
 			return 0, err
 		}
-		return c.Finish(cli.Passthrough(!*noPass), recs, func(*record.Record) bool { return true })
+		return c.Finish(cli.Passthrough(!*noPass), recs, func(r *record.Record) bool { return r.Stage != releasesig.ResourcesStage })
 	})
 }

@@ -189,6 +189,14 @@ func (p *Planner) readRelease(ctx context.Context, s cincinnati.Selected, parch 
 	if err != nil {
 		return nil, err
 	}
+	// The version comes from the update graph, which is not signed: a
+	// hostile graph could name the 4.15.3 payload 4.16.9, and the mirror
+	// would then serve it under that tag. The payload's own metadata is
+	// pinned by its digest, so it decides.
+	if pay.Version != s.Version {
+		return nil, fmt.Errorf("release %s (%s): the update graph names this payload %s, but the payload is release %q (%s); fix: check the update graph (%s or the update service), which relabels releases",
+			s.Version, ref.DigestStr(), s.Version, pay.Version, release.Metadata, cincinnati.OverrideEnv)
+	}
 	if p.kubeVirt {
 		kv, err := kubeVirtComponents(pay, parch)
 		if err != nil {
@@ -229,7 +237,14 @@ func (p *Planner) sign(ctx context.Context, r *record.Record) error {
 		return fmt.Errorf("release %s (%s): %w; fix: check %s and %s, or pass --ignore-release-signature for payloads that are not signed (custom or nightly builds)",
 			r.Release, r.Digest, err, releasesig.StoreEnv, releasesig.KeysEnv)
 	}
-	for _, b := range sigs {
+	for _, v := range sigs {
+		if tag, ok := v.Claim.NamesVersion(r.Release); !ok {
+			return fmt.Errorf("release %s (%s): its signature names %s (tag %s), another release; fix: check what named this release (the update graph, %s, or mirror.platform.release) and %s",
+				r.Release, r.Digest, v.Claim.Critical.Identity.DockerReference, tag, cincinnati.OverrideEnv, releasesig.StoreEnv)
+		}
+	}
+	for _, v := range sigs {
+		b := v.Data
 		d := verify.Digest(b)
 		if p.Cache != nil {
 			if _, err := p.Cache.PutBytes(ctx, b); err != nil {

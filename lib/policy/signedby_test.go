@@ -127,6 +127,10 @@ func TestSignedBy(t *testing.T) {
 		"acme/replayed@" + d(5): {sign(good, "q.io/acme/replayed:v1", d(6))},
 		"acme/garbage@" + d(7):  {[]byte("<html>no</html>")},
 		"acme/exact@" + d(8):    {sign(good, "q.io/acme/signed-as:v1", d(8))},
+		// Made with no private key: a one-pass packet naming the trusted
+		// key, the claim and 70,000 spaces, no signature packet.
+		"acme/forged@" + d(10):       {fixture.ForgedSignature(good.KeyID(), fixture.ForgedClaim("q.io/acme/forged:v1", d(10)), 70000)},
+		"acme/forged-short@" + d(11): {fixture.ForgedSignature(good.KeyID(), fixture.ForgedClaim("q.io/acme/forged-short:v1", d(11)), 0)},
 	})
 	pol := write(t, dir, "policy.json", `{"default":[{"type":"reject"}],"transports":{"docker":{
 		"q.io/acme": [{"type":"signedBy","keyType":"GPGKeys","keyPath":"`+key+`"}],
@@ -148,6 +152,8 @@ func TestSignedBy(t *testing.T) {
 		{"acme/moved", d(4), "signature-1: signed for another image (q.io/acme/elsewhere:v1)"},
 		{"acme/replayed", d(5), "signature-1: it signs digest " + d(6)},
 		{"acme/garbage", d(7), "signature-1: not a readable OpenPGP message"},
+		{"acme/forged", d(10), "signature-1: the signed document is over 64 KiB"},
+		{"acme/forged-short", d(11), "signature-1: the signature by key " + fmt.Sprintf("%016X", good.KeyID()) + " does not verify"},
 	} {
 		t.Run(tc.repo, func(t *testing.T) {
 			repo, err := name.NewRepository("q.io/" + tc.repo)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -66,11 +67,30 @@ func Load(ctx context.Context, c *cache.Cache, s *Store, r *record.Record) ([][]
 	return out, nil
 }
 
+// ResourcesKeyring is the keyring ocm-resources verifies signatures with:
+// KeyringFromEnv when asked (--verify-release-signatures) or when
+// OCP_SIGNATURE_VERIFICATION_PK names one, since a keyring given is used;
+// nil otherwise (signatures are written as carried, pinned by the digests
+// the plan recorded).
+func ResourcesKeyring(asked bool) (*Keyring, error) {
+	if !asked && os.Getenv(KeysEnv) == "" {
+		return nil, nil
+	}
+	return KeyringFromEnv()
+}
+
 // Pushed reads the signatures of every pushed release payload of recs
 // (payload digest -> signatures): from the cache at cacheDir when one is
 // given (disk to mirror: no network), else from the store OCP_SIGNATURE_URL
 // names.
-func Pushed(ctx context.Context, recs []*record.Record, cacheDir string) (map[string][][]byte, error) {
+//
+// With keys, each signature is verified against its payload's digest first:
+// a cache can be filled by another path than the plan that verified it (a
+// shared or copied cache, an edited record naming another blob). One that
+// does not verify fails its payload's records (stage resources, naming the
+// release, the signature and the fix), and none of that payload's
+// signatures is returned.
+func Pushed(ctx context.Context, recs []*record.Record, cacheDir string, keys *Keyring) (map[string][][]byte, error) {
 	var cch *cache.Cache
 	var store *Store
 	var err error
@@ -80,8 +100,16 @@ func Pushed(ctx context.Context, recs []*record.Record, cacheDir string) (map[st
 		}
 	}
 	out := map[string][][]byte{}
+	refused := map[string]error{} // payload digest -> why
 	for _, r := range recs {
-		if r.Status != record.StatusPushed || r.Origin != record.OriginRelease || len(r.Signatures) == 0 || out[r.Digest] != nil {
+		if r.Status != record.StatusPushed || r.Origin != record.OriginRelease || len(r.Signatures) == 0 {
+			continue
+		}
+		if why, ok := refused[r.Digest]; ok {
+			r.Fail(ResourcesStage, why)
+			continue
+		}
+		if out[r.Digest] != nil {
 			continue
 		}
 		if cch == nil && store == nil {
@@ -93,7 +121,30 @@ func Pushed(ctx context.Context, recs []*record.Record, cacheDir string) (map[st
 		if err != nil {
 			return nil, err
 		}
+		if why := verifyCarried(keys, r, b); why != nil {
+			refused[r.Digest] = why
+			r.Fail(ResourcesStage, why)
+			continue
+		}
 		out[r.Digest] = b
 	}
 	return out, nil
+}
+
+// ResourcesStage names ocm-resources in the records it fails.
+const ResourcesStage = "resources"
+
+// verifyCarried checks sigs, the signatures r names in order, with keys
+// (nil: no check).
+func verifyCarried(keys *Keyring, r *record.Record, sigs [][]byte) error {
+	if keys == nil {
+		return nil
+	}
+	for i, b := range sigs {
+		if _, err := keys.Verify(b, r.Digest); err != nil {
+			return fmt.Errorf("release %s (%s): signature %s: %w; it is left out of the signature ConfigMap; fix: plan and fetch this release again so that its signatures come verified from %s, or set %s to the keyring ocm-plan verified them with",
+				r.Release, r.Digest, r.Signatures[i].Digest, err, StoreEnv, KeysEnv)
+		}
+	}
+	return nil
 }

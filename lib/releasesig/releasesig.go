@@ -21,6 +21,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+
+	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 // Environment variables, as the reference tool names them.
@@ -182,6 +184,21 @@ func (k *Keyring) Verify(sig []byte, digest string) (*Claim, error) {
 		return nil, fmt.Errorf("%w: it signs digest %s (%s), not this image", ErrInvalid, got, c.Critical.Identity.DockerReference)
 	}
 	return &c, nil
+}
+
+// NamesVersion reports whether the claim's docker-reference, when it has a
+// tag, names release version: Red Hat tags payloads <version>-<arch>
+// (4.15.3-x86_64, 4.16.0-rc.1-multi), OKD and nightlies <version>. A
+// reference by digest names no version and passes. tag is what was found.
+func (c *Claim) NamesVersion(version string) (tag string, ok bool) {
+	tag = refs.TagOf(c.Critical.Identity.DockerReference)
+	if tag == "" || tag == version {
+		return tag, true
+	}
+	// The arch suffix has no '-' or '.', so 4.16.0-rc.1-x86_64 does not
+	// name 4.16.0.
+	arch, ok := strings.CutPrefix(tag, version+"-")
+	return tag, ok && arch != "" && !strings.ContainsAny(arch, "-.")
 }
 
 // digestPath turns "sha256:<hex>" into the store's "sha256=<hex>".

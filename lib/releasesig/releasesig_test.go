@@ -225,3 +225,30 @@ func TestRealRedHatSignature(t *testing.T) {
 		t.Fatalf("another keyring: %v", err)
 	}
 }
+
+// TestClaimNamesVersion: the tag of a signature's docker-reference names
+// a release as Red Hat (<version>-<arch>), OKD and nightlies (<version>)
+// tag payloads; a release candidate's tag does not name the GA version.
+func TestClaimNamesVersion(t *testing.T) {
+	for _, c := range []struct {
+		ref, version string
+		ok           bool
+	}{
+		{"quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64", "4.15.3", true},
+		{"quay.io/openshift-release-dev/ocp-release:4.15.3-multi", "4.15.3", true},
+		{"quay.io/openshift-release-dev/ocp-release:4.16.0-rc.1-aarch64", "4.16.0-rc.1", true},
+		{"quay.io/openshift/okd:4.15.0-0.okd-2024-03-10-010116", "4.15.0-0.okd-2024-03-10-010116", true},
+		{"quay.io/openshift-release-dev/ocp-release@sha256:" + strings.Repeat("a", 64), "4.15.3", true},
+		{"localhost:5000/ocp-release:4.15.3-x86_64", "4.15.3", true},
+		{"quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64", "4.16.9", false},
+		{"quay.io/openshift-release-dev/ocp-release:4.15.30-x86_64", "4.15.3", false},
+		{"quay.io/openshift-release-dev/ocp-release:4.16.0-rc.1-x86_64", "4.16.0", false},
+		{"quay.io/openshift-release-dev/ocp-release:4.15.3-", "4.15.3", false},
+	} {
+		var claim releasesig.Claim
+		claim.Critical.Identity.DockerReference = c.ref
+		if _, ok := claim.NamesVersion(c.version); ok != c.ok {
+			t.Errorf("%s names %s: %v, want %v", c.ref, c.version, ok, c.ok)
+		}
+	}
+}

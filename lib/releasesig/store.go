@@ -150,23 +150,30 @@ func FromEnv() (*Verifier, error) {
 	return &Verifier{Store: s, Keys: k}, nil
 }
 
+// Verified is a signature that verified, and the claim it signs.
+type Verified struct {
+	Data  []byte
+	Claim *Claim
+}
+
 // Signatures returns the signatures of digest that verify, in store order.
 // A cluster accepts a release when one of them verifies, so others (e.g. by
 // a key not in the keyring) are left out; none valid is an error naming
 // each signature and why it was refused.
-func (v *Verifier) Signatures(ctx context.Context, digest string) ([][]byte, error) {
+func (v *Verifier) Signatures(ctx context.Context, digest string) ([]Verified, error) {
 	all, err := v.Store.Fetch(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
-	var good [][]byte
+	var good []Verified
 	var why []string
 	for i, b := range all {
-		if _, err := v.Keys.Verify(b, digest); err != nil {
+		c, err := v.Keys.Verify(b, digest)
+		if err != nil {
 			why = append(why, fmt.Sprintf("signature-%d: %v", i+1, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
 			continue
 		}
-		good = append(good, b)
+		good = append(good, Verified{b, c})
 	}
 	if len(good) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(why, "; "))

@@ -223,3 +223,39 @@ func TestGraphImageToDisk(t *testing.T) {
 		t.Fatalf("graph record: %+v", graph)
 	}
 }
+
+// TestN10HostileGraphRelabelsARelease: an update graph (UPDATE_URL_OVERRIDE)
+// that names the 4.15.3 payload 4.16.9 is refused: ocm-plan exits 1 with
+// one line naming both versions and writes no record, where it used to
+// plan 4.15.3's content as openshift/release-images:4.16.9-x86_64. The
+// same graph's honest channel still plans.
+func TestN10HostileGraphRelabelsARelease(t *testing.T) {
+	_, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	relabelled := rs.Payloads["4.15.3/amd64"]
+	rs.Channels["stable-4.16"] = fixture.Channel{Versions: []string{"4.16.9"}}
+	rs.Payloads["4.16.9/amd64"] = relabelled
+	dir := t.TempDir()
+	env := []string{"UPDATE_URL_OVERRIDE=" + graphURL}
+	for _, c := range []struct{ channel, version, want string }{
+		{"stable-4.16", "4.16.9", "release 4.16.9 (" + relabelled + "): the update graph names this payload 4.16.9, but the payload is release \"4.15.3\" (release-manifests/release-metadata); fix: check the update graph"},
+		{"stable-4.15", "4.15.3", ""},
+	} {
+		t.Run(c.channel, func(t *testing.T) {
+			isc := writeFile(t, filepath.Join(dir, c.channel+".yaml"), head+fmt.Sprintf("mirror:\n  platform:\n    channels:\n    - name: %s\n      minVersion: %s\n      maxVersion: %s\n", c.channel, c.version, c.version))
+			r := sh(t, dir, env, "ocm-plan -c "+isc+" > plan.jsonl")
+			recs := records(t, sh(t, dir, nil, "cat plan.jsonl").stdout)
+			if c.want == "" {
+				if r.code != 0 || len(recs) == 0 || recs[0].Release != c.version || recs[0].Digest != relabelled {
+					t.Fatalf("the honest channel: exit %d, %d records", r.code, len(recs))
+				}
+				return
+			}
+			if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d, want 1 and %q", r.code, c.want)
+			}
+			if len(recs) != 0 {
+				t.Fatalf("the relabelled release was planned: %s as %s", recs[0].Source, recs[0].Destination)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
 
@@ -239,5 +240,155 @@ func TestReleaseSignaturesAcrossTheGap(t *testing.T) {
 	}
 	if failed != 4 {
 		t.Fatalf("%d payload records failed, want 4", failed)
+	}
+}
+
+// TestForgedReleaseSignature: a signature store serves, for one payload, a
+// message made with no private key (a one-pass-signature packet naming the
+// trusted key and 70,000 spaces after the claim, no signature packet).
+// ocm-plan exits 1 naming the release and writes no record of it, with the
+// test key and with the built-in Red Hat keys alike; a genuinely signed
+// payload of the same store still plans.
+func TestForgedReleaseSignature(t *testing.T) {
+	_, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	const redHatBeta2 = 0x938A80CAF21541EB // a built-in key
+	dir := t.TempDir()
+	env := []string{"UPDATE_URL_OVERRIDE=" + graphURL}
+	isc := func(v string) string {
+		return writeFile(t, filepath.Join(dir, v+".yaml"), head+fmt.Sprintf("mirror:\n  platform:\n    channels:\n    - name: stable-4.15\n      minVersion: %s\n      maxVersion: %s\n", v, v))
+	}
+	forge := func(v string, keyID uint64) {
+		d := rs.Payloads[v+"/amd64"]
+		claim := fixture.ForgedClaim(rs.Host+"/"+fixture.PayloadRepo+":"+v+"-x86_64", d)
+		rs.Signatures[d] = [][]byte{fixture.ForgedSignature(keyID, claim, 70000)}
+	}
+	forge("4.15.3", rs.Signer.KeyID())
+	forge("4.15.1", redHatBeta2)
+	for _, c := range []struct {
+		name, version, keys string // keys: OCP_SIGNATURE_VERIFICATION_PK ("" the built-in keys; "test" the fixture's)
+		ok                  bool
+	}{
+		{"forged with the trusted test key's ID", "4.15.3", "test", false},
+		{"forged with a Red Hat key's ID", "4.15.1", "", false},
+		{"genuine", "4.15.2", "test", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.keys == "" {
+				t.Setenv("OCP_SIGNATURE_VERIFICATION_PK", "")
+			}
+			r := sh(t, dir, env, "ocm-plan -c "+isc(c.version)+" > plan.jsonl")
+			recs := records(t, sh(t, dir, nil, "cat plan.jsonl").stdout)
+			if c.ok {
+				if r.code != 0 || len(recs) == 0 || recs[0].Digest != rs.Payloads[c.version+"/amd64"] || len(recs[0].Signatures) != 1 {
+					t.Fatalf("a genuinely signed payload: exit %d, %d records", r.code, len(recs))
+				}
+				return
+			}
+			want := fmt.Sprintf("release %s (%s): invalid release signature: signature-1: the signed document is over 64 KiB", c.version, rs.Payloads[c.version+"/amd64"])
+			if r.code != 1 || !strings.Contains(r.stderr, want) {
+				t.Fatalf("exit %d, want 1 and %q", r.code, want)
+			}
+			if len(recs) != 0 {
+				t.Fatalf("the forged payload was planned: %d records, the first %s", len(recs), recs[0].Source)
+			}
+		})
+	}
+}
+
+// TestCarriedSignaturesVerifiedAtResources: a signature that entered the
+// cache by another path than the plan that verified it (written there
+// directly, its record edited to name it) does not reach the ConfigMap
+// when a keyring is given: ocm-resources fails that payload (exit 1, naming
+// the release, the signature and the fix) and writes none of its
+// signatures. The plan's own signatures pass; --verify-release-signatures
+// verifies with the built-in keys when no keyring is set.
+func TestCarriedSignaturesVerifiedAtResources(t *testing.T) {
+	_, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 2})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  platform:\n    channels:\n    - name: stable-4.15\n      minVersion: 4.15.3\n      maxVersion: 4.15.3\n")
+	if r := sh(t, dir, []string{"UPDATE_URL_OVERRIDE=" + graphURL}, fmt.Sprintf("ocm-plan -c isc.yaml | ocm-fetch --cache cache | ocm-push --cache cache docker://%s > pushed.jsonl", dst.Host)); r.code != 0 {
+		t.Fatalf("plan, fetch and push: exit %d", r.code)
+	}
+	pushed := sh(t, dir, nil, "cat pushed.jsonl").stdout
+	payload := rs.Payloads["4.15.3/amd64"]
+	other, err := fixture.NewSigner("not the release key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSig, err := other.Sign(rs.Host+"/"+fixture.PayloadRepo+":4.15.3-x86_64", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedSig := fixture.ForgedSignature(rs.Signer.KeyID(), fixture.ForgedClaim(rs.Host+"/"+fixture.PayloadRepo+":4.15.3-x86_64", payload), 70000)
+	c, err := cache.Open(filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// swap writes sig into the cache and a copy of the pushed records whose
+	// payload record names it instead of the plan's signature.
+	swap := func(file string, sig []byte) string {
+		d, err := c.PutBytes(t.Context(), sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		w := record.NewWriter(&b)
+		for _, rec := range records(t, pushed) {
+			if rec.Origin == record.OriginRelease {
+				rec.Signatures = []record.Blob{{Digest: d, Size: int64(len(sig))}}
+			}
+			if err := w.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeFile(t, filepath.Join(dir, file), b.String())
+		return d
+	}
+	otherDigest, forgedDigest := swap("other-key.jsonl", otherSig), swap("forged.jsonl", forgedSig)
+	cmKey := "sha256-" + strings.TrimPrefix(payload, "sha256:") + "-1: "
+	for _, tc := range []struct {
+		name, input, env, flags string
+		code                    int
+		want                    string // in stderr and the payload record's error; "" written
+	}{
+		{"the plan's signature", "pushed.jsonl", "", "", 0, ""},
+		{"another key's, keyring set", "other-key.jsonl", "", "", 1, "release 4.15.3 (" + payload + "): signature " + otherDigest + ": invalid release signature: signed by key " + fmt.Sprintf("%016X", other.KeyID())},
+		{"forged, keyring set", "forged.jsonl", "", "", 1, "release 4.15.3 (" + payload + "): signature " + forgedDigest + ": invalid release signature: the signed document is over 64 KiB"},
+		{"forged, built-in keys", "forged.jsonl", "OCP_SIGNATURE_VERIFICATION_PK=", "--verify-release-signatures", 1, "signature " + forgedDigest + ": invalid release signature: the signed document is over 64 KiB"},
+		{"the plan's signature, built-in keys", "pushed.jsonl", "OCP_SIGNATURE_VERIFICATION_PK=", "--verify-release-signatures", 1, "which is not in the Red Hat release keys built into ocm"},
+		{"keyring file missing", "pushed.jsonl", "OCP_SIGNATURE_VERIFICATION_PK=" + filepath.Join(dir, "absent.asc"), "", 2, "OCP_SIGNATURE_VERIFICATION_PK=" + filepath.Join(dir, "absent.asc")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var env []string
+			if tc.env != "" {
+				env = []string{tc.env}
+			}
+			r := sh(t, dir, env, fmt.Sprintf("rm -rf res && ocm-resources --cache cache --out res %s < %s > out.jsonl", tc.flags, tc.input))
+			cm := sh(t, dir, nil, "cat res/signature-configmap.yaml 2>/dev/null").stdout
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, want %d and %q", r.code, tc.code, tc.want)
+			}
+			if tc.want == "" {
+				if !strings.Contains(cm, cmKey) {
+					t.Fatalf("the payload's signature is not in the ConfigMap:\n%s", cm)
+				}
+				return
+			}
+			if strings.Contains(cm, cmKey) {
+				t.Fatalf("a refused signature reached the ConfigMap:\n%s", cm)
+			}
+			if tc.code == 2 {
+				return
+			}
+			if !strings.Contains(r.stderr, "; fix: ") {
+				t.Errorf("no fix in %q", r.stderr)
+			}
+			for _, rec := range records(t, sh(t, dir, nil, "cat out.jsonl").stdout) {
+				if rec.Origin == record.OriginRelease && (rec.Status != record.StatusFailed || rec.Stage != "resources" || !strings.Contains(rec.Error, tc.want)) {
+					t.Errorf("payload record: %s at %s %q", rec.Status, rec.Stage, rec.Error)
+				}
+			}
+		})
 	}
 }
