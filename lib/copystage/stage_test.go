@@ -917,3 +917,41 @@ func TestFetchRepairsTheCache(t *testing.T) {
 		})
 	}
 }
+
+// N3: a blocked "*.domain" registries.conf entry blocks every source on a
+// subdomain, and a "*.domain" mirror serves one; both used to apply to the
+// bare domain only, so the blocked source was read from upstream.
+func TestN3BlockedWildcardBlocksASource(t *testing.T) {
+	e := newEnv(t)
+	img := put(t, e.src+"/team/app:1", false)
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	if err := os.WriteFile(conf, []byte(`
+[[registry]]
+prefix = "*.blocked.invalid"
+blocked = true
+
+[[registry]]
+prefix = "*.upstream.invalid"
+[[registry.mirror]]
+location = "`+e.src+`"
+insecure = true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mirrors, err := registriesconf.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = registry.New(registry.Options{TLSVerify: true, Mirrors: mirrors})
+	blocked := planned(t, record.OriginAdditional, "x.y.blocked.invalid/team/app:1", img)
+	served := planned(t, record.OriginAdditional, "a.upstream.invalid/team/app:1", img)
+	process(e.fetch(), blocked, served)
+	wantStatus(t, blocked, record.StatusFailed, "fetch")
+	if !strings.Contains(blocked.Error, "blocked by registries.conf") {
+		t.Errorf("blocked source failed with %q; want blocked by registries.conf", blocked.Error)
+	}
+	wantStatus(t, served, record.StatusCached, "fetch")
+	if served.PulledFrom != e.src {
+		t.Errorf("pulledFrom %q, want the wildcard's mirror %s", served.PulledFrom, e.src)
+	}
+}
