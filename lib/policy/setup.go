@@ -52,7 +52,7 @@ func (c *Checker) checkSource(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	err = c.Check(ctx, repo, r.Digest)
+	err = c.Check(ctx, repo, r.Tag, r.Digest)
 	if err != nil && !errors.Is(err, ErrRejected) {
 		return fmt.Errorf("checking the signature policy: %w", err)
 	}
