@@ -201,8 +201,8 @@ func (r Registry) match(ref string) int {
 }
 
 // Find returns the [[registry]] whose prefix covers the most of ref, or nil,
-// and how much it covers. On a tie a named host beats a wildcard: it is the
-// more specific entry.
+// and how much it covers. On a tie the more specific entry wins: a named
+// host beats a wildcard, and "*.a.example.com" beats "*.example.com".
 func (c *Config) Find(ref string) (*Registry, int) {
 	var best *Registry
 	bestLen := -1
@@ -212,7 +212,7 @@ func (c *Config) Find(ref string) (*Registry, int) {
 		if n < 0 {
 			continue
 		}
-		if n > bestLen || (n == bestLen && best.wildcard() && !r.wildcard()) {
+		if n > bestLen || (n == bestLen && best.wildcard() && (!r.wildcard() || len(r.Prefix) > len(best.Prefix))) {
 			best, bestLen = r, n
 		}
 	}

@@ -188,6 +188,11 @@ prefix = "blocked.example"
 location = "blocked.example"
 [[registry.mirror]]
 location = "exact-mirror.example"
+
+[[registry]]
+prefix = "*.open.blocked.example"
+[[registry.mirror]]
+location = "open-mirror.example"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +206,8 @@ location = "exact-mirror.example"
 		{"x.y.blocked.example/ns/app:1", nil, true},
 		{"a.blocked.example:5000/ns/app@sha256:aa", nil, true},
 		{"a.blocked.example/deep/ns/path/app:1", nil, true},
+		// The most specific wildcard wins, whatever the order of the file.
+		{"x.open.blocked.example/ns/app:1", []string{"open-mirror.example/ns/app:1", "x.open.blocked.example/ns/app:1"}, false},
 		// The domain itself is not a subdomain: its own entry applies.
 		{"blocked.example/ns/app:1", []string{"exact-mirror.example/ns/app:1", "blocked.example/ns/app:1"}, false},
 		{"notblocked.example/ns/app:1", []string{"notblocked.example/ns/app:1"}, false},
