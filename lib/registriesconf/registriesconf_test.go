@@ -152,6 +152,7 @@ func TestDistributionFilesParse(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	f.Add(enclave)
 	f.Add("[[registry]]\nprefix = \"a.io/x\"\nlocation = \"b.io/y\"\nblocked = true\n")
+	f.Add("[[registry]]\nprefix = \"*.a.io\"\nblocked = true\n[[registry.mirror]]\nlocation = \"m.io/z\"\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "registries.conf")
@@ -165,6 +166,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		c.Endpoints("quay.io/a/b:1", false)
 		c.Endpoints("a.io/x/y@sha256:00", true)
+		c.Endpoints("x.a.io:5000/y:1", false)
 	})
 }
 
