@@ -25,9 +25,9 @@ planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Each
 payload's signatures are fetched from OCP_SIGNATURE_URL (default Red Hat's
 store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
 Red Hat release keys); a release without a valid one is a release error,
-unless --ignore-release-signature. With --secure-policy, images the
-signature policy (--policy) refuses fail alone; signedBy (GPG) requirements
-read simple signatures from --signature-lookaside. Exit 0:
+unless --ignore-release-signature. With --secure-policy, images the policy
+(--policy) refuses fail alone: catalogs as published, not what ocm builds;
+signedBy reads simple signatures from --signature-lookaside. Exit 0:
 every image planned; 1: some image could not be resolved or was refused by
 the policy (its record says
 why, the summary names it), or a release could not be planned (nothing is

@@ -75,6 +75,9 @@ func (s *Stage) dropFailedBundles(ctx context.Context, r *record.Record) error {
 		return err
 	}
 	s.Log.Warnf("catalog %s: left out %s, whose images did not all mirror; push again once they do", r.Catalog, names)
+	if r.BuiltFrom == "" {
+		r.BuiltFrom = r.Digest // a catalog mirrored whole is now ocm's rebuild
+	}
 	r.Digest, r.MediaType, r.Size = d, mt, size
 	return nil
 }

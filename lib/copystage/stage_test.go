@@ -787,6 +787,7 @@ func TestDigestOnlyImageWithReferrer(t *testing.T) {
 // one ocm-plan built into its cache (the graph image).
 func TestLayoutAndBuiltSources(t *testing.T) {
 	const graph = "localhost/ocm/graph-image:latest"
+	const rebuiltCase = "fetch of a rebuilt catalog the cache lacks"
 	for _, tc := range []struct {
 		name       string
 		push       bool
@@ -805,6 +806,10 @@ func TestLayoutAndBuiltSources(t *testing.T) {
 			"built by ocm-plan into its cache, and not in the cache this stage reads; fix: pass the --cache ocm-plan used"},
 		{"push of a built image without it in the cache", true, record.OriginGraph, false, false, record.StatusFailed,
 			"built by ocm-plan into its cache, and not in the cache this stage reads; fix: pass the --cache ocm-plan used"},
+		// A rebuilt catalog (builtFrom) names its registry source, which
+		// holds only what upstream published.
+		{rebuiltCase, false, record.OriginCatalog, false, false, record.StatusFailed,
+			"built by ocm-plan into its cache, and not in the cache this stage reads; fix: pass the --cache ocm-plan used"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -821,8 +826,12 @@ func TestLayoutAndBuiltSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			source, dest := refs.OCIPrefix+dir, "team/app:1"
-			if tc.origin == record.OriginGraph {
+			rebuilt := tc.name == rebuiltCase
+			switch {
+			case tc.origin == record.OriginGraph:
 				source, dest = graph, "ocm/graph-image:latest"
+			case rebuilt:
+				source = e.src + "/team/app:1"
 			}
 			if tc.inLayout {
 				if _, err := copier.New(copier.Options{}).Copy(ctx, from, img.digest, layout, "latest"); err != nil {
@@ -837,6 +846,9 @@ func TestLayoutAndBuiltSources(t *testing.T) {
 			e.srcServer.Close() // nothing is read from a registry
 			r := planned(t, tc.origin, e.src+"/team/app:1", img)
 			r.Source, r.Destination = source, dest
+			if rebuilt {
+				r.BuiltFrom = "sha256:" + strings.Repeat("1", 64)
+			}
 			st := e.fetch()
 			if tc.push {
 				st = e.push(tc.inCache, 0)
@@ -915,5 +927,43 @@ func TestFetchRepairsTheCache(t *testing.T) {
 				t.Errorf("log:\n%s\nwant a warning", e.log)
 			}
 		})
+	}
+}
+
+// N3: a blocked "*.domain" registries.conf entry blocks every source on a
+// subdomain, and a "*.domain" mirror serves one; both used to apply to the
+// bare domain only, so the blocked source was read from upstream.
+func TestN3BlockedWildcardBlocksASource(t *testing.T) {
+	e := newEnv(t)
+	img := put(t, e.src+"/team/app:1", false)
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	if err := os.WriteFile(conf, []byte(`
+[[registry]]
+prefix = "*.blocked.invalid"
+blocked = true
+
+[[registry]]
+prefix = "*.upstream.invalid"
+[[registry.mirror]]
+location = "`+e.src+`"
+insecure = true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mirrors, err := registriesconf.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = registry.New(registry.Options{TLSVerify: true, Mirrors: mirrors})
+	blocked := planned(t, record.OriginAdditional, "x.y.blocked.invalid/team/app:1", img)
+	served := planned(t, record.OriginAdditional, "a.upstream.invalid/team/app:1", img)
+	process(e.fetch(), blocked, served)
+	wantStatus(t, blocked, record.StatusFailed, "fetch")
+	if !strings.Contains(blocked.Error, "blocked by registries.conf") {
+		t.Errorf("blocked source failed with %q; want blocked by registries.conf", blocked.Error)
+	}
+	wantStatus(t, served, record.StatusCached, "fetch")
+	if served.PulledFrom != e.src {
+		t.Errorf("pulledFrom %q, want the wildcard's mirror %s", served.PulledFrom, e.src)
 	}
 }

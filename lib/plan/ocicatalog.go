@@ -12,6 +12,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/store"
@@ -33,6 +34,11 @@ func (p *Planner) ociOperator(ctx context.Context, op config.Operator, deleting 
 	dir, sel, err := splitLayoutRef(op.Catalog[len(refs.OCIPrefix):])
 	if err != nil {
 		return nil, err
+	}
+	// A layout has no registry to hold signatures: --secure-policy cannot
+	// judge it, and an unjudged catalog would decide what gets mirrored.
+	if p.Policy != nil {
+		return nil, fmt.Errorf("layout %s: %w", dir, policy.ErrLayoutUnjudged)
 	}
 	// Read only: cache.Open would write into the user's layout.
 	layout := &cache.Cache{Dir: dir}

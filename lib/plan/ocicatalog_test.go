@@ -18,6 +18,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
 )
@@ -78,6 +79,19 @@ func TestOCICatalogRefused(t *testing.T) {
 				t.Errorf("the layout changed:\n%s\nbecame\n%s", before, after)
 			}
 		})
+	}
+	// A layout has no registry to hold a signature: under --secure-policy
+	// it is refused before it is read, whatever the policy says.
+	secure := &Planner{Client: p.Client, Log: p.Log, Workers: 2, Cache: cch, Engine: p.Engine,
+		Policy: &policy.Checker{Policy: &policy.Policy{Default: []policy.Requirement{{Type: "insecureAcceptAnything"}}}}}
+	before := listing(t, notCatalog)
+	recs := secure.Operators(context.Background(), []config.Operator{{Catalog: "oci://" + notCatalog, Packages: []config.Package{{Name: "aqua"}}}}, false)
+	if len(recs) != 1 || recs[0].Status != record.StatusFailed || !strings.Contains(recs[0].Error, notCatalog) ||
+		!strings.Contains(recs[0].Error, "a local OCI layout has none; fix: push the catalog to a registry") {
+		t.Fatalf("--secure-policy: records %+v, want the layout refused", recs)
+	}
+	if after := listing(t, notCatalog); after != before {
+		t.Errorf("the layout changed under --secure-policy")
 	}
 }
 

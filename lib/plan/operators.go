@@ -81,6 +81,12 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 	}
 	cat := &record.Record{V: record.Version, Origin: record.OriginCatalog, Source: op.Catalog, Digest: digest, Tag: refs.TagOf(op.Catalog),
 		MediaType: mt, Catalog: op.Catalog, Status: record.StatusPlanned, Stage: "plan"}
+	// --secure-policy judges the catalog as upstream published it, before
+	// ocm reads what to mirror from it or rebuilds it: a refused catalog
+	// plans nothing, and the rebuilt one is ocm's own (BuiltFrom).
+	if err := p.Policy.Judge(ctx, cat); err != nil {
+		return nil, err
+	}
 	return p.catalogImages(ctx, op, deleting, &registry.Repo{Client: p.Client, Name: repo}, cat, dest, false)
 }
 
@@ -167,6 +173,7 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src store.Reader, cat *rec
 	if err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}
+	cat.BuiltFrom = cat.Digest
 	cat.Digest, cat.MediaType, cat.Size = d, mt, size
 	return p.Cache.Tag(cat.Source, manifest.Descriptor{MediaType: mt, Digest: d, Size: size})
 }

@@ -81,6 +81,11 @@ func Load(path string) (*Policy, error) {
 	for tr, scopes := range p.Transports {
 		for scope, reqs := range scopes {
 			where := fmt.Sprintf("transports.%s[%q]", tr, scope)
+			if tr == "docker" {
+				if err := checkScope(scope); err != nil {
+					return nil, fmt.Errorf("policy %s: %s %w", path, where, err)
+				}
+			}
 			if len(reqs) == 0 {
 				return nil, fmt.Errorf("policy %s: %s is empty; fix: give at least one requirement", path, where)
 			}
@@ -230,14 +235,37 @@ func checkIdentity(at string, id *Identity) error {
 	return nil
 }
 
-// For returns the requirements for an image of repository repo and the
-// scope that chose them: the most specific docker scope (the repository,
-// then each enclosing namespace, then the host, then "*.domain" wildcards),
+// identity is repo's name as containers-policy.json(5) scopes spell it:
+// Docker Hub is docker.io, where go-containerregistry says index.docker.io.
+func identity(repo name.Repository) string {
+	if repo.RegistryStr() == name.DefaultRegistry {
+		return "docker.io/" + repo.RepositoryStr()
+	}
+	return repo.Name()
+}
+
+// For returns the requirements for the image digest of repository repo,
+// named in its source by tag ("": by digest only), and the scope that chose
+// them: the most specific docker scope (repo:tag, then repo@digest, then the
+// repository, each enclosing namespace, the host, then "*.domain" wildcards),
 // else the docker transport's "" scope, else the default.
-func (p *Policy) For(repo name.Repository) (string, []Requirement) {
+func (p *Policy) For(repo name.Repository, tag, digest string) (string, []Requirement) {
 	scopes := p.Transports["docker"]
 	if scopes != nil {
-		for s := repo.Name(); ; {
+		id := identity(repo)
+		var exact []string
+		if tag != "" {
+			exact = append(exact, id+":"+tag)
+		}
+		if digest != "" {
+			exact = append(exact, id+"@"+digest)
+		}
+		for _, s := range exact {
+			if reqs, ok := scopes[s]; ok {
+				return s, reqs
+			}
+		}
+		for s := id; ; {
 			if reqs, ok := scopes[s]; ok {
 				return s, reqs
 			}
@@ -247,10 +275,8 @@ func (p *Policy) For(repo name.Repository) (string, []Requirement) {
 			}
 			s = s[:i]
 		}
-		host := repo.RegistryStr()
-		if h, _, ok := strings.Cut(host, ":"); ok {
-			host = h
-		}
+		host, _, _ := strings.Cut(id, "/")
+		host, _, _ = strings.Cut(host, ":")
 		// Wildcards, most specific first.
 		var wild []string
 		for s := range scopes {
@@ -267,6 +293,15 @@ func (p *Policy) For(repo name.Repository) (string, []Requirement) {
 		}
 	}
 	return "default", p.Default
+}
+
+// checkScope refuses a docker scope that could never apply.
+func checkScope(scope string) error {
+	const hub = name.DefaultRegistry + "/"
+	if strings.HasPrefix(scope, hub) || scope == name.DefaultRegistry {
+		return fmt.Errorf("names Docker Hub as %s, which never matches: scopes spell it docker.io; fix: write %q", name.DefaultRegistry, "docker.io"+strings.TrimPrefix(scope, name.DefaultRegistry))
+	}
+	return nil
 }
 
 // Rejection says why the policy refused an image.

@@ -88,13 +88,66 @@ func TestScopes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := p.For(repo); got != tc.scope {
+		if got, _ := p.For(repo, "", ""); got != tc.scope {
 			t.Errorf("%s: scope %q, want %q", tc.repo, got, tc.scope)
 		}
 	}
 	p.Transports["docker"][""] = []Requirement{{Type: "insecureAcceptAnything"}}
 	repo, _ := name.NewRepository("elsewhere.io/x")
-	if got, _ := p.For(repo); got != "docker" {
+	if got, _ := p.For(repo, "", ""); got != "docker" {
 		t.Errorf("transport default: scope %q, want docker", got)
+	}
+}
+
+// N2: Docker Hub scopes are written docker.io/... (containers-policy.json(5))
+// while go-containerregistry names Docker Hub index.docker.io, so they never
+// applied; and repo:tag and repo@digest scopes were accepted and ignored.
+// Most specific first: the source's tag or the digest judged, the
+// repository, its namespaces, the host, wildcards, the transport's "", the
+// default.
+func TestN2DockerHubTagAndDigestScopes(t *testing.T) {
+	const dgst = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	const other = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	p := &Policy{
+		Default: []Requirement{{Type: "insecureAcceptAnything"}},
+		Transports: map[string]map[string][]Requirement{"docker": {
+			"docker.io":                        {{Type: "reject"}},
+			"docker.io/acme":                   {{Type: "reject"}},
+			"docker.io/library/alpine":         {{Type: "sigstoreSigned"}},
+			"docker.io/library/alpine:3.20":    {{Type: "insecureAcceptAnything"}},
+			"docker.io/library/alpine@" + dgst: {{Type: "signedBy"}},
+			"q.io/ns/app:1":                    {{Type: "insecureAcceptAnything"}},
+			"q.io:5000/ns/app@" + dgst:         {{Type: "insecureAcceptAnything"}},
+			"q.io/ns":                          {{Type: "reject"}},
+		}},
+	}
+	for _, tc := range []struct{ repo, tag, digest, scope string }{
+		{"docker.io/acme/app", "1", other, "docker.io/acme"},
+		{"index.docker.io/acme/app", "", other, "docker.io/acme"},
+		{"acme/app", "", other, "docker.io/acme"},
+		{"docker.io/someone/app", "", other, "docker.io"},
+		{"alpine", "latest", other, "docker.io/library/alpine"},
+		{"docker.io/library/alpine", "3.20", other, "docker.io/library/alpine:3.20"},
+		{"docker.io/library/alpine", "", dgst, "docker.io/library/alpine@" + dgst},
+		{"docker.io/library/alpine", "3.20", dgst, "docker.io/library/alpine:3.20"},
+		{"q.io/ns/app", "1", other, "q.io/ns/app:1"},
+		{"q.io/ns/app", "2", other, "q.io/ns"},
+		{"q.io:5000/ns/app", "2", dgst, "q.io:5000/ns/app@" + dgst},
+		{"q.io/ns/app", "", dgst, "q.io/ns"},
+	} {
+		repo, err := name.NewRepository(tc.repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := p.For(repo, tc.tag, tc.digest); got != tc.scope {
+			t.Errorf("%s tag %q digest %s: scope %q, want %q", tc.repo, tc.tag, tc.digest[:12], got, tc.scope)
+		}
+	}
+	// A scope naming Docker Hub as index.docker.io would never apply:
+	// containers/image normalises to docker.io. It is refused, with the fix.
+	dir := t.TempDir()
+	pf := write(t, dir, "policy.json", `{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"index.docker.io/acme":[{"type":"reject"}]}}}`)
+	if _, err := Load(pf); err == nil || !strings.Contains(err.Error(), `fix: write "docker.io/acme"`) {
+		t.Errorf("index.docker.io scope: %v", err)
 	}
 }

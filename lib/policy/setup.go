@@ -34,25 +34,38 @@ func NewChecker(secure bool, path, lookaside string, client *registry.Client) (*
 	return c, nil
 }
 
+// ErrLayoutUnjudged: an image in a local OCI layout has no registry, so no
+// signature a policy could ask for.
+var ErrLayoutUnjudged = errors.New("--secure-policy judges images at their registry, and a local OCI layout has none; fix: push the catalog to a registry and name it there, or plan it without --secure-policy")
+
 // Vet checks a planned record's image at its source; one the policy refuses,
-// or that cannot be checked, fails (and is logged). A nil Checker, or a
-// record already done or not resolved, is left alone.
+// or that cannot be checked, fails (and is logged). A nil Checker, a record
+// already done or not resolved, and an image ocm built itself
+// (record.Built: the graph image, a chart artifact, a rebuilt catalog) are
+// left alone: the policy judges what upstream published, never ocm's own
+// output, which upstream could not have signed.
 func (c *Checker) Vet(ctx context.Context, r *record.Record, log *logging.Logger) {
-	if c == nil || r.Done() || r.Digest == "" {
+	if c == nil || r.Done() || r.Digest == "" || r.Built() {
 		return
 	}
-	if err := c.checkSource(ctx, r); err != nil {
+	if err := c.Judge(ctx, r); err != nil {
 		r.Fail("plan", err)
 		log.Errorf("%s: %v", r.Name(), err)
 	}
 }
 
-func (c *Checker) checkSource(ctx context.Context, r *record.Record) error {
+// Judge checks r's image, as its source names it and by its digest, at its
+// source registry; nil: accepted, and always with a nil Checker. A
+// *Rejection is the policy's no; other errors say the check itself failed.
+func (c *Checker) Judge(ctx context.Context, r *record.Record) error {
+	if c == nil {
+		return nil
+	}
 	repo, err := c.Client.SourceRepo(r.Source)
 	if err != nil {
 		return err
 	}
-	err = c.Check(ctx, repo, r.Digest)
+	err = c.Check(ctx, repo, r.Tag, r.Digest)
 	if err != nil && !errors.Is(err, ErrRejected) {
 		return fmt.Errorf("checking the signature policy: %w", err)
 	}

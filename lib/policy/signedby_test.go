@@ -160,7 +160,7 @@ func TestSignedBy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = (&Checker{Policy: p, Lookaside: st}).Check(context.Background(), repo, tc.digest)
+			err = (&Checker{Policy: p, Lookaside: st}).Check(context.Background(), repo, "", tc.digest)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -175,7 +175,7 @@ func TestSignedBy(t *testing.T) {
 	}
 	// Without a lookaside store every signedBy image fails alone, saying how to fix it.
 	repo, _ := name.NewRepository("q.io/acme/good")
-	err = (&Checker{Policy: p}).Check(context.Background(), repo, d(1))
+	err = (&Checker{Policy: p}).Check(context.Background(), repo, "", d(1))
 	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "no signature found") || !strings.Contains(err.Error(), "fix: give "+LookasideFlag) {
 		t.Errorf("no lookaside: %v", err)
 	}

@@ -49,14 +49,15 @@ type Checker struct {
 // LookasideFlag is the ocm-plan flag that sets Checker.Lookaside.
 const LookasideFlag = "--signature-lookaside"
 
-// Check evaluates the image digest of repo; nil: accepted. A *Rejection
+// Check evaluates the image digest of repo, named in its source by tag
+// ("": by digest only); nil: accepted. A *Rejection
 // (errors.Is ErrRejected) is the policy's no; other errors are failures to
 // ask the registry.
-func (c *Checker) Check(ctx context.Context, repo name.Repository, digest string) error {
-	scope, reqs := c.Policy.For(repo)
+func (c *Checker) Check(ctx context.Context, repo name.Repository, tag, digest string) error {
+	scope, reqs := c.Policy.For(repo, tag, digest)
 	for _, r := range reqs {
 		rej := func(why string) error {
-			return &Rejection{Image: repo.Name() + "@" + digest, Scope: scope, Requirement: r.Type, Reason: why}
+			return &Rejection{Image: identity(repo) + "@" + digest, Scope: scope, Requirement: r.Type, Reason: why}
 		}
 		switch r.Type {
 		case "insecureAcceptAnything":

@@ -18,10 +18,13 @@ func init() {
 	origins[OriginHelmChart] = true
 }
 
-// Built reports whether r's image was built by ocm-plan into the cache (the
-// graph image, a Helm chart artifact): it has no source registry to ask,
-// and nothing can be attached to it there.
-func (r *Record) Built() bool { return r.Origin == OriginGraph || r.Origin == OriginHelmChart }
+// Built reports whether r's image is ocm's own, built into the cache (the
+// graph image, a Helm chart artifact, a rebuilt catalog: BuiltFrom set): it
+// has no source registry to ask, nothing can be attached to it there, and
+// --secure-policy does not judge it (it judges what upstream published).
+func (r *Record) Built() bool {
+	return r.Origin == OriginGraph || r.Origin == OriginHelmChart || r.BuiltFrom != ""
+}
 
 // ErrNotBuilt: a record's image was built by ocm-plan into a cache (Built)
 // the stage does not read.

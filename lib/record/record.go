@@ -94,6 +94,11 @@ type Record struct {
 	// each a blob of the cache: ConfigMap keys sha256-<hex>-1, -2, ... follow
 	// this order.
 	Signatures []Blob `json:"signatures,omitempty"`
+	// BuiltFrom is the digest of the upstream image ocm built this record's
+	// image from (a filtered catalog: the catalog as published). Set, the
+	// image at Digest is ocm's own build (Built), found only in a cache;
+	// --secure-policy judged BuiltFrom, what upstream published.
+	BuiltFrom string `json:"builtFrom,omitempty"`
 
 	// extra keeps fields this version does not know, so that a stage passes on
 	// what a later (newer) stage needs.
@@ -105,7 +110,7 @@ var knownFields = map[string]bool{
 	"v": true, "origin": true, "source": true, "digest": true, "tag": true, "destination": true,
 	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
 	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
-	"pulledFrom": true, "attachments": true, "signatures": true,
+	"pulledFrom": true, "attachments": true, "signatures": true, "builtFrom": true,
 }
 
 // Attachment kinds.
@@ -250,6 +255,9 @@ func (r *Record) Validate() error {
 	}
 	if r.Digest != "" && !verify.ValidDigest(r.Digest) {
 		return invalidf("field digest %q is not sha256:<64 lowercase hex>", r.Digest)
+	}
+	if r.BuiltFrom != "" && !verify.ValidDigest(r.BuiltFrom) {
+		return invalidf("field builtFrom %q is not sha256:<64 lowercase hex>", r.BuiltFrom)
 	}
 	// A record an earlier stage gave up on passes through untouched, and may
 	// name a source ocm could not parse (that is why it failed).

@@ -281,3 +281,43 @@ func TestCheckBuilt(t *testing.T) {
 		}
 	}
 }
+
+// TestN9BuiltFrom: a rebuilt catalog says what upstream published
+// (builtFrom) and is ocm's own (Built); a record from before the field
+// (a catalog without it) still reads, as an upstream image; a builtFrom
+// that is not a digest is refused where the record is read.
+func TestN9BuiltFrom(t *testing.T) {
+	const up = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	const rebuilt = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	for _, c := range []struct {
+		line, err string
+		built     bool
+		from      string
+	}{
+		{`{"v":1,"origin":"operator-catalog","source":"q.io/c/index:v1","digest":"` + rebuilt + `","status":"planned","builtFrom":"` + up + `"}`, "", true, up},
+		{`{"v":1,"origin":"operator-catalog","source":"q.io/c/index:v1","digest":"` + rebuilt + `","status":"planned"}`, "", false, ""},
+		{`{"v":1,"origin":"operator-catalog","source":"q.io/c/index:v1","digest":"` + rebuilt + `","builtFrom":"sha256:zz","status":"planned"}`, "field builtFrom", false, ""},
+	} {
+		recs, err := ReadAll(strings.NewReader(c.line+"\n"), "stdin")
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: err %v, want %q", c.line, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		r := recs[0]
+		if r.Built() != c.built || r.BuiltFrom != c.from {
+			t.Errorf("%s: Built %v builtFrom %q, want %v %q", c.line, r.Built(), r.BuiltFrom, c.built, c.from)
+		}
+		var out bytes.Buffer
+		if err := json.NewEncoder(&out).Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(out.String()) != c.line {
+			t.Errorf("round trip:\n got %s\nwant %s", out.String(), c.line)
+		}
+	}
+}

@@ -135,17 +135,26 @@ func (c *Config) merge(path string) error {
 	return nil
 }
 
+// prefix is the entry's key: drop-ins replace the entry with the same one.
+// A wildcard keeps its "*.", so "*.example.com" and "example.com" are two
+// entries.
 func (r Registry) prefix() string {
 	if r.Prefix != "" {
-		return strings.TrimPrefix(r.Prefix, "*.")
+		return r.Prefix
 	}
 	return r.Location
 }
+
+// wildcard reports whether the entry is a "*.domain" prefix.
+func (r Registry) wildcard() bool { return strings.HasPrefix(r.Prefix, "*.") }
 
 func (c *Config) validate() error {
 	for i, r := range c.Registries {
 		if r.Prefix == "" && r.Location == "" {
 			return fmt.Errorf("registries.conf: [[registry]] #%d has neither prefix nor location", i+1)
+		}
+		if r.wildcard() && (strings.ContainsAny(r.Prefix, "/:@") || len(r.Prefix) < 3 || strings.Contains(r.Prefix[2:], "*")) {
+			return fmt.Errorf("registries.conf: prefix %q: a wildcard names subdomains of a host only; fix: write it as *.example.com, without port or path", r.Prefix)
 		}
 		for j, m := range r.Mirrors {
 			if m.Location == "" {
@@ -161,31 +170,53 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// matches reports whether ref (host/path[:tag][@digest]) falls under prefix.
-func matches(ref, prefix string) bool {
+// match returns how much of ref (host[:port]/path[:tag][@digest]) the
+// entry's prefix covers, or -1. A "*.domain" prefix covers the host
+// component of a ref whose host name is a subdomain of domain at any depth
+// (not domain itself), as containers-registries.conf(5) has it; any other
+// prefix covers itself when ref continues with '/', ':', '@' or ends.
+func (r Registry) match(ref string) int {
+	if r.wildcard() {
+		hostport, _, _ := strings.Cut(ref, "/")
+		host, _, _ := strings.Cut(hostport, ":")
+		host, _, _ = strings.Cut(host, "@")
+		suffix := r.Prefix[1:] // ".domain"
+		if len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
+			return len(hostport)
+		}
+		return -1
+	}
+	prefix := r.prefix()
 	if !strings.HasPrefix(ref, prefix) {
-		return false
+		return -1
 	}
 	if len(ref) == len(prefix) {
-		return true
+		return len(prefix)
 	}
 	switch ref[len(prefix)] {
 	case '/', ':', '@':
-		return true
+		return len(prefix)
 	}
-	return false
+	return -1
 }
 
-// Find returns the [[registry]] whose prefix matches ref longest, or nil.
-func (c *Config) Find(ref string) *Registry {
+// Find returns the [[registry]] whose prefix covers the most of ref, or nil,
+// and how much it covers. On a tie the more specific entry wins: a named
+// host beats a wildcard, and "*.a.example.com" beats "*.example.com".
+func (c *Config) Find(ref string) (*Registry, int) {
 	var best *Registry
+	bestLen := -1
 	for i := range c.Registries {
 		r := &c.Registries[i]
-		if matches(ref, r.prefix()) && (best == nil || len(r.prefix()) > len(best.prefix())) {
-			best = r
+		n := r.match(ref)
+		if n < 0 {
+			continue
+		}
+		if n > bestLen || (n == bestLen && best.wildcard() && (!r.wildcard() || len(r.Prefix) > len(best.Prefix))) {
+			best, bestLen = r, n
 		}
 	}
-	return best
+	return best, bestLen
 }
 
 // Endpoints lists where to pull ref from, in order. byDigest says the pull
@@ -193,11 +224,11 @@ func (c *Config) Find(ref string) *Registry {
 // ones only otherwise). An error means the registry is blocked and no mirror
 // applies.
 func (c *Config) Endpoints(ref string, byDigest bool) ([]Endpoint, error) {
-	r := c.Find(ref)
+	r, n := c.Find(ref)
 	if r == nil {
 		return []Endpoint{{Reference: ref}}, nil
 	}
-	rest := ref[len(r.prefix()):]
+	rest := ref[n:]
 	var out []Endpoint
 	for _, m := range r.Mirrors {
 		mode := m.PullFromMirror
@@ -212,7 +243,7 @@ func (c *Config) Endpoints(ref string, byDigest bool) ([]Endpoint, error) {
 	if !r.Blocked {
 		loc := r.Location
 		if loc == "" {
-			loc = r.prefix()
+			loc = ref[:n] // a wildcard's registry is the host it matched
 		}
 		out = append(out, Endpoint{Reference: loc + rest, Insecure: r.Insecure})
 	}

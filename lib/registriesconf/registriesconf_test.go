@@ -152,6 +152,7 @@ func TestDistributionFilesParse(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	f.Add(enclave)
 	f.Add("[[registry]]\nprefix = \"a.io/x\"\nlocation = \"b.io/y\"\nblocked = true\n")
+	f.Add("[[registry]]\nprefix = \"*.a.io\"\nblocked = true\n[[registry.mirror]]\nlocation = \"m.io/z\"\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "registries.conf")
@@ -165,5 +166,80 @@ func FuzzLoad(f *testing.F) {
 		}
 		c.Endpoints("quay.io/a/b:1", false)
 		c.Endpoints("a.io/x/y@sha256:00", true)
+		c.Endpoints("x.a.io:5000/y:1", false)
 	})
+}
+
+// N3: a "*.domain" prefix matches every subdomain at any depth, never the
+// domain itself nor a name that merely ends in the same letters
+// (containers-registries.conf(5)). It used to match only the domain.
+func TestN3WildcardPrefixMatchesSubdomains(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load(write(t, dir, "registries.conf", `
+[[registry]]
+prefix = "*.blocked.example"
+blocked = true
+
+[[registry]]
+prefix = "*.mirrored.example"
+[[registry.mirror]]
+location = "inside.example/m"
+
+[[registry]]
+prefix = "blocked.example"
+location = "blocked.example"
+[[registry.mirror]]
+location = "exact-mirror.example"
+
+[[registry]]
+prefix = "*.open.blocked.example"
+[[registry.mirror]]
+location = "open-mirror.example"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		ref     string
+		want    []string // nil: blocked
+		blocked bool
+	}{
+		{"a.blocked.example/ns/app:1", nil, true},
+		{"x.y.blocked.example/ns/app:1", nil, true},
+		{"a.blocked.example:5000/ns/app@sha256:aa", nil, true},
+		{"a.blocked.example/deep/ns/path/app:1", nil, true},
+		// The most specific wildcard wins, whatever the order of the file.
+		{"x.open.blocked.example/ns/app:1", []string{"open-mirror.example/ns/app:1", "x.open.blocked.example/ns/app:1"}, false},
+		// The domain itself is not a subdomain: its own entry applies.
+		{"blocked.example/ns/app:1", []string{"exact-mirror.example/ns/app:1", "blocked.example/ns/app:1"}, false},
+		{"notblocked.example/ns/app:1", []string{"notblocked.example/ns/app:1"}, false},
+		{"a.blocked.example.evil.test/ns/app:1", []string{"a.blocked.example.evil.test/ns/app:1"}, false},
+		// The path of a repository never counts as a host.
+		{"quay.io/a.blocked.example/app:1", []string{"quay.io/a.blocked.example/app:1"}, false},
+		// A wildcard's mirror takes the path after the matched host; the
+		// host itself is the registry when the entry has no location.
+		{"r.mirrored.example/ns/app:1", []string{"inside.example/m/ns/app:1", "r.mirrored.example/ns/app:1"}, false},
+		{"s.r.mirrored.example:443/ns/app@sha256:bb", []string{"inside.example/m/ns/app@sha256:bb", "s.r.mirrored.example:443/ns/app@sha256:bb"}, false},
+	}
+	for _, tc := range cases {
+		eps, err := c.Endpoints(tc.ref, strings.Contains(tc.ref, "@"))
+		if tc.blocked {
+			if err == nil || !strings.Contains(err.Error(), "blocked by registries.conf") {
+				t.Errorf("%s: not blocked: %v, %v", tc.ref, refsOf(eps), err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.ref, err)
+			continue
+		}
+		if got := refsOf(eps); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got %v\nwant %v", tc.ref, got, tc.want)
+		}
+	}
+	// A wildcard may name a host only.
+	_, err = Load(write(t, t.TempDir(), "registries.conf", "[[registry]]\nprefix = \"*.example.com/ns\"\nblocked = true\n"))
+	if err == nil || !strings.Contains(err.Error(), "*.example.com/ns") {
+		t.Errorf("wildcard with a path accepted: %v", err)
+	}
 }
