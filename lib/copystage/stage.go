@@ -7,6 +7,7 @@ package copystage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ocm-mirror/ocm/lib/attach"
@@ -36,6 +37,9 @@ type Stage struct {
 	// NoAttachments (--remove-signatures) copies images without their
 	// signatures, attestations, SBOMs and referrers.
 	NoAttachments bool
+	// MaxAttachments (--max-attachments) is how many attachments one image
+	// may carry; an image with more fails (0: record.DefaultAttachments).
+	MaxAttachments int
 
 	// Push: the mirror registry, its root, and how deep its repositories go.
 	// A push refuses a record bound for a target an earlier one holds with
@@ -275,9 +279,16 @@ func (s *Stage) attachments(ctx context.Context, r *record.Record, src store.Rea
 			return err
 		}
 		f := &attach.Finder{Client: repo.Client, Repo: repo.Name}
-		if r.Attachments, err = f.Find(ctx, subjects); err != nil {
+		atts, err := f.Find(ctx, subjects)
+		if err != nil {
 			return err
 		}
+		if err := s.checkAttachments(atts); err != nil {
+			return err
+		}
+		r.Attachments = atts
+	} else if err := s.checkAttachments(r.Attachments); err != nil {
+		return err
 	}
 	if len(r.Attachments) == 0 {
 		return nil
@@ -297,6 +308,28 @@ func (s *Stage) attachments(ctx context.Context, r *record.Record, src store.Rea
 			verb = "copied"
 		}
 		s.Log.Infof("%s: attachments %s: %s", r.Name(), verb, attach.Summary(r.Attachments))
+	}
+	return nil
+}
+
+// ErrTooManyAttachments: an image carries more attachments than
+// --max-attachments allows (a hostile referrers index lists thousands).
+var ErrTooManyAttachments = errors.New("too many attachments")
+
+// checkAttachments bounds what one image drags along, and so its record:
+// the image fails alone, the others and the next stage go on.
+func (s *Stage) checkAttachments(atts []record.Attachment) error {
+	max := s.MaxAttachments
+	if max <= 0 {
+		max = record.DefaultAttachments
+	}
+	if len(atts) > max {
+		return fmt.Errorf("%w: %d signatures, attestations, SBOMs and referrers found, more than --max-attachments %d; fix: rerun with a larger --max-attachments (at most %d), or with --remove-signatures to copy the image alone", ErrTooManyAttachments, len(atts), max, record.MaxAttachments)
+	}
+	for i, a := range atts {
+		if err := a.Check(); err != nil {
+			return fmt.Errorf("%s %s of %s: attachments[%d]%v; fix: ask the image's publisher to fix it, or push with --remove-signatures to copy the image alone", a.Kind, a.Digest, a.Subject, i, err)
+		}
 	}
 	return nil
 }
