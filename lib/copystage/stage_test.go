@@ -16,9 +16,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
@@ -129,6 +131,23 @@ func put(t *testing.T, ref string, index bool) image {
 	d, _ := a.Digest()
 	body, _ := a.RawManifest()
 	return image{digest: d.String(), mediaType: mt, size: int64(len(body))}
+}
+
+// putSignature pushes a manifest shaped like cosign's signature (one
+// simple signing layer) to ref.
+func putSignature(t *testing.T, ref string) image {
+	t.Helper()
+	sig, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer([]byte(`{"critical":{}}`), "application/vnd.dev.cosign.simplesigning.v1+json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustRef(t, ref), sig); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := sig.Digest()
+	body, _ := sig.RawManifest()
+	m, _ := sig.MediaType()
+	return image{digest: d.String(), mediaType: string(m), size: int64(len(body))}
 }
 
 // planned is the record ocm-plan writes for source.
@@ -538,7 +557,7 @@ func TestAttachments(t *testing.T) {
 				subject = im.Manifests[1].Digest.String()
 			}
 			sigTag := "sha256-" + strings.TrimPrefix(subject, "sha256:") + ".sig"
-			sig := put(t, e.src+"/team/app:"+sigTag, false)
+			sig := putSignature(t, e.src+"/team/app:"+sigTag)
 			r := planned(t, record.OriginAdditional, e.src+"/team/app:1", img)
 			wantAtts := []record.Attachment{{Kind: record.KindSignature, Digest: sig.digest, MediaType: sig.mediaType, Size: sig.size, Tag: sigTag, Subject: subject}}
 			if tc.noAttachments {
