@@ -42,9 +42,11 @@ func (h holding) String() string {
 	return fmt.Sprintf("%s of %s (%s)", h.what, h.r.Name(), h.digest)
 }
 
-// take claims target t for h and returns the earlier claim it collides
-// with, if any. Claims of the same content share a target.
-func (s *Stage) take(t string, h holding) (holding, bool) {
+// take claims target t for h. It returns the earlier claim h collides
+// with (clash), or whether the target is an image's that h, the image's
+// referrers index, leaves to it (yield). Claims of the same content share
+// a target.
+func (s *Stage) take(t string, h holding) (prev holding, clash, yield bool) {
 	s.targets.mu.Lock()
 	defer s.targets.mu.Unlock()
 	if s.targets.holder == nil {
@@ -52,14 +54,19 @@ func (s *Stage) take(t string, h holding) (holding, bool) {
 		s.targets.refused = map[*record.Record]error{}
 	}
 	prev, ok := s.targets.holder[t]
-	if !ok {
+	switch {
+	case !ok:
 		s.targets.holder[t] = h
-		return holding{}, false
+		return holding{}, false, false
+	case prev.digest == h.digest:
+		return holding{}, false, false
+	case ownReferrersTag(h, prev):
+		s.targets.holder[t] = h // the image keeps its tag
+		return holding{}, false, false
+	case ownReferrersTag(prev, h):
+		return holding{}, false, true
 	}
-	if prev.digest == h.digest || ownReferrersTag(prev, h) || ownReferrersTag(h, prev) {
-		return holding{}, false
-	}
-	return prev, true
+	return prev, true, false
 }
 
 // ownReferrersTag: image holds the tag sha256-<hex> as a digest-only image
@@ -89,7 +96,7 @@ func (s *Stage) claim(r *record.Record) {
 		return // process reports it
 	}
 	t := s.Mirror.Repo(path, s.MaxNested) + ":" + tag
-	prev, clash := s.take(t, holding{r: r, digest: r.Digest})
+	prev, clash, _ := s.take(t, holding{r: r, digest: r.Digest})
 	if !clash {
 		return
 	}
@@ -105,9 +112,9 @@ func (s *Stage) claim(r *record.Record) {
 		ErrCollision, prev, r.Name(), r.Digest, s.Mirror.Registry, t, why, fix))
 }
 
-// claimAttachments claims, before r's image is pushed, the tags its
+// claimAttachments claims, before they are copied, the tags r's
 // attachments will be written under in repository repo. A tag another
-// claim holds with other content refuses r (its signature could not be
+// claim holds with other content fails r (its signature could not be
 // where a cluster looks for it); a referrers tag naming the image itself
 // is reserved, not written. It returns the tags Copy must not write.
 func (s *Stage) claimAttachments(r *record.Record, repo, own string) (func(string) bool, error) {
@@ -122,16 +129,14 @@ func (s *Stage) claimAttachments(r *record.Record, repo, own string) (func(strin
 			what = "referrers index " + tag
 		}
 		h := holding{r: r, digest: mt.Digest, what: what, indexOf: mt.Subject}
-		prev, clash := s.take(repo+":"+tag, h)
+		prev, clash, yield := s.take(repo+":"+tag, h)
+		if yield {
+			reserved = append(reserved, tag)
+		}
 		if !clash {
-			s.targets.mu.Lock()
-			if cur := s.targets.holder[repo+":"+tag]; ownReferrersTag(cur, h) {
-				reserved = append(reserved, tag)
-			}
-			s.targets.mu.Unlock()
 			continue
 		}
-		return nil, s.refuse(r, fmt.Errorf("%w: %s and %s both map to %s/%s:%s; the mirror can hold only one: the first goes there, this image is not pushed; fix: mirror one of them to another docker://HOST/PREFIX, or push with --remove-signatures",
+		return nil, s.refuse(r, fmt.Errorf("%w: %s and %s both map to %s/%s:%s; the mirror can hold only one: the first goes there, this image's attachments do not; fix: mirror one of them to another docker://HOST/PREFIX, or push with --remove-signatures",
 			ErrCollision, prev, h, s.Mirror.Registry, repo, tag))
 	}
 	return attach.Reserve(reserved...), nil

@@ -736,16 +736,22 @@ func keys[T any](m map[string]T) []string {
 // tag the referrers tag schema gives the index of its referrers. The image
 // keeps the tag (docs/attachments.md); its referrers are copied by digest,
 // which a mirror with the referrers API lists and one without cannot.
+//
+// With twin, the same image is also listed by tag: its referrers index
+// would go under the digest-only image's tag; the image keeps it there too.
 func TestDigestOnlyImageWithReferrer(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		viaCache     bool
 		referrersAPI bool // the mirror's
+		twin         bool
 	}{
-		{"disk to mirror", true, false},
-		{"mirror to mirror", false, false},
-		{"disk to mirror with the referrers API", true, true},
-		{"mirror to mirror with the referrers API", false, true},
+		{"disk to mirror", true, false, false},
+		{"mirror to mirror", false, false, false},
+		{"disk to mirror with the referrers API", true, true, false},
+		{"mirror to mirror with the referrers API", false, true, false},
+		{"disk to mirror, also by tag", true, false, true},
+		{"mirror to mirror, also by tag", false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, ggcrregistry.WithReferrersSupport(tc.referrersAPI))
@@ -766,14 +772,22 @@ func TestDigestOnlyImageWithReferrer(t *testing.T) {
 				t.Fatal(err)
 			}
 			source := e.src + "/team/app@" + img.digest
-			r := planned(t, record.OriginAdditional, source, img)
+			rs := []*record.Record{planned(t, record.OriginAdditional, source, img)}
+			if tc.twin {
+				rs = append(rs, planned(t, record.OriginAdditional, e.src+"/team/app:1", img))
+			}
+			r := rs[0]
 			if tc.viaCache {
-				process(e.fetch(), r)
-				wantStatus(t, r, record.StatusCached, "fetch")
+				process(e.fetch(), rs...)
+				for _, r := range rs {
+					wantStatus(t, r, record.StatusCached, "fetch")
+				}
 				e.srcServer.Close()
 			}
-			process(e.push(tc.viaCache, 0), r)
-			wantStatus(t, r, record.StatusPushed, "push")
+			process(e.push(tc.viaCache, 0), rs...)
+			for _, r := range rs {
+				wantStatus(t, r, record.StatusPushed, "push")
+			}
 			kinds := map[string]string{}
 			for _, a := range r.Attachments {
 				kinds[a.Kind] = a.Digest
