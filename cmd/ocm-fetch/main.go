@@ -40,7 +40,7 @@ func run(args []string) int {
 			return nil, cli.Usage(err)
 		}
 		st := &copystage.Stage{Engine: e.Engine, Source: e.Source, Cache: e.Cache, Log: s.Log, Signatures: sigs, DryRun: e.DryRun}
-		st.NoAttachments = s.NoAttachments
+		st.NoAttachments, st.MaxAttachments = s.NoAttachments, s.MaxAttachments
 		return &cli.Work{Process: st.Process, Options: pipeline.Options{Stage: "fetch"}, Where: "the cache"}, nil
 	})
 }

@@ -48,7 +48,7 @@ func run(args []string) int {
 	}
 	return s.Run(args, check, func(ctx context.Context, e *cli.Env) (*cli.Work, error) {
 		st := &copystage.Stage{Engine: e.Engine, Source: e.Source, Dest: dst, Cache: e.Cache, Mirror: mirror, MaxNested: *maxNested, Log: s.Log, Abort: e.Abort, DryRun: e.DryRun}
-		st.NoAttachments = s.NoAttachments
+		st.NoAttachments, st.MaxAttachments = s.NoAttachments, s.MaxAttachments
 		o := pipeline.Options{Stage: "push", Barrier: copystage.Barrier, Seen: st.Seen}
 		return &cli.Work{Process: st.Process, Options: o, Where: "the mirror", Refused: st.Refused}, nil
 	})

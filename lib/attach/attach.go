@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -35,6 +37,11 @@ var tagSchemes = []struct{ suffix, kind string }{
 type Finder struct {
 	Client *registry.Client
 	Repo   name.Repository
+	// Max is how many attachments one image may have (Bound); 0: no limit.
+	Max int
+	// Skip, when set, hears of each manifest found where an attachment
+	// would be that is not one (Verify): it is left out.
+	Skip func(a record.Attachment, why error)
 }
 
 // Find returns what is attached to each subject (an image digest and the
@@ -45,7 +52,7 @@ func (f *Finder) Find(ctx context.Context, subjects []string) ([]record.Attachme
 	if len(subjects) > 0 {
 		// Where the image came from (a registries.conf mirror, in an
 		// enclave) is where its attachments are.
-		f = &Finder{Client: f.Client, Repo: f.Client.ServedRepository(f.Repo, subjects[0])}
+		f = &Finder{Client: f.Client, Repo: f.Client.ServedRepository(f.Repo, subjects[0]), Max: f.Max, Skip: f.Skip}
 	}
 	tags := make([]string, len(subjects))
 	for i, s := range subjects {
@@ -79,7 +86,137 @@ func (f *Finder) Find(ctx context.Context, subjects []string) ([]record.Attachme
 		}
 		out = append(out, slots[i]...)
 	}
+	// Bounded before any of them is read: a flood stops here.
+	if err := Bound(out, f.Max); err != nil {
+		return nil, err
+	}
+	return f.verify(ctx, out)
+}
+
+// verify reads each attachment found and keeps those that are what their
+// kind says (Verify); the others go to f.Skip. A source's referrers tag
+// index that lists a referrer left out is left out too: copying it would
+// carry that referrer along (the mirror gets an index of the kept ones,
+// written by Copy).
+func (f *Finder) verify(ctx context.Context, atts []record.Attachment) ([]record.Attachment, error) {
+	bad := make([]error, len(atts))
+	err := workpool.Run(ctx, len(atts), findLimit, func(ctx context.Context, i int) error {
+		a := atts[i]
+		if a.Kind == record.KindReferrersTag {
+			return nil // an index of referrers, each checked on its own
+		}
+		body, mt, _, err := f.Client.Manifest(ctx, f.Repo, a.Digest)
+		if err != nil {
+			return fmt.Errorf("reading %s %s of %s in %s: %w", a.Kind, a.Digest, a.Subject, f.Repo, err)
+		}
+		bad[i] = Verify(a, body, mt)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	dropped := map[string]bool{} // subjects that lost a referrer
+	for i, a := range atts {
+		if bad[i] != nil && a.Kind == record.KindReferrer {
+			dropped[a.Subject] = true
+		}
+	}
+	var out []record.Attachment
+	for i, a := range atts {
+		if bad[i] == nil && a.Kind == record.KindReferrersTag && dropped[a.Subject] {
+			bad[i] = fmt.Errorf("it lists a referrer that is not one")
+		}
+		if bad[i] != nil {
+			if f.Skip != nil {
+				f.Skip(a, bad[i])
+			}
+			continue
+		}
+		out = append(out, a)
+	}
 	return out, nil
+}
+
+// ErrNotAttachment: a manifest found where an attachment would be (a
+// cosign tag, a referrers list) is not that kind of attachment.
+var ErrNotAttachment = errors.New("not an attachment")
+
+// layerTypes are the layer media types each cosign tag kind carries: what
+// cosign sign, attest and attach sbom write.
+var layerTypes = map[string]map[string]bool{
+	record.KindSignature:   {"application/vnd.dev.cosign.simplesigning.v1+json": true},
+	record.KindAttestation: {"application/vnd.dsse.envelope.v1+json": true},
+	record.KindSBOM: {
+		"text/spdx": true, "text/spdx+json": true, "text/spdx+xml": true, "application/spdx+json": true,
+		"application/vnd.cyclonedx": true, "application/vnd.cyclonedx+json": true, "application/vnd.cyclonedx+xml": true,
+		"application/vnd.syft+json": true,
+	},
+}
+
+// Verify checks that body (the manifest a found) is an attachment of a's
+// kind: under a cosign tag, an image manifest whose layers are all of the
+// kind's media types; a referrer must name a.Subject as its subject. Any
+// manifest can be pushed under a sha256-<hex>.sig tag; only a signature
+// is carried as one.
+func Verify(a record.Attachment, body []byte, mt string) error {
+	m, mt, err := manifest.Parse(body, mt)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAttachment, err)
+	}
+	if a.Kind == record.KindReferrer {
+		if m.Subject == nil || m.Subject.Digest != a.Subject {
+			return fmt.Errorf("%w: its subject is not %s", ErrNotAttachment, a.Subject)
+		}
+		return nil
+	}
+	want := layerTypes[a.Kind]
+	if want == nil {
+		return nil
+	}
+	if manifest.IsIndex(mt) || len(m.Layers) == 0 {
+		return fmt.Errorf("%w: a %s is an image manifest with layers, this is a %s", ErrNotAttachment, a.Kind, describe(mt, m))
+	}
+	for _, l := range m.Layers {
+		if !want[l.MediaType] {
+			return fmt.Errorf("%w: a %s's layers are %s, this one has a layer of type %q", ErrNotAttachment, a.Kind, strings.Join(sortedKeys(want), " or "), l.MediaType)
+		}
+	}
+	return nil
+}
+
+func describe(mt string, m *manifest.Manifest) string {
+	if manifest.IsIndex(mt) {
+		return fmt.Sprintf("index of %d manifests", len(m.Manifests))
+	}
+	return fmt.Sprintf("manifest of %d layers", len(m.Layers))
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ErrTooMany: an image has more attachments than the run allows (a
+// hostile referrers index lists thousands).
+var ErrTooMany = errors.New("too many attachments")
+
+// Bound bounds what one image drags along, and so its record: more than
+// max attachments (0: no limit), or one a record cannot carry
+// (record.Attachment.Check), fail the image alone.
+func Bound(atts []record.Attachment, max int) error {
+	if max > 0 && len(atts) > max {
+		return fmt.Errorf("%w: %d signatures, attestations, SBOMs and referrers found, more than --max-attachments %d; fix: rerun with a larger --max-attachments (at most %d), or with --remove-signatures to copy the image alone", ErrTooMany, len(atts), max, record.MaxAttachments)
+	}
+	for i, a := range atts {
+		if err := a.Check(); err != nil {
+			return fmt.Errorf("%s %s of %s: attachments[%d]%v; fix: ask the image's publisher to fix it, or push with --remove-signatures to copy the image alone", a.Kind, a.Digest, a.Subject, i, err)
+		}
+	}
+	return nil
 }
 
 // findLimit bounds the requests of one Find: enough to hide the latency of
@@ -189,17 +326,21 @@ func Subjects(ctx context.Context, src store.Reader, digest, mediaType string) (
 // Copy copies atts from src to dst by digest, naming each by its tag when
 // tagged is set (registries; a cache names images by source reference and
 // keeps attachments by digest only). The referrers tag index comes last, so
-// it never names manifests the destination lacks. A tag equal to reserved
-// (the image's own destination tag: digest-only images are tagged
-// sha256-<hex> too) is not written, so an attachment never replaces the image.
-func Copy(ctx context.Context, e *copier.Engine, src store.Reader, dst store.Writer, atts []record.Attachment, tagged bool, reserved string) (moved int, err error) {
+// it never names manifests the destination lacks. A tag reserved says is
+// an image's (the image's own destination tag: digest-only images are
+// tagged sha256-<hex> too) is not written, so an attachment never replaces
+// an image; nil reserves none.
+func Copy(ctx context.Context, e *copier.Engine, src store.Reader, dst store.Writer, atts []record.Attachment, tagged bool, reserved func(tag string) bool) (moved int, err error) {
+	if reserved == nil {
+		reserved = func(string) bool { return false }
+	}
 	for pass := 0; pass < 2; pass++ {
 		for _, a := range atts {
 			if (a.Kind == record.KindReferrersTag) != (pass == 1) {
 				continue
 			}
 			tag := ""
-			if tagged && a.Tag != reserved {
+			if tagged && !reserved(a.Tag) {
 				tag = a.Tag
 			}
 			res, err := e.Copy(ctx, src, a.Digest, dst, tag)
@@ -223,7 +364,7 @@ func Copy(ctx context.Context, e *copier.Engine, src store.Reader, dst store.Wri
 // findable at a destination without the API: it writes the referrers tag
 // schema's index there (sha256-<hex>), keeping entries already listed, as
 // the OCI distribution spec asks of clients pushing to such registries.
-func tagIndexes(ctx context.Context, dst *registry.Repo, atts []record.Attachment, reserved string) error {
+func tagIndexes(ctx context.Context, dst *registry.Repo, atts []record.Attachment, reserved func(string) bool) error {
 	copiedIndex := map[string]bool{} // the source's tag index was copied as is
 	for _, a := range atts {
 		if a.Kind == record.KindReferrersTag {
@@ -244,7 +385,7 @@ func tagIndexes(ctx context.Context, dst *registry.Repo, atts []record.Attachmen
 	for _, subject := range order {
 		refs := bySubject[subject]
 		tag, err := TagOf(subject)
-		if err != nil || tag == reserved {
+		if err != nil || reserved(tag) {
 			continue
 		}
 		if _, err := dst.Client.Referrers(ctx, dst.Name, subject); err == nil {
@@ -296,6 +437,53 @@ func tagIndexes(ctx context.Context, dst *registry.Repo, atts []record.Attachmen
 	}
 	return nil
 }
+
+// Reserve reserves tags for Copy.
+func Reserve(tags ...string) func(string) bool {
+	return func(tag string) bool { return slices.Contains(tags, tag) }
+}
+
+// MirrorTag is a tag Copy writes at a registry.
+type MirrorTag struct {
+	Tag string
+	// Digest is what it names; for the referrers tag index Copy writes
+	// itself (referrers found through the referrers API) it is known only
+	// then, and is IndexOf(Subject).
+	Digest string
+	// Subject is set for a referrers tag index: the image it lists the
+	// referrers of.
+	Subject string
+}
+
+// MirrorTags are the tags Copy writes at a registry for atts.
+func MirrorTags(atts []record.Attachment) []MirrorTag {
+	copied := map[string]bool{}
+	for _, a := range atts {
+		if a.Kind == record.KindReferrersTag {
+			copied[a.Subject] = true
+		}
+	}
+	var out []MirrorTag
+	seen := map[string]bool{}
+	for _, a := range atts {
+		switch {
+		case a.Kind == record.KindReferrersTag:
+			out = append(out, MirrorTag{Tag: a.Tag, Digest: a.Digest, Subject: a.Subject})
+		case a.Tag != "":
+			out = append(out, MirrorTag{Tag: a.Tag, Digest: a.Digest})
+		case a.Kind == record.KindReferrer && !copied[a.Subject] && !seen[a.Subject]:
+			seen[a.Subject] = true
+			if tag, err := TagOf(a.Subject); err == nil {
+				out = append(out, MirrorTag{Tag: tag, Digest: IndexOf(a.Subject), Subject: a.Subject})
+			}
+		}
+	}
+	return out
+}
+
+// IndexOf names the referrers tag index of subject Copy writes at a
+// registry without the referrers API (its digest is known only then).
+func IndexOf(subject string) string { return "referrers index of " + subject }
 
 // Summary says what atts hold, by kind: "1 signature, 2 referrers".
 func Summary(atts []record.Attachment) string {

@@ -106,7 +106,7 @@ func TestFindAndCopyThroughTheTagSchemes(t *testing.T) {
 		if _, err := eng.Copy(ctx, s, tc.digest, d, "v1"); err != nil {
 			t.Fatal(err)
 		}
-		moved, err := attach.Copy(ctx, eng, s, d, atts, true, "v1")
+		moved, err := attach.Copy(ctx, eng, s, d, atts, true, attach.Reserve("v1"))
 		if err != nil || moved != 3 {
 			t.Fatalf("%s: copied %d attachments (%v), want 3", tc.repo, moved, err)
 		}
@@ -124,7 +124,7 @@ func TestFindAndCopyThroughTheTagSchemes(t *testing.T) {
 			t.Errorf("%s: signature tag at the destination: %v %v, want %s", tc.repo, d, err, tc.want.Signature)
 		}
 		// A rerun copies nothing.
-		if moved, err := attach.Copy(ctx, eng, s, d, atts, true, "v1"); err != nil || moved != 0 {
+		if moved, err := attach.Copy(ctx, eng, s, d, atts, true, attach.Reserve("v1")); err != nil || moved != 0 {
 			t.Errorf("%s: rerun copied %d (%v), want 0", tc.repo, moved, err)
 		}
 	}
@@ -162,7 +162,7 @@ func TestReservedTagIsNotOverwritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := attach.Copy(ctx, eng, s, d, atts, true, tag); err != nil {
+	if _, err := attach.Copy(ctx, eng, s, d, atts, true, attach.Reserve(tag)); err != nil {
 		t.Fatal(err)
 	}
 	h, err := remote.Head(mustRef(t, dst.Host+"/digestonly/app:"+tag))
@@ -224,7 +224,7 @@ func TestFindAndCopyThroughTheReferrersAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		for run := 0; run < 2; run++ { // the second run finds the index up to date
-			if _, err := attach.Copy(ctx, eng, s, d, atts, true, "latest"); err != nil {
+			if _, err := attach.Copy(ctx, eng, s, d, atts, true, attach.Reserve("latest")); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
@@ -9,6 +10,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/dryrun"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/progress"
+	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/registry"
 )
 
@@ -23,6 +25,8 @@ type Stage struct {
 	Files  RecordFiles
 	// NoAttachments is --remove-signatures.
 	NoAttachments bool
+	// MaxAttachments is --max-attachments: an image with more fails.
+	MaxAttachments int
 }
 
 // NewStage makes the stage command name; cacheUsage says what its --cache is
@@ -38,6 +42,7 @@ func NewStage(name, usage, cacheUsage string) *Stage {
 func (s *Stage) Register(which Flags) {
 	// Attachments (signatures, attestations, SBOMs, referrers): oc-mirror's spelling.
 	s.Flags.BoolVar(&s.NoAttachments, "remove-signatures", false, "copy images without their signatures, attestations, SBOMs and OCI referrers")
+	s.Flags.IntVar(&s.MaxAttachments, "max-attachments", record.DefaultAttachments, fmt.Sprintf("an image with more signatures, attestations, SBOMs and referrers than this fails (at most %d)", record.MaxAttachments))
 	s.Dry.Register(s.Flags)
 	s.Shards.Register(s.Flags)
 	s.Files.Register(s.Flags, true, true)
@@ -82,6 +87,9 @@ func (s *Stage) Run(args []string, check func() error, setup func(ctx context.Co
 			return 0, Usage(err)
 		}
 		defer s.Files.Close(false) // unless kept below
+		if s.MaxAttachments < 1 || s.MaxAttachments > record.MaxAttachments {
+			return 0, Usagef("--max-attachments %d: want 1 to %d", s.MaxAttachments, record.MaxAttachments)
+		}
 		if err := check(); err != nil {
 			return 0, err
 		}

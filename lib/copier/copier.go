@@ -42,7 +42,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	blobs   map[string]*blobState // scope + digest: the first transfer
-	placing map[string]*flight    // scope + repo + digest: making it present there
+	placing map[string]*flight    // scope + repo + digest: making a blob or manifest present there
 }
 
 // flight is one in-progress operation others wait for.
@@ -116,10 +116,52 @@ func (e *Engine) Copy(ctx context.Context, src store.Reader, digest string, dst 
 	if tag != "" {
 		ref = tag
 	}
-	if err := e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, 0); err != nil {
+	if err := e.placeManifest(ctx, src, dst, digest, ref, body, mt, m, 0); err != nil {
 		return nil, err
 	}
 	return &Result{Digest: digest, MediaType: mt, Size: int64(len(body)), Platforms: m.Platforms()}, nil
+}
+
+// placeManifest copies manifest digest (what it points to, then itself)
+// to dst under ref, once per repository and run: concurrent copies of one
+// digest into one repository (an index under two tags, a platform manifest
+// two indexes share) wait for the first, then only write their tag. A
+// registry writing one manifest twice at once answers 400 DIGEST_INVALID
+// or MANIFEST_BLOB_UNKNOWN now and then.
+func (e *Engine) placeManifest(ctx context.Context, src store.Reader, dst store.Writer, digest, ref string, body []byte, mt string, m *manifest.Manifest, depth int) error {
+	key := "manifest " + dst.Scope() + " " + dst.Repo() + " " + digest
+	e.mu.Lock()
+	fl, busy := e.placing[key]
+	if !busy {
+		fl = &flight{done: make(chan struct{})}
+		e.placing[key] = fl
+	}
+	e.mu.Unlock()
+	if busy {
+		select {
+		case <-fl.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if fl.err != nil {
+			return e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, depth) // the first try failed: try ourselves
+		}
+		if ref == digest {
+			return nil
+		}
+		if err := e.putManifest(ctx, dst, ref, body, mt); err != nil {
+			return fmt.Errorf("writing manifest %s to %s as %s: %w", digest, dst, ref, err)
+		}
+		return nil
+	}
+	fl.err = e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, depth)
+	close(fl.done)
+	if fl.err != nil {
+		e.mu.Lock()
+		delete(e.placing, key)
+		e.mu.Unlock()
+	}
+	return fl.err
 }
 
 // copyManifest copies what m (digest) points to, then m itself under ref.
@@ -148,7 +190,7 @@ func (e *Engine) copyManifest(ctx context.Context, src store.Reader, dst store.W
 			if err != nil {
 				return fmt.Errorf("manifest %s: %w", child.Digest, err)
 			}
-			return e.copyManifest(ctx, src, dst, child.Digest, child.Digest, cb, cmt, cm, depth+1)
+			return e.placeManifest(ctx, src, dst, child.Digest, child.Digest, cb, cmt, cm, depth+1)
 		})
 		if err != nil {
 			return err

@@ -36,6 +36,9 @@ type Stage struct {
 	// NoAttachments (--remove-signatures) copies images without their
 	// signatures, attestations, SBOMs and referrers.
 	NoAttachments bool
+	// MaxAttachments (--max-attachments) is how many attachments one image
+	// may carry; an image with more fails (0: record.DefaultAttachments).
+	MaxAttachments int
 
 	// Push: the mirror registry, its root, and how deep its repositories go.
 	// A push refuses a record bound for a target an earlier one holds with
@@ -94,6 +97,7 @@ type target struct {
 	ref  string // the tag it is written under; for the cache, its source
 	name string // host/repo:tag, or oci:CACHE:source
 	tag  string // the mirror's tag ("" for the cache)
+	repo string // the mirror's repository, as claimed ("" for the cache)
 }
 
 // target names where r's image goes.
@@ -110,7 +114,7 @@ func (s *Stage) target(r *record.Record) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("destination %s/%s: %w", s.Mirror.Registry, repoName, err)
 	}
-	return &target{w: &registry.Repo{Client: s.Dest, Name: repo}, ref: tag, tag: tag,
+	return &target{w: &registry.Repo{Client: s.Dest, Name: repo}, ref: tag, tag: tag, repo: repoName,
 		name: fmt.Sprintf("%s/%s:%s", s.Mirror.Registry, repoName, tag)}, nil
 }
 
@@ -240,9 +244,15 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	// A fetch caches what it finds attached at the source: the graph image
 	// and chart artifacts are built by ocm-plan into the cache (no source
 	// registry to ask: localhost/..., nothing attached), and a layout has no
-	// registry to look attachments up in.
+	// registry to look attachments up in. They are looked up after the
+	// image is read: where it was served from (a registries.conf mirror)
+	// is where they are.
 	if !s.NoAttachments && (s.push() || (fromRegistry && !r.Built())) {
-		if err := s.attachments(ctx, r, src, repo, t); err != nil {
+		reserved, err := s.findAttachments(ctx, r, src, repo, t)
+		if err != nil {
+			return err
+		}
+		if err := s.copyAttachments(ctx, r, src, t, reserved); err != nil {
 			return err
 		}
 	}
@@ -265,24 +275,52 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 	return nil
 }
 
-// attachments copies what is attached to r's image. From a source registry
-// they are looked up now (so a signature added since the last run comes
-// too) and named in r; from the cache, r names them (ocm-fetch found them).
-func (s *Stage) attachments(ctx context.Context, r *record.Record, src store.Reader, repo *registry.Repo, t *target) error {
+// findAttachments names in r what is attached to its image. From a source
+// registry they are looked up now (so a signature added since the last run
+// comes too); from the cache, r names them (ocm-fetch found them). A push
+// claims the tags they go under at the mirror and returns those it must
+// not write.
+func (s *Stage) findAttachments(ctx context.Context, r *record.Record, src store.Reader, repo *registry.Repo, t *target) (func(string) bool, error) {
+	max := s.MaxAttachments
+	if max <= 0 {
+		max = record.DefaultAttachments
+	}
 	if repo != nil {
 		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		f := &attach.Finder{Client: repo.Client, Repo: repo.Name}
-		if r.Attachments, err = f.Find(ctx, subjects); err != nil {
-			return err
+		f := &attach.Finder{Client: repo.Client, Repo: repo.Name, Max: max, Skip: func(a record.Attachment, why error) {
+			s.Log.Warnf("%s: %s %s of %s not copied: %v; the image is copied without it (fix, to silence this: ask its publisher to remove it)", r.Name(), a.Kind, attachmentName(a), a.Subject, why)
+		}}
+		atts, err := f.Find(ctx, subjects)
+		if err != nil {
+			return nil, err
 		}
+		r.Attachments = atts
+	} else if err := attach.Bound(r.Attachments, max); err != nil {
+		return nil, err
 	}
+	if !s.push() {
+		return nil, nil
+	}
+	return s.claimAttachments(r, t.repo, t.tag)
+}
+
+// attachmentName is an attachment's tag and digest, or its digest.
+func attachmentName(a record.Attachment) string {
+	if a.Tag != "" {
+		return a.Tag + " (" + a.Digest + ")"
+	}
+	return a.Digest
+}
+
+// copyAttachments copies what r names attached to its image next to it.
+func (s *Stage) copyAttachments(ctx context.Context, r *record.Record, src store.Reader, t *target, reserved func(string) bool) error {
 	if len(r.Attachments) == 0 {
 		return nil
 	}
-	moved, err := attach.Copy(ctx, s.Engine, src, t.w, r.Attachments, s.push(), t.tag)
+	moved, err := attach.Copy(ctx, s.Engine, src, t.w, r.Attachments, s.push(), reserved)
 	if err != nil && s.push() {
 		return fmt.Errorf("%w; fix: rerun ocm-fetch for this image so the cache holds its attachments, or push with --remove-signatures", err)
 	}

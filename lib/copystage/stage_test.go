@@ -16,9 +16,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/ocm-mirror/ocm/internal/fixture"
@@ -129,6 +131,23 @@ func put(t *testing.T, ref string, index bool) image {
 	d, _ := a.Digest()
 	body, _ := a.RawManifest()
 	return image{digest: d.String(), mediaType: mt, size: int64(len(body))}
+}
+
+// putSignature pushes a manifest shaped like cosign's signature (one
+// simple signing layer) to ref.
+func putSignature(t *testing.T, ref string) image {
+	t.Helper()
+	sig, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer([]byte(`{"critical":{}}`), "application/vnd.dev.cosign.simplesigning.v1+json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustRef(t, ref), sig); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := sig.Digest()
+	body, _ := sig.RawManifest()
+	m, _ := sig.MediaType()
+	return image{digest: d.String(), mediaType: string(m), size: int64(len(body))}
 }
 
 // planned is the record ocm-plan writes for source.
@@ -538,7 +557,7 @@ func TestAttachments(t *testing.T) {
 				subject = im.Manifests[1].Digest.String()
 			}
 			sigTag := "sha256-" + strings.TrimPrefix(subject, "sha256:") + ".sig"
-			sig := put(t, e.src+"/team/app:"+sigTag, false)
+			sig := putSignature(t, e.src+"/team/app:"+sigTag)
 			r := planned(t, record.OriginAdditional, e.src+"/team/app:1", img)
 			wantAtts := []record.Attachment{{Kind: record.KindSignature, Digest: sig.digest, MediaType: sig.mediaType, Size: sig.size, Tag: sigTag, Subject: subject}}
 			if tc.noAttachments {
@@ -717,16 +736,22 @@ func keys[T any](m map[string]T) []string {
 // tag the referrers tag schema gives the index of its referrers. The image
 // keeps the tag (docs/attachments.md); its referrers are copied by digest,
 // which a mirror with the referrers API lists and one without cannot.
+//
+// With twin, the same image is also listed by tag: its referrers index
+// would go under the digest-only image's tag; the image keeps it there too.
 func TestDigestOnlyImageWithReferrer(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		viaCache     bool
 		referrersAPI bool // the mirror's
+		twin         bool
 	}{
-		{"disk to mirror", true, false},
-		{"mirror to mirror", false, false},
-		{"disk to mirror with the referrers API", true, true},
-		{"mirror to mirror with the referrers API", false, true},
+		{"disk to mirror", true, false, false},
+		{"mirror to mirror", false, false, false},
+		{"disk to mirror with the referrers API", true, true, false},
+		{"mirror to mirror with the referrers API", false, true, false},
+		{"disk to mirror, also by tag", true, false, true},
+		{"mirror to mirror, also by tag", false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, ggcrregistry.WithReferrersSupport(tc.referrersAPI))
@@ -747,14 +772,22 @@ func TestDigestOnlyImageWithReferrer(t *testing.T) {
 				t.Fatal(err)
 			}
 			source := e.src + "/team/app@" + img.digest
-			r := planned(t, record.OriginAdditional, source, img)
+			rs := []*record.Record{planned(t, record.OriginAdditional, source, img)}
+			if tc.twin {
+				rs = append(rs, planned(t, record.OriginAdditional, e.src+"/team/app:1", img))
+			}
+			r := rs[0]
 			if tc.viaCache {
-				process(e.fetch(), r)
-				wantStatus(t, r, record.StatusCached, "fetch")
+				process(e.fetch(), rs...)
+				for _, r := range rs {
+					wantStatus(t, r, record.StatusCached, "fetch")
+				}
 				e.srcServer.Close()
 			}
-			process(e.push(tc.viaCache, 0), r)
-			wantStatus(t, r, record.StatusPushed, "push")
+			process(e.push(tc.viaCache, 0), rs...)
+			for _, r := range rs {
+				wantStatus(t, r, record.StatusPushed, "push")
+			}
 			kinds := map[string]string{}
 			for _, a := range r.Attachments {
 				kinds[a.Kind] = a.Digest

@@ -63,6 +63,8 @@ type Manifest struct {
 	Config    *Descriptor  `json:"config,omitempty"`
 	Layers    []Descriptor `json:"layers,omitempty"`
 	Manifests []Descriptor `json:"manifests,omitempty"`
+	// Subject is what an OCI referrer is attached to.
+	Subject *Descriptor `json:"subject,omitempty"`
 	// Annotations and labels are not needed to copy.
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -295,25 +296,57 @@ func (r *Record) Validate() error {
 		}
 	}
 	// Attachments' digests and tags go into registry URLs like the image's.
+	if len(r.Attachments) > MaxAttachments {
+		return invalidf("field attachments lists %d, more than the %d a record may carry", len(r.Attachments), MaxAttachments)
+	}
 	for i, a := range r.Attachments {
-		switch {
-		case !attachmentKinds[a.Kind]:
-			return invalidf("field attachments[%d].kind %q is not signature, attestation, sbom, referrer or referrers-tag", i, a.Kind)
-		case !verify.ValidDigest(a.Digest):
-			return invalidf("field attachments[%d].digest %q is not sha256:<64 lowercase hex>", i, a.Digest)
-		case !verify.ValidDigest(a.Subject):
-			return invalidf("field attachments[%d].subject %q is not sha256:<64 lowercase hex>", i, a.Subject)
-		case a.Tag != "":
-			if _, err := name.NewTag("example.com/x:"+a.Tag, name.StrictValidation); err != nil {
-				return invalidf("field attachments[%d].tag %q is not a valid tag", i, a.Tag)
-			}
-		}
-		if controlIndex(a.MediaType+a.ArtifactType) >= 0 {
-			return invalidf("field attachments[%d] holds a control character; fix: records are written by ocm commands, do not edit them", i)
+		if err := a.Check(); err != nil {
+			return invalidf("field attachments[%d]%v; fix: records are written by ocm commands, do not edit them", i, err)
 		}
 	}
 	return nil
 }
+
+// Attachments per image: DefaultAttachments unless --max-attachments says
+// otherwise, never more than MaxAttachments. A record line is bounded to
+// hold MaxAttachments of at most attachmentBytes each.
+const (
+	DefaultAttachments = 1000
+	MaxAttachments     = 10000
+	// attachmentBytes bounds one attachment's JSON: two digests, a tag of
+	// at most 128 bytes, two media types of at most 255 bytes (Check),
+	// the kind, the size and the keys.
+	attachmentBytes = 1024
+)
+
+// Check is what an attachment must be to be recorded: its digests and tag
+// go into registry URLs, and its media types are RFC 6838 names (at most
+// 255 bytes, nothing JSON escapes), so that a record's size is bounded by
+// its number of attachments. The error starts with the field's name.
+func (a Attachment) Check() error {
+	switch {
+	case !attachmentKinds[a.Kind]:
+		return fmt.Errorf(".kind %q is not signature, attestation, sbom, referrer or referrers-tag", a.Kind)
+	case !verify.ValidDigest(a.Digest):
+		return fmt.Errorf(".digest %q is not sha256:<64 lowercase hex>", a.Digest)
+	case !verify.ValidDigest(a.Subject):
+		return fmt.Errorf(".subject %q is not sha256:<64 lowercase hex>", a.Subject)
+	case a.Tag != "":
+		if _, err := name.NewTag("example.com/x:"+a.Tag, name.StrictValidation); err != nil {
+			return fmt.Errorf(".tag %q is not a valid tag", a.Tag)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"mediaType", a.MediaType}, {"artifactType", a.ArtifactType}} {
+		if f.v != "" && !mediaTypeName.MatchString(f.v) {
+			return fmt.Errorf(".%s %.80q is not a media type (type/subtype, RFC 6838, at most 255 bytes)", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// mediaTypeName is RFC 6838's type-name "/" subtype-name (4.2); the OCI
+// specs ask descriptors' mediaType and artifactType to follow it.
+var mediaTypeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
 
 var attachmentKinds = map[string]bool{KindSignature: true, KindAttestation: true, KindSBOM: true, KindReferrer: true, KindReferrersTag: true}
 

@@ -222,6 +222,8 @@ func TestAttachmentsValidated(t *testing.T) {
 		{`{"kind":"referrer","digest":"` + d + `","subject":"sha256:00"}`, "attachments[0].subject"},
 		{`{"kind":"signature","digest":"` + d + `","tag":"../x","subject":"` + d + `"}`, "attachments[0].tag"},
 		{`{"kind":"payload","digest":"` + d + `","subject":"` + d + `"}`, "attachments[0].kind"},
+		{`{"kind":"referrer","digest":"` + d + `","artifactType":"application/<x>","subject":"` + d + `"}`, "attachments[0].artifactType"},
+		{`{"kind":"referrer","digest":"` + d + `","mediaType":"` + strings.Repeat("a", 200) + "/" + strings.Repeat("b", 200) + `","subject":"` + d + `"}`, "attachments[0].mediaType"},
 	} {
 		line := `{"v":1,"origin":"additional","source":"quay.io/a/b:1","digest":"` + d + `","status":"planned","attachments":[` + tc.att + "]}\n"
 		_, err := NewReader(strings.NewReader(line), "stdin").Next()
@@ -318,6 +320,40 @@ func TestN9BuiltFrom(t *testing.T) {
 		}
 		if strings.TrimSpace(out.String()) != c.line {
 			t.Errorf("round trip:\n got %s\nwant %s", out.String(), c.line)
+// TestN18RecordHoldsTheMostAttachments: a record with as many attachments
+// as an image may carry, each as large as Check lets it be, is one line the
+// next stage reads; one attachment more is refused naming the limit.
+func TestN18RecordHoldsTheMostAttachments(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	mt := strings.Repeat("a", 127) + "/" + strings.Repeat("b", 127)
+	big := Attachment{Kind: KindReferrersTag, Digest: d, MediaType: mt, ArtifactType: mt, Size: 1<<63 - 1, Tag: strings.Repeat("t", 128), Subject: d}
+	if err := big.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{MaxAttachments, ""},
+		{MaxAttachments + 1, fmt.Sprintf("lists %d, more than the %d", MaxAttachments+1, MaxAttachments)},
+	} {
+		r := &Record{Origin: OriginAdditional, Source: "quay.io/a/b:1", Digest: d, Status: StatusCached, Platforms: []string{"linux/amd64"}}
+		for i := 0; i < tc.n; i++ {
+			r.Attachments = append(r.Attachments, big)
+		}
+		var buf bytes.Buffer
+		if err := NewWriter(&buf).Write(r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := NewReader(&buf, "stdin").Next()
+		if tc.want == "" {
+			if err != nil || len(got.Attachments) != tc.n {
+				t.Errorf("%d attachments: %v", tc.n, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%d attachments: err %v, want %q", tc.n, err, tc.want)
 		}
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"sync"
 )
 
-// maxLine bounds one record line; a record is a few hundred bytes, so a
-// longer line is garbage, not a record.
-const maxLine = 4 << 20
+// maxLine bounds one record line: 4 MiB for what a record holds besides
+// its attachments (a few hundred bytes, a release's signatures), plus room
+// for the most attachments an image may carry. A longer line is garbage,
+// not a record.
+const maxLine = 4<<20 + MaxAttachments*attachmentBytes
 
 // Reader decodes records one line at a time.
 type Reader struct {

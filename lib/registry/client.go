@@ -286,6 +286,9 @@ func (e *HTTPError) Error() string {
 			return msg
 		}
 	}
+	if e.Raced() {
+		msg += " (the registry answers this while another client writes the same content; fix: rerun)"
+	}
 	switch e.StatusCode {
 	case http.StatusUnauthorized:
 		msg += "; fix: check the credentials for this registry in --authfile (or $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json)"
@@ -302,14 +305,45 @@ func (e *HTTPError) Temporary() bool {
 		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
+	return e.Raced()
+}
+
+// ErrConcurrentWrite matches a write the registry refused the way it does
+// when another client writes the same content at the same moment (see
+// HTTPError.Raced).
+var ErrConcurrentWrite = errors.New("write refused while the same content was being written")
+
+// Raced reports a PUT refused with 400 DIGEST_INVALID or
+// MANIFEST_BLOB_UNKNOWN. ocm sends a blob only after checking its digest
+// while streaming it, and a manifest only after everything it names, so
+// these answers mean the registry raced with another write of the same
+// content (distribution rewrites a repository's links in place: two runs
+// pushing one image to one mirror, or one blob or manifest reached by two
+// tags): asking again, within the request's retry budget, succeeds.
+func (e *HTTPError) Raced() bool {
+	if e.Method != http.MethodPut || e.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	for _, c := range e.Codes {
+		if c == "DIGEST_INVALID" || c == "MANIFEST_BLOB_UNKNOWN" {
+			return true
+		}
+	}
 	return false
 }
 
 func (e *HTTPError) RetryAfter() time.Duration { return e.retryAfter }
 
-// Is makes a 404 match store.ErrNotFound.
+// Is makes a 404 match store.ErrNotFound and a raced write
+// ErrConcurrentWrite.
 func (e *HTTPError) Is(target error) bool {
-	return target == store.ErrNotFound && e.StatusCode == http.StatusNotFound
+	switch target {
+	case store.ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrConcurrentWrite:
+		return e.Raced()
+	}
+	return false
 }
 
 // NotFound reports whether err says the manifest, blob or repository is absent.

@@ -653,6 +653,15 @@ func (c *Client) Referrers(ctx context.Context, repo name.Repository, digest str
 			if mt := mediaType(resp); mt != manifest.OCIIndex {
 				return fmt.Errorf("referrers of %s@%s: %w (answered %q)", r, digest, ErrNoReferrersAPI, mt)
 			}
+			// An empty list is the API's answer for an image nothing
+			// refers to; Parse refuses an index with no image to copy.
+			var list struct {
+				Manifests []json.RawMessage `json:"manifests"`
+			}
+			if json.Unmarshal(b, &list) == nil && len(list.Manifests) == 0 {
+				out = nil
+				return nil
+			}
 			m, _, err := manifest.Parse(b, manifest.OCIIndex)
 			if err != nil {
 				return fmt.Errorf("referrers of %s@%s: %w", r, digest, err)
