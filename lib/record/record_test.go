@@ -320,6 +320,10 @@ func TestN9BuiltFrom(t *testing.T) {
 		}
 		if strings.TrimSpace(out.String()) != c.line {
 			t.Errorf("round trip:\n got %s\nwant %s", out.String(), c.line)
+		}
+	}
+}
+
 // TestN18RecordHoldsTheMostAttachments: a record with as many attachments
 // as an image may carry, each as large as Check lets it be, is one line the
 // next stage reads; one attachment more is refused naming the limit.
