@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/config"
@@ -198,5 +201,18 @@ func TestN5LimitsAreChecked(t *testing.T) {
 	}
 	if err := DefaultLimits.Check(); err != nil {
 		t.Error(err)
+	}
+	for _, args := range [][]string{{"--helm-render-timeout", "0s"}, {"--helm-render-timeout", "-1m"}, {"--helm-render-memory-mib", "0"}, {"--helm-render-memory-mib", "lots"}} {
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		FlagsVar(fs)
+		if err := fs.Parse(args); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: err = %v, want it refused", args, err)
+		}
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	l := FlagsVar(fs)
+	if err := fs.Parse([]string{"--helm-render-timeout", "5m", "--helm-render-memory-mib", "4096"}); err != nil || *l != (Limits{Timeout: 5 * time.Minute, MemoryMiB: 4096}) {
+		t.Errorf("parsed %+v, %v", *l, err)
 	}
 }

@@ -55,7 +55,7 @@ func (d *positiveDuration) Set(s string) error {
 		err = errors.New("must be positive")
 	}
 	if err != nil {
-		return fmt.Errorf("%w; fix: e.g. 5m", err)
+		return err
 	}
 	*d = positiveDuration(v)
 	return nil
@@ -71,7 +71,7 @@ func (n *positiveInt) Set(s string) error {
 		err = errors.New("must be positive")
 	}
 	if err != nil {
-		return fmt.Errorf("%w; fix: e.g. 4096", err)
+		return err
 	}
 	*n = positiveInt(v)
 	return nil
