@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/graphimage"
+	"github.com/ocm-mirror/ocm/lib/helm"
 	"github.com/ocm-mirror/ocm/lib/plan"
 	"github.com/ocm-mirror/ocm/lib/policy"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -27,12 +28,12 @@ store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
 Red Hat release keys); a release without a valid one is a release error,
 unless --ignore-release-signature. With --secure-policy, images the policy
 (--policy) refuses fail alone: catalogs as published, not what ocm builds;
-signedBy reads simple signatures from --signature-lookaside. Exit 0:
-every image planned; 1: some image could not be resolved or was refused by
-the policy (its record says
-why, the summary names it), or a release could not be planned (nothing is
-written then: releases are all or nothing); 2: bad flags or configuration,
-or two different images bound for one destination (nothing is written then).`
+signedBy reads simple signatures from --signature-lookaside. Exit 0: every
+image planned; 1: some image could not be resolved or was refused by the
+policy (its record says why, the summary names it), or a release could not
+be planned (nothing is written then: releases are all or nothing); 2: bad
+flags or configuration, a bad Helm chart, or two different images bound for
+one destination (nothing is written then); 130: interrupted.`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -43,6 +44,7 @@ func run(args []string) int {
 	cacheFlag := cli.CacheVar(c.Flags, "cache to build filtered catalogs, the update graph image and Helm chart artifacts in")
 	graph := graphimage.FlagsVar(c.Flags)
 	pol := policy.FlagsVar(c.Flags)
+	helmLimits := helm.FlagsVar(c.Flags)
 	unsigned := c.Flags.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
 	files := cli.RecordFilesVar(c.Flags, false, true)
 	c.Register(c.Flags, cli.FlagSource)
@@ -52,7 +54,7 @@ func run(args []string) int {
 		} else if *workers < 1 {
 			return 0, cli.Usagef("--workers must be at least 1")
 		}
-		p := &plan.Planner{Log: c.Log, Workers: *workers}
+		p := &plan.Planner{Log: c.Log, Workers: *workers, HelmLimits: *helmLimits}
 		cfg, err := p.LoadConfig(*cfgPath)
 		if err == nil {
 			p.Client, err = c.SourceClient()
@@ -71,7 +73,9 @@ func run(args []string) int {
 		}
 		// Records go out as they are resolved: ocm-push can start copying while the plan goes on.
 		code, err := c.Produce(files, func(emit func(*record.Record) error) error { return p.Stream(ctx, cfg, emit) })
-		if errors.Is(err, plan.ErrCollision) {
+		if errors.Is(err, helm.ErrBadChart) {
+			err = cli.Usage(err)
+		} else if errors.Is(err, plan.ErrCollision) {
 			err = cli.Usagef("%s: %v", *cfgPath, err)
 		}
 		return code, err // release problems stop the plan (exit 1): a partial release is useless

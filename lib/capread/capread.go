@@ -25,6 +25,11 @@ const (
 	Meta int64 = 64 << 20
 	// Catalog: the declarative config files of one operator catalog.
 	Catalog int64 = 1 << 30
+	// Chart and ChartFile: a Helm chart archive unpacked, and one file in
+	// it. Helm's own caps (its loader's MaxDecompressedChartSize and
+	// MaxDecompressedFileSize), so ocm refuses no chart Helm installs.
+	Chart     int64 = 100 << 20
+	ChartFile int64 = 5 << 20
 )
 
 // ErrTooLarge is wrapped by every cap error.
@@ -52,6 +57,39 @@ func All(r io.Reader, name string, max int64) ([]byte, error) {
 		return nil, &TooLargeError{Name: name, Cap: max}
 	}
 	return b, nil
+}
+
+// Reader reads r as a stream, but at most max bytes: a read past them fails
+// with a *TooLargeError naming name. For input consumed as it is read,
+// such as an archive unpacked entry by entry.
+func Reader(r io.Reader, name string, max int64) io.Reader {
+	return &reader{r: r, name: name, max: max, left: max}
+}
+
+type reader struct {
+	r         io.Reader
+	name      string
+	max, left int64
+}
+
+func (c *reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.left <= 0 { // at the cap: one more byte is one too many
+		var one [1]byte
+		n, err := io.ReadFull(c.r, one[:])
+		if n > 0 {
+			return 0, &TooLargeError{Name: c.name, Cap: c.max}
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // File reads the file at path, at most max bytes. Errors name the path; a

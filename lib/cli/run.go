@@ -191,10 +191,10 @@ func (c *Command) Produce(files *RecordFiles, produce func(emit func(*record.Rec
 	switch {
 	case out.Err != nil:
 		return 0, out.Err
+	case c.Interrupted(): // whatever the work stopped with: exit 130
+		return c.Summary(out.Tally), nil
 	case err != nil:
 		return 0, err
-	case c.Interrupted():
-		return c.Summary(out.Tally), nil
 	}
 	if err := files.Close(true); err != nil {
 		return 0, err

@@ -133,7 +133,7 @@ func Archive(c *cache.Cache, r *record.Record) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ch, err := loader.LoadArchive(bytes.NewReader(data))
+	ch, err := loadArchive(data, r.Source)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %v", ErrNotChart, err)
 	}
@@ -160,7 +160,7 @@ func localChart(path string) (*chart.Chart, []byte, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		ch, err := loader.LoadArchive(bytes.NewReader(b))
+		ch, err := loadArchive(b, "the chart archive")
 		return ch, b, err
 	}
 	ch, err := loader.Load(path)

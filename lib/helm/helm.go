@@ -1,13 +1,13 @@
 // Package helm finds the images Helm charts use (mirror.helm): it reads a
 // repository's index.yaml, downloads the charts, renders their templates
-// with their default values through the Helm SDK, and collects every image
+// with their default values through the Helm SDK (in a child process held
+// to a deadline and a memory budget, see Limits), and collects every image
 // the rendered objects name, as oc-mirror does. The charts themselves are
 // stored in the cache as Helm OCI artifacts (Store) and read back as the
 // .tgz files of the workspace (Archive).
 package helm
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,7 +19,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/name"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 	"k8s.io/client-go/util/jsonpath"
@@ -41,6 +40,8 @@ type Image struct {
 type Collector struct {
 	HTTP *http.Client // nil: http.DefaultClient
 	Warn func(format string, args ...any)
+	// Limits bound each chart's rendering (zero fields: DefaultLimits).
+	Limits Limits
 }
 
 // Chart is a chart h names, packaged: what oc-mirror keeps as
@@ -65,9 +66,9 @@ func (c *Collector) Collect(ctx context.Context, h *config.Helm) (*Set, error) {
 	out := &Set{}
 	seen := map[string]bool{}
 	add := func(ch *chart.Chart, archive []byte, spec config.HelmChart) error {
-		imgs, err := c.chartImages(ch, spec.ImagePaths)
+		imgs, err := c.render(ctx, ch.Name()+"-"+ch.Metadata.Version, archive, spec.ImagePaths)
 		if err != nil {
-			return fmt.Errorf("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)
+			return err
 		}
 		out.Charts = append(out.Charts, Chart{Metadata: ch.Metadata, Archive: archive})
 		for _, i := range imgs {
@@ -93,7 +94,7 @@ func (c *Collector) Collect(ctx context.Context, h *config.Helm) (*Set, error) {
 			archive, err := c.remoteChart(ctx, r.URL, idx, spec)
 			var ch *chart.Chart
 			if err == nil {
-				ch, err = loader.LoadArchive(bytes.NewReader(archive))
+				ch, err = loadArchive(archive, "the chart archive")
 			}
 			if err != nil {
 				return nil, fmt.Errorf("helm repository %s: chart %s: %w", r.Name, spec.Name, err)
@@ -197,27 +198,24 @@ func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index,
 	return c.get(ctx, u.String())
 }
 
-// chartImages renders ch with its default values and returns every image
-// reference its objects name under an "image" key or at imagePaths.
-func (c *Collector) chartImages(ch *chart.Chart, imagePaths []string) ([]string, error) {
+// renderImages renders ch with its default values and returns every image
+// reference its objects name under an "image" key or at imagePaths, and a
+// warning for each value there that is not an image reference. It runs in
+// the renderer (see render).
+func renderImages(ch *chart.Chart, imagePaths []string) (out, warnings []string, err error) {
+	paths, err := jsonPaths(imagePaths)
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := chartutil.ReleaseOptions{Name: ch.Name(), Namespace: "default", Revision: 1, IsInstall: true}
 	vals, err := chartutil.ToRenderValues(ch, ch.Values, opts, chartutil.DefaultCapabilities)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files, err := engine.Render(ch, vals)
 	if err != nil {
-		return nil, fmt.Errorf("rendering: %w", err)
+		return nil, nil, fmt.Errorf("rendering: %w", err)
 	}
-	var paths []*jsonpath.JSONPath
-	for _, p := range imagePaths {
-		jp := jsonpath.New("imagePaths").AllowMissingKeys(true)
-		if err := jp.Parse(p); err != nil {
-			return nil, fmt.Errorf("imagePaths %q: %w; fix: write a JSONPath such as {.spec.template.spec.containers[*].image}", p, err)
-		}
-		paths = append(paths, jp)
-	}
-	var out []string
 	for _, fn := range sortedKeys(files) {
 		if !strings.HasSuffix(fn, ".yaml") && !strings.HasSuffix(fn, ".yml") {
 			continue // NOTES.txt and helpers
@@ -243,16 +241,27 @@ func (c *Collector) chartImages(ch *chart.Chart, imagePaths []string) ([]string,
 			}
 			for _, s := range found {
 				if _, err := name.ParseReference(s); err != nil {
-					if c.Warn != nil {
-						c.Warn("chart %s: %s names %q, not an image reference; skipped", ch.Name(), fn, s)
-					}
+					warnings = append(warnings, fmt.Sprintf("chart %s: %s names %q, not an image reference; skipped", ch.Name(), fn, s))
 					continue
 				}
 				out = append(out, s)
 			}
 		}
 	}
-	return out, nil
+	return out, warnings, nil
+}
+
+// jsonPaths parses imagePaths.
+func jsonPaths(imagePaths []string) ([]*jsonpath.JSONPath, error) {
+	var paths []*jsonpath.JSONPath
+	for _, p := range imagePaths {
+		jp := jsonpath.New("imagePaths").AllowMissingKeys(true)
+		if err := jp.Parse(p); err != nil {
+			return nil, fmt.Errorf("imagePaths %q: %w; fix: write a JSONPath such as {.spec.template.spec.containers[*].image}", p, err)
+		}
+		paths = append(paths, jp)
+	}
+	return paths, nil
 }
 
 // imageValues collects string values of keys named "image", at any depth.

@@ -54,8 +54,9 @@ type Planner struct {
 
 	blocked *blocklist // of the configuration being planned
 
-	// HelmCharts reads mirror.helm (nil: plain HTTP client).
+	// HelmCharts reads mirror.helm (nil: plain HTTP client, HelmLimits).
 	HelmCharts *helm.Collector
+	HelmLimits helm.Limits
 }
 
 // Plan returns the records of cfg, in configuration order. Images that cannot
