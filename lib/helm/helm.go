@@ -39,7 +39,9 @@ type Image struct {
 
 // Collector reads charts.
 type Collector struct {
-	HTTP *http.Client // nil: http.DefaultClient
+	// HTTP is the client of the commands (registry.Client.HTTPClient:
+	// retries, idle timeout, TLS policy); nil: net/http's default.
+	HTTP *http.Client
 	Warn func(format string, args ...any)
 }
 

@@ -51,7 +51,7 @@ func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*recor
 	}
 	c := p.HelmCharts
 	if c == nil {
-		c = &helm.Collector{Warn: p.Log.Warnf}
+		c = &helm.Collector{Warn: p.Log.Warnf, HTTP: p.httpClient()}
 	}
 	set, err := c.Collect(ctx, cfg.Spec.Helm)
 	if err != nil {
