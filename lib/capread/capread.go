@@ -25,6 +25,9 @@ const (
 	Meta int64 = 64 << 20
 	// Catalog: the declarative config files of one operator catalog.
 	Catalog int64 = 1 << 30
+	// HelmIndex: a Helm repository's index.yaml, decoded as it streams
+	// (memory follows its largest chart); $OCM_HELM_INDEX_MAX_MIB raises it.
+	HelmIndex int64 = 256 << 20
 )
 
 // ErrTooLarge is wrapped by every cap error.
@@ -82,4 +85,32 @@ func human(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// Reader is r, failing with a *TooLargeError naming name once it has
+// given more than max bytes: for input decoded as it streams, never held
+// whole.
+func Reader(r io.Reader, name string, max int64) io.Reader {
+	return &capped{r: r, name: name, max: max, left: max}
+}
+
+type capped struct {
+	r         io.Reader
+	name      string
+	max, left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, &TooLargeError{Name: c.name, Cap: c.max}
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n + int(c.left), &TooLargeError{Name: c.name, Cap: c.max}
+	}
+	return n, err
 }
