@@ -46,13 +46,14 @@ type realmHop struct {
 
 	mu   sync.Mutex
 	hops map[string]*url.URL // key -> the realm it stands for
+	keys map[string]string   // realm -> its key: every 401 names it again
 }
 
 // realmHopPath is where a handed-over realm points on the registry's host.
 const realmHopPath = "/.ocm-token-realm/"
 
 func newRealmHop(inner http.RoundTripper) *realmHop {
-	return &realmHop{inner: inner, hops: map[string]*url.URL{}}
+	return &realmHop{inner: inner, hops: map[string]*url.URL{}, keys: map[string]string{}}
 }
 
 func (h *realmHop) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -109,11 +110,14 @@ func (h *realmHop) check(reg *url.URL, v string) (string, error) {
 		return v, nil
 	}
 	if strings.EqualFold(u.Hostname(), reg.Hostname()) {
-		key := make([]byte, 16)
-		rand.Read(key)
-		k := hex.EncodeToString(key)
 		h.mu.Lock()
-		h.hops[k] = u
+		k, ok := h.keys[realm]
+		if !ok {
+			key := make([]byte, 16)
+			rand.Read(key)
+			k = hex.EncodeToString(key)
+			h.hops[k], h.keys[realm] = u, k
+		}
 		h.mu.Unlock()
 		local := url.URL{Scheme: reg.Scheme, Host: reg.Host, Path: realmHopPath + k}
 		return strings.Replace(v, realm, local.String(), 1), nil
