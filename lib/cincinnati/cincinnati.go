@@ -125,7 +125,7 @@ func (c *Client) Fetch(ctx context.Context, platformType, channel, arch string) 
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("update graph for %s/%s: %w; fix: check network access or set %s", channel, arch, err, OverrideEnv)
+		return nil, fmt.Errorf("update graph for %s/%s (the update service; %s sets it): %w", channel, arch, OverrideEnv, err)
 	}
 	defer resp.Body.Close()
 	body, err := capread.All(resp.Body, "update graph response from "+u, capread.Meta)

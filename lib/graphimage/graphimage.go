@@ -145,7 +145,7 @@ func (b *Builder) dataLayer(ctx context.Context, url string, w io.Writer) error 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("graph data from %s: %w; fix: check access, or set %s", url, err, DataURLEnv)
+		return fmt.Errorf("graph data (%s sets it): %w", DataURLEnv, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

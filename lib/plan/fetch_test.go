@@ -107,6 +107,7 @@ func TestN6EveryDownloadStops(t *testing.T) {
 				p := &Planner{Client: c, Log: logging.New("test", logging.Error, io.Discard), Workers: 2}
 				start := time.Now()
 				err := f.run(t, p, base)
+				t.Logf("%v", err)
 				if took := time.Since(start); took > 10*time.Second {
 					t.Errorf("gave up after %s", took)
 				}

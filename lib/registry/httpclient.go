@@ -31,7 +31,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Only reads are sent again; a body would have to be replayed.
 		resp, err := t.c.base.RoundTrip(req)
 		if err != nil {
-			return nil, explainFetch(req, t.c.opts.TLSVerify, err)
+			return nil, explainFetch(err)
 		}
 		return resp, nil
 	}
@@ -74,7 +74,7 @@ func (t *fetchTransport) try(req *http.Request, b *retry.Budget, after error, of
 		return nil
 	}, t.c.logRetry(req.Method+" "+stripQuery(req.URL)))
 	if err != nil {
-		return nil, explainFetch(req, t.c.opts.TLSVerify, err)
+		return nil, explainFetch(err)
 	}
 	return resp, nil
 }
@@ -128,7 +128,7 @@ func (r *resumingBody) Read(p []byte) (int, error) {
 		if errors.Is(err, context.Canceled) || r.req.Context().Err() != nil {
 			r.err = err
 		} else if resp, rerr := r.t.try(r.req, r.budget, err, r.off); rerr != nil {
-			r.err = fmt.Errorf("reading at byte %d: %w", r.off, rerr)
+			r.err = fmt.Errorf("reading %s at byte %d: %w", stripQuery(r.req.URL), r.off, rerr)
 		} else {
 			r.body = resp.Body
 		}
@@ -141,23 +141,32 @@ func (r *resumingBody) Read(p []byte) (int, error) {
 
 func (r *resumingBody) Close() error { return r.body.Close() }
 
-// explainFetch gives a download's error its URL and its fix, by type.
-func explainFetch(req *http.Request, verify bool, err error) error {
-	u := stripQuery(req.URL)
-	var he *HTTPError
+// explainFetch gives a download's error its fix, by type. The URL is
+// not repeated: net/http's *url.Error, or the body's read error, names it.
+func explainFetch(err error) error {
+	var (
+		he    *HTTPError
+		stall *StallError
+		pe    *PlainHTTPError
+		tries string
+		ex    *retry.ExhaustedError
+	)
+	if errors.As(err, &ex) {
+		tries = fmt.Sprintf(" (failed after %d tries)", ex.Tries)
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
-	case errors.Is(err, ErrStalled):
-		return &explained{fmt.Sprintf("%v; fix: check that the server answers, or raise --idle-timeout", err), err} // the stall names its URL
-	case errors.Is(err, ErrPlainHTTP):
-		return &explained{fmt.Sprintf("%s: %v; fix: use an https:// URL, or pass --src-tls-verify=false if the server speaks only plain HTTP", u, err), err}
+	case errors.As(err, &stall):
+		return &explained{fmt.Sprintf("no data for %s (--idle-timeout)%s; fix: check that the server answers, or raise --idle-timeout", stall.Idle, tries), err}
+	case errors.As(err, &pe):
+		return &explained{fmt.Sprintf("plain HTTP to %s refused, TLS verification is on and the host is not loopback; fix: use an https:// URL, or pass --src-tls-verify=false if the server speaks only plain HTTP", pe.Host), err}
 	case untrusted(err):
-		return &explained{fmt.Sprintf("%s: TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false", u, firstLine(err.Error())), err}
+		return &explained{fmt.Sprintf("TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false", firstLine(err.Error())), err}
 	case unreachable(err):
-		return &explained{fmt.Sprintf("%s: unreachable (%s); fix: check the host, port and network", u, firstLine(err.Error())), err}
+		return &explained{fmt.Sprintf("unreachable (%s)%s; fix: check the host, port and network", firstLine(err.Error()), tries), err}
 	case errors.As(err, &he) && he.Temporary():
-		return &explained{fmt.Sprintf("%v; fix: the server is failing, try again later or raise --retries", err), err}
+		return &explained{fmt.Sprintf("%d %s%s; fix: the server is failing, try again later or raise --retries", he.StatusCode, http.StatusText(he.StatusCode), tries), err}
 	}
-	return &explained{fmt.Sprintf("%s %s: %v", req.Method, u, err), err}
+	return &explained{fmt.Sprintf("%v; fix: check the URL and the network", err), err}
 }

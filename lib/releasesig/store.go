@@ -88,7 +88,7 @@ func (s *Store) get(ctx context.Context, u string) ([]byte, error) {
 		if setting == "" {
 			setting = StoreEnv
 		}
-		return nil, fmt.Errorf("signature store: %w; fix: check network access to it or set %s", err, setting)
+		return nil, fmt.Errorf("signature store (%s sets it): %w", setting, err)
 	}
 	defer resp.Body.Close()
 	switch {
