@@ -23,11 +23,11 @@ const (
 	// Meta: an archive's table of contents or records member, the cache
 	// index, an update graph response.
 	Meta int64 = 64 << 20
-	// Catalog: the declarative config files of one operator catalog.
-	Catalog int64 = 1 << 30
 	// HelmIndex: a Helm repository's index.yaml, decoded as it streams
 	// (memory follows its largest chart); $OCM_HELM_INDEX_MAX_MIB raises it.
 	HelmIndex int64 = 256 << 20
+	// Catalog: the declarative config files of one operator catalog.
+	Catalog int64 = 1 << 30
 )
 
 // ErrTooLarge is wrapped by every cap error.
@@ -55,6 +55,39 @@ func All(r io.Reader, name string, max int64) ([]byte, error) {
 		return nil, &TooLargeError{Name: name, Cap: max}
 	}
 	return b, nil
+}
+
+// Reader reads r as a stream, but at most max bytes: a read past them fails
+// with a *TooLargeError naming name. For input consumed as it is read,
+// such as an archive unpacked entry by entry.
+func Reader(r io.Reader, name string, max int64) io.Reader {
+	return &reader{r: r, name: name, max: max, left: max}
+}
+
+type reader struct {
+	r         io.Reader
+	name      string
+	max, left int64
+}
+
+func (c *reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.left <= 0 { // at the cap: one more byte is one too many
+		var one [1]byte
+		n, err := io.ReadFull(c.r, one[:])
+		if n > 0 {
+			return 0, &TooLargeError{Name: c.name, Cap: c.max}
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // File reads the file at path, at most max bytes. Errors name the path; a
@@ -87,30 +120,3 @@ func human(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// Reader is r, failing with a *TooLargeError naming name once it has
-// given more than max bytes: for input decoded as it streams, never held
-// whole.
-func Reader(r io.Reader, name string, max int64) io.Reader {
-	return &capped{r: r, name: name, max: max, left: max}
-}
-
-type capped struct {
-	r         io.Reader
-	name      string
-	max, left int64
-}
-
-func (c *capped) Read(p []byte) (int, error) {
-	if c.left < 0 {
-		return 0, &TooLargeError{Name: c.name, Cap: c.max}
-	}
-	if int64(len(p)) > c.left+1 {
-		p = p[:c.left+1]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	if c.left < 0 {
-		return n + int(c.left), &TooLargeError{Name: c.name, Cap: c.max}
-	}
-	return n, err
-}

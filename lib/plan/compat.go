@@ -51,7 +51,12 @@ func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*recor
 	}
 	c := p.HelmCharts
 	if c == nil {
-		c = &helm.Collector{Warn: p.Log.Warnf, HTTP: p.httpClient()}
+		c = &helm.Collector{Warn: p.Log.Warnf}
+	}
+	if c.HTTP == nil { // the source client's transport: --retries, --idle-timeout, the TLS policy
+		cc := *c
+		cc.HTTP = p.httpClient()
+		c = &cc
 	}
 	set, err := c.Collect(ctx, cfg.Spec.Helm)
 	if err != nil {

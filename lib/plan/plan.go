@@ -54,7 +54,7 @@ type Planner struct {
 
 	blocked *blocklist // of the configuration being planned
 
-	// HelmCharts reads mirror.helm (nil: one on Client's HTTP client).
+	// HelmCharts reads mirror.helm (nil: plain HTTP client).
 	HelmCharts *helm.Collector
 }
 
