@@ -119,4 +119,3 @@ func human(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
-
