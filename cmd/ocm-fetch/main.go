@@ -39,6 +39,7 @@ func run(args []string) int {
 		if err != nil {
 			return nil, cli.Usage(err)
 		}
+		sigs.HTTP = e.Source.HTTPClient()
 		st := &copystage.Stage{Engine: e.Engine, Source: e.Source, Cache: e.Cache, Log: s.Log, Signatures: sigs, DryRun: e.DryRun}
 		st.NoAttachments, st.MaxAttachments = s.NoAttachments, s.MaxAttachments
 		return &cli.Work{Process: st.Process, Options: pipeline.Options{Stage: "fetch"}, Where: "the cache"}, nil

@@ -23,6 +23,9 @@ const (
 	// Meta: an archive's table of contents or records member, the cache
 	// index, an update graph response.
 	Meta int64 = 64 << 20
+	// HelmIndex: a Helm repository's index.yaml, decoded as it streams
+	// (memory follows its largest chart); $OCM_HELM_INDEX_MAX_MIB raises it.
+	HelmIndex int64 = 256 << 20
 	// Catalog: the declarative config files of one operator catalog.
 	Catalog int64 = 1 << 30
 	// Chart and ChartFile: a Helm chart archive unpacked, and one file in

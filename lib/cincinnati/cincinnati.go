@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/ocm-mirror/ocm/lib/capread"
 )
@@ -74,6 +73,8 @@ func PayloadArch(arch string) string {
 
 // Client fetches graphs.
 type Client struct {
+	// HTTP is the client of the commands (registry.Client.HTTPClient:
+	// retries, idle timeout, TLS policy); nil: net/http's default.
 	HTTP *http.Client
 	// Base is the service base URL; "" means UPDATE_URL_OVERRIDE, else the
 	// default for the platform type.
@@ -115,7 +116,7 @@ func (c *Client) Fetch(ctx context.Context, platformType, channel, arch string) 
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Minute}
+		hc = http.DefaultClient
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -124,7 +125,7 @@ func (c *Client) Fetch(ctx context.Context, platformType, channel, arch string) 
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("update graph for %s/%s: %w; fix: check network access or set %s", channel, arch, err, OverrideEnv)
+		return nil, fmt.Errorf("update graph for %s/%s (the update service; %s sets it): %w", channel, arch, OverrideEnv, err)
 	}
 	defer resp.Body.Close()
 	body, err := capread.All(resp.Body, "update graph response from "+u, capread.Meta)

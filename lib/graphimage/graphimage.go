@@ -8,13 +8,13 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -48,7 +48,9 @@ type Builder struct {
 	Cache     *cache.Cache
 	DataURL   string // "" = $GRAPH_DATA_URL_OVERRIDE or DefaultDataURL
 	BaseImage string // "" = DefaultBaseImage
-	HTTP      *http.Client
+	// HTTP downloads the graph data: Client.HTTPClient() when nil, so
+	// --retries, --idle-timeout and the TLS policy hold for it.
+	HTTP *http.Client
 }
 
 // Build downloads the graph data, builds the image into the cache and
@@ -135,7 +137,7 @@ func (b *Builder) Build(ctx context.Context) (*record.Record, error) {
 func (b *Builder) dataLayer(ctx context.Context, url string, w io.Writer) error {
 	hc := b.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Minute}
+		hc = b.Client.HTTPClient()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -143,15 +145,17 @@ func (b *Builder) dataLayer(ctx context.Context, url string, w io.Writer) error 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("graph data from %s: %w; fix: check access, or set %s", url, err, DataURLEnv)
+		return fmt.Errorf("graph data (%s sets it): %w", DataURLEnv, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("graph data from %s: %s; fix: check the URL, or set %s", url, resp.Status, DataURLEnv)
 	}
 	zr, err := gzip.NewReader(resp.Body)
-	if err != nil {
+	if errors.Is(err, gzip.ErrHeader) {
 		return fmt.Errorf("graph data from %s is not a gzipped tarball: %v", url, err)
+	} else if err != nil {
+		return fmt.Errorf("graph data from %s: %w", url, err) // a stall or a cut: typed for the caller
 	}
 	zw := gzip.NewWriter(w)
 	tw := tar.NewWriter(zw)

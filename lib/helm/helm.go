@@ -9,6 +9,7 @@ package helm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/config"
 )
 
@@ -38,7 +40,9 @@ type Image struct {
 
 // Collector reads charts.
 type Collector struct {
-	HTTP *http.Client // nil: http.DefaultClient
+	// HTTP is the client of the commands (registry.Client.HTTPClient:
+	// retries, idle timeout, TLS policy); nil: net/http's default.
+	HTTP *http.Client
 	Warn func(format string, args ...any)
 	// Limits bound each chart's rendering (zero fields: DefaultLimits).
 	Limits Limits
@@ -79,8 +83,9 @@ func (c *Collector) Collect(ctx context.Context, h *config.Helm) (*Set, error) {
 		}
 		return nil
 	}
+	allowed := repositoryOrigins(h)
 	for _, r := range h.Repositories {
-		idx, err := c.index(ctx, r.URL)
+		idx, err := c.index(ctx, r, allowed)
 		if err != nil {
 			return nil, fmt.Errorf("helm repository %s (%s): %w", r.Name, r.URL, err)
 		}
@@ -91,7 +96,7 @@ func (c *Collector) Collect(ctx context.Context, h *config.Helm) (*Set, error) {
 			}
 		}
 		for _, spec := range specs {
-			archive, err := c.remoteChart(ctx, r.URL, idx, spec)
+			archive, err := c.remoteChart(ctx, r.URL, idx, spec, allowed)
 			var ch *chart.Chart
 			if err == nil {
 				ch, err = loadArchive(archive, "the chart archive")
@@ -116,53 +121,73 @@ func (c *Collector) Collect(ctx context.Context, h *config.Helm) (*Set, error) {
 	return out, nil
 }
 
-// index is the part of a repository's index.yaml used here.
+// index is the part of a repository's index.yaml used here: the entries
+// of the charts asked for, and the names of the others.
 type index struct {
-	Entries map[string][]struct {
-		Version string   `json:"version"`
-		URLs    []string `json:"urls"`
-	} `json:"entries"`
+	Entries map[string][]indexVersion `json:"entries"`
 }
 
-func (c *Collector) get(ctx context.Context, u string) ([]byte, error) {
+// open GETs u, which must be on an origin of o, as must every redirect
+// from it; repo is the repository it is read for.
+func (c *Collector) open(ctx context.Context, u, repo string, o origins) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
+	if err := o.check(req.URL, nil, repo); err != nil {
+		return nil, err
 	}
-	resp, err := hc.Do(req)
+	resp, err := c.client(o, repo).Do(req)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
-	if err == nil && len(b) > maxBytes {
-		err = fmt.Errorf("GET %s: more than %d bytes", u, maxBytes)
-	}
-	return b, err
+	return resp.Body, nil
 }
 
-func (c *Collector) index(ctx context.Context, repoURL string) (*index, error) {
-	b, err := c.get(ctx, strings.TrimSuffix(repoURL, "/")+"/index.yaml")
+func (c *Collector) get(ctx context.Context, u, repo string, o origins) ([]byte, error) {
+	body, err := c.open(ctx, u, repo, o)
 	if err != nil {
 		return nil, err
 	}
-	var idx index
-	if err := yaml.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("index.yaml: %w", err)
+	defer body.Close()
+	return capread.All(body, "chart archive "+u, maxBytes)
+}
+
+// index reads r's index.yaml as it streams, keeping the entries of the
+// charts r names (all when it names none).
+func (c *Collector) index(ctx context.Context, r config.HelmRepository, o origins) (*index, error) {
+	u := strings.TrimSuffix(r.URL, "/") + "/index.yaml"
+	body, err := c.open(ctx, u, r.URL, o)
+	if err != nil {
+		return nil, err
 	}
-	return &idx, nil
+	defer body.Close()
+	var want map[string]bool
+	if len(r.Charts) > 0 {
+		want = map[string]bool{}
+		for _, ch := range r.Charts {
+			want[ch.Name] = true
+		}
+	}
+	max, err := indexCap()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := decodeIndex(capread.Reader(body, u, max), want)
+	var tl *capread.TooLargeError
+	if errors.As(err, &tl) {
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most ocm reads of an index; fix: if the repository's index is that large, set %s to more: %w", u, max>>20, IndexMaxEnv, capread.ErrTooLarge)
+	}
+	return idx, err
 }
 
 // remoteChart downloads the archive of the version asked for (none: the
 // newest).
-func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index, spec config.HelmChart) ([]byte, error) {
+func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index, spec config.HelmChart, o origins) ([]byte, error) {
 	versions := idx.Entries[spec.Name]
 	if len(versions) == 0 {
 		return nil, fmt.Errorf("not in the repository's index.yaml; fix: check the chart name (known: %s)", strings.Join(sortedKeys(idx.Entries), ", "))
@@ -195,7 +220,7 @@ func (c *Collector) remoteChart(ctx context.Context, repoURL string, idx *index,
 	if err != nil {
 		return nil, err
 	}
-	return c.get(ctx, u.String())
+	return c.get(ctx, u.String(), repoURL, o)
 }
 
 // renderImages renders ch with its default values and returns every image

@@ -53,6 +53,11 @@ func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*recor
 	if c == nil {
 		c = &helm.Collector{Warn: p.Log.Warnf, Limits: p.HelmLimits}
 	}
+	if c.HTTP == nil { // the source client's transport: --retries, --idle-timeout, the TLS policy
+		cc := *c
+		cc.HTTP = p.httpClient()
+		c = &cc
+	}
 	set, err := c.Collect(ctx, cfg.Spec.Helm)
 	if err != nil {
 		return nil, err

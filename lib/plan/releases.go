@@ -43,7 +43,7 @@ func (p *Planner) Releases(ctx context.Context, pl *config.Platform) ([]*record.
 	}
 	cc := p.Cincinnati
 	if cc == nil {
-		cc = &cincinnati.Client{}
+		cc = &cincinnati.Client{HTTP: p.httpClient()}
 	}
 	var recs []*record.Record
 	for _, arch := range archs {

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"net/http"
+
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/config"
 	"github.com/ocm-mirror/ocm/lib/copier"
@@ -55,8 +57,22 @@ func (p *Planner) UseSignatures(cfg *config.Config, ignore bool) (err error) {
 		p.Log.Warnf("--ignore-release-signature: release signatures are NOT verified and NOT mirrored")
 		return nil
 	}
-	p.Signatures, err = releasesig.FromEnv()
-	return err
+	if p.Signatures, err = releasesig.FromEnv(); err != nil {
+		return err
+	}
+	p.Signatures.Store.HTTP = p.httpClient()
+	return nil
+}
+
+// httpClient is the client of every plain HTTP(S) download the plan makes
+// (Helm repositories, the update service, graph data, signature stores):
+// the source registry client's transport, so --retries, --idle-timeout and
+// --src-tls-verify hold there too. Nil without a client (net/http's).
+func (p *Planner) httpClient() *http.Client {
+	if p.Client == nil {
+		return nil
+	}
+	return p.Client.HTTPClient()
 }
 
 // UseCache opens the cache when planning cfg writes to one (NeedsCache: a
@@ -71,6 +87,6 @@ func (p *Planner) UseCache(cfg *config.Config, open func() (*cache.Cache, error)
 		return err
 	}
 	p.Cache, p.Engine = c, eng()
-	p.Graph = &graphimage.Builder{Client: p.Client, Engine: p.Engine, Cache: c, DataURL: graphURL, BaseImage: graphBase}
+	p.Graph = &graphimage.Builder{Client: p.Client, Engine: p.Engine, Cache: c, DataURL: graphURL, BaseImage: graphBase, HTTP: p.httpClient()}
 	return nil
 }

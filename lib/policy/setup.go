@@ -30,6 +30,7 @@ func NewChecker(secure bool, path, lookaside string, client *registry.Client) (*
 		if c.Lookaside, err = releasesig.NewLookaside(lookaside, LookasideFlag); err != nil {
 			return nil, err
 		}
+		c.Lookaside.HTTP = client.HTTPClient()
 	}
 	return c, nil
 }

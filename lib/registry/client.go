@@ -59,7 +59,8 @@ type Options struct {
 type Client struct {
 	opts  Options
 	base  http.RoundTripper
-	guard *guard // inside base: refuses plain HTTP off loopback when verifying
+	guard *guard    // inside base: refuses plain HTTP off loopback when verifying
+	hop   *realmHop // base, for handshakes: where a token service may be
 
 	mu             sync.Mutex
 	transports     map[string]*handshakeResult // per registry and scope
@@ -124,7 +125,7 @@ func New(opts Options) *Client {
 	}
 	g := newGuard(base, opts.TLSVerify)
 	g.idle, g.onStall = opts.IdleTimeout, opts.OnStall
-	return &Client{opts: opts, base: g, guard: g, transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
+	return &Client{opts: opts, base: g, guard: g, hop: newRealmHop(g), transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
 }
 
 // scheme is the scheme of the URLs we build for repo: https unless plain
@@ -210,7 +211,7 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 		// whose errors drop Retry-After: the guard hears it for us.
 		hctx, ra := withRetryAfterSink(ctx)
 		if askScheme {
-			ch, err := transport.Ping(hctx, repo.Registry, c.base)
+			ch, err := transport.Ping(hctx, repo.Registry, c.hop)
 			if err != nil {
 				return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
 			}
@@ -219,7 +220,7 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 			}
 		}
 		var err error
-		rt, err = transport.NewWithContext(hctx, repo.Registry, auth, c.base, []string{scope})
+		rt, err = transport.NewWithContext(hctx, repo.Registry, auth, c.hop, []string{scope})
 		if err != nil {
 			return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
 		}

@@ -22,6 +22,12 @@ func explain(host string, verify bool, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
+	case anyError(err, func(e error) bool { _, ok := e.(*RealmError); return ok }):
+		// It names the registry, the realm and the fix; the handshake's
+		// https and http errors are lists errors.As does not walk.
+		var re *RealmError
+		anyError(err, func(e error) bool { re, _ = e.(*RealmError); return re != nil })
+		return re
 	case untrusted(err):
 		return &explained{fmt.Sprintf("%s: TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(err.Error())), err}
 	case unreachable(err):

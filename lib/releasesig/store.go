@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 )
 
 // Store is a signature store reached over HTTP(S). Two layouts share it:
@@ -20,6 +19,8 @@ import (
 type Store struct {
 	Base string // no trailing slash
 	Repo string // lookaside layout when set
+	// HTTP is the client of the commands (registry.Client.HTTPClient:
+	// retries, idle timeout, TLS policy); nil: net/http's default.
 	HTTP *http.Client
 	// Setting names what sets Base, for the fix of errors (default
 	// OCP_SIGNATURE_URL).
@@ -46,7 +47,7 @@ func newStore(base, setting string) (*Store, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w %q; fix: set %s to an http(s) URL such as %s", ErrBadURL, base, setting, DefaultStore)
 	}
-	return &Store{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: time.Minute}, Setting: setting}, nil
+	return &Store{Base: strings.TrimRight(base, "/"), Setting: setting}, nil
 }
 
 // StoreFromEnv is the store named by OCP_SIGNATURE_URL, else Red Hat's.
@@ -87,7 +88,7 @@ func (s *Store) get(ctx context.Context, u string) ([]byte, error) {
 		if setting == "" {
 			setting = StoreEnv
 		}
-		return nil, fmt.Errorf("signature store: %w; fix: check network access to it or set %s", err, setting)
+		return nil, fmt.Errorf("signature store (%s sets it): %w", setting, err)
 	}
 	defer resp.Body.Close()
 	switch {
