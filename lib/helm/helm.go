@@ -233,7 +233,11 @@ func renderImages(ch *chart.Chart, imagePaths []string) (out, warnings []string,
 		return nil, nil, err
 	}
 	opts := chartutil.ReleaseOptions{Name: ch.Name(), Namespace: "default", Revision: 1, IsInstall: true}
-	vals, err := chartutil.ToRenderValues(ch, ch.Values, opts, chartutil.DefaultCapabilities)
+	// The values schema is not checked: ocm renders only the chart's own
+	// defaults to find images, and Helm's validator follows a schema's $ref
+	// to file:// and http(s):// URLs, which would let a chart read files of
+	// the planning machine or reach any host past ocm's transport.
+	vals, err := chartutil.ToRenderValuesWithSchemaValidation(ch, ch.Values, opts, chartutil.DefaultCapabilities, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,10 +7,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -72,11 +75,24 @@ const chartYAML = "apiVersion: v2\nname: bomb\nversion: 1.0.0\n"
 
 // TestN4HostileChartArchives: a chart archive that unpacks past Helm's own
 // caps (a 3 MB .tgz of one 3 GiB file, files adding up past the total, a
-// bomb nested as a subchart) and a values schema that refers to itself
-// make Collect fail with an error naming the chart and the cap (or the
-// schema), instead of crashing or running out of memory; a normal chart
-// packed the same way still gives its images.
+// bomb nested as a subchart) makes Collect fail with an error naming the
+// chart and the cap, instead of crashing or running out of memory; a values
+// schema that refers to itself, to a URL or to a local file is never
+// evaluated (no crash, no request); a normal chart packed the same way still
+// gives its images.
 func TestN4HostileChartArchives(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Write([]byte(`{"type":"object"}`))
+	}))
+	defer srv.Close()
+	defer func() {
+		if n := asked.Load(); n != 0 {
+			t.Errorf("a chart's values schema made %d requests to a URL it named", n)
+		}
+	}()
+	schemaURL := srv.URL
 	deploy := "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: {{ .Values.image }}\n"
 	many := []entry{{name: "bomb/Chart.yaml", data: chartYAML}}
 	for i := 0; i < 30; i++ {
@@ -96,10 +112,17 @@ func TestN4HostileChartArchives(t *testing.T) {
 			want: []string{"bomb.tgz", "larger than 100 MiB"}},
 		{name: "nested bomb", archive: hostileArchive(t, entry{name: "bomb/Chart.yaml", data: chartYAML}, entry{name: "bomb/charts/sub-1.0.0.tgz", data: string(nested)}),
 			want: []string{"bomb.tgz", "sub-1.0.0.tgz", "larger than 5 MiB"}},
+		// The schema is never evaluated (see renderImages), so neither a
+		// cycle nor a remote $ref can crash the plan or reach anything.
 		{name: "schema refers to itself", archive: hostileArchive(t, entry{name: "bomb/Chart.yaml", data: chartYAML},
 			entry{name: "bomb/values.yaml", data: "image: r.io/a:1\n"}, entry{name: "bomb/values.schema.json", data: `{"$ref":"#"}`},
 			entry{name: "bomb/templates/pod.yaml", data: deploy}),
-			want: []string{"bomb-1.0.0", "schema"}},
+			images: []string{"r.io/a:1 bomb-1.0.0"}},
+		{name: "schema refers to a URL and a file", archive: hostileArchive(t, entry{name: "bomb/Chart.yaml", data: chartYAML},
+			entry{name: "bomb/values.yaml", data: "image: r.io/a:1\n"},
+			entry{name: "bomb/values.schema.json", data: `{"allOf":[{"$ref":"` + schemaURL + `/s.json"},{"$ref":"file:///etc/passwd"}]}`},
+			entry{name: "bomb/templates/pod.yaml", data: deploy}),
+			images: []string{"r.io/a:1 bomb-1.0.0"}},
 		{name: "normal chart", archive: hostileArchive(t, entry{name: "bomb/Chart.yaml", data: chartYAML},
 			entry{name: "bomb/values.yaml", data: "image: r.io/a:1\n"}, entry{name: "bomb/templates/pod.yaml", data: deploy}),
 			images: []string{"r.io/a:1 bomb-1.0.0"}},

@@ -55,7 +55,7 @@ func hostileChart(t *testing.T, files map[string]string, zeros int64) []byte {
 }
 
 // TestN4N5HostileCharts: ocm-plan given a hostile local chart (a 3 MB
-// archive of a 3 GiB file, a values schema that refers to itself, a
+// archive of a 3 GiB file, a
 // template doubling a string, ranges nested three deep) exits 2 within a
 // bounded time and memory, with one line naming the chart and the cap or
 // the setting that raises it.
@@ -68,8 +68,6 @@ func TestN4N5HostileCharts(t *testing.T) {
 		want  []string
 	}{
 		{name: "decompression bomb", zeros: 3 << 10, want: []string{"bomb.tgz", "templates/zero.yaml", "larger than 5 MiB"}},
-		{name: "schema refers to itself", files: map[string]string{"values.schema.json": `{"$ref":"#"}`, "values.yaml": "a: 1\n", "templates/cm.yaml": "kind: ConfigMap\n"},
-			want: []string{"bomb-1.0.0", "reference cycle"}},
 		{name: "doubling", files: map[string]string{"templates/t.yaml": `{{ $s := "0123456789abcdef" }}{{ range until 64 }}{{ $s = print $s $s }}{{ end }}{{ $s }}`},
 			flags: "--helm-render-memory-mib 256", want: []string{"bomb-1.0.0", "--helm-render-memory-mib", "256 MiB"}},
 		{name: "nested range", files: map[string]string{"templates/t.yaml": `{{ range until 100000 }}{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}{{ end }}`},
