@@ -1,9 +1,19 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/ocm-mirror/ocm/internal/testenv"
 )
 
 // N12: a signature policy, a policy's keyPath, the release keyring named by
@@ -38,4 +48,81 @@ func TestN12UnboundedReadsAreCapped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// N13: a named pipe where a blob should be, in an oci:// catalog layout or
+// in a cache, is refused naming the file within a bounded time. Before,
+// opening it blocked in the kernel: ocm-plan hung and ignored SIGTERM.
+func TestN13NamedPipeBlob(t *testing.T) {
+	// pipeFor replaces the blob digest under dir by a named pipe.
+	pipeFor := func(t *testing.T, dir, digest string) string {
+		p := filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// check runs script with a deadline: the command must end on its own,
+	// failing with want and the pipe's path in stderr or the records.
+	check := func(t *testing.T, dir, script string, code int, pipe string) {
+		start := time.Now()
+		r := sh(t, dir, nil, "timeout -s KILL 60 "+script)
+		if r.code != code || time.Since(start) > 45*time.Second {
+			t.Fatalf("exit %d after %s, want %d at once\n%s", r.code, time.Since(start), code, r.stderr)
+		}
+		out := r.stderr + sh(t, dir, nil, "cat out.jsonl").stdout
+		// The path as the user gave the directory (relative or absolute).
+		rel := filepath.Join(filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(pipe)))), "blobs", "sha256", filepath.Base(pipe))
+		if !strings.Contains(out, rel+": blob sha256:") || !strings.Contains(out, "is a named pipe, not a regular file; fix: ") {
+			t.Fatalf("no error names the pipe %s:\n%s", pipe, out)
+		}
+	}
+
+	t.Run("oci catalog layout", func(t *testing.T) {
+		dir := t.TempDir()
+		lay := filepath.Join(dir, "layout")
+		p, err := layout.Write(lay, empty.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := random.Image(1024, 1)
+		if err == nil {
+			err = p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "v1"}))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := layers[0].Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe := pipeFor(t, lay, d.String())
+		writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  operators:\n  - catalog: oci://"+lay+"\n    full: true\n")
+		check(t, dir, "ocm-plan -c isc.yaml --cache cache > out.jsonl", 1, pipe)
+	})
+
+	t.Run("cache", func(t *testing.T) {
+		src := testenv.Start(t, testenv.RegistryOptions{})
+		dst := testenv.Start(t, testenv.RegistryOptions{})
+		set := populate(t, src)
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+		if r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl && ocm-fetch --cache cache < plan.jsonl > fetched.jsonl"); r.code != 0 {
+			t.Fatalf("plan|fetch: exit %d\n%s", r.code, r.stderr)
+		}
+		legacy, _ := set.ByRepo("docker/legacy")
+		var m struct{ Layers []struct{ Digest string } }
+		if err := json.Unmarshal([]byte(sh(t, dir, nil, "cat cache/blobs/sha256/"+legacy.Digest[7:]).stdout), &m); err != nil || len(m.Layers) != 1 {
+			t.Fatalf("legacy manifest: %v", err)
+		}
+		pipe := pipeFor(t, filepath.Join(dir, "cache"), m.Layers[0].Digest)
+		check(t, dir, "ocm-push --cache cache docker://"+dst.Host+"/m < fetched.jsonl > out.jsonl", 1, pipe)
+	})
 }
