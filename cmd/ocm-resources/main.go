@@ -14,6 +14,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 	"github.com/ocm-mirror/ocm/lib/resources"
+	"github.com/ocm-mirror/ocm/lib/shard"
 )
 
 const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records.jsonl
@@ -26,10 +27,10 @@ signature-configmap.yaml/.json (the release payloads' signatures, read from
 --cache, else fetched from OCP_SIGNATURE_URL), covering every pushed record of
 the input (the whole image set, not only what was new), and into --charts DIR
 (default working-dir/helm/charts, where oc-mirror keeps them) each pushed Helm
-chart as <name>-<version>.tgz, read from --cache (default: the default cache).
-Records pass through to
-stdout unless --no-passthrough. Exit 0: written, no failed image; 1: written, some image
-failed (left out of the resources and named); 2: bad flags or input.`
+chart as <name>-<version>.tgz, read from --cache (else the default cache).
+Records pass through to stdout unless --no-passthrough. Exit 0: written, no
+failed image; 1: written, some image failed (left out of the resources and
+named); 2: bad flags or input (a sharded run needs every part once).`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -57,6 +58,9 @@ func run(args []string) int {
 			return 0, cli.Usage(err)
 		}
 		recs, err := cli.ReadRecords()
+		if err == nil {
+			err = cli.Usage(shard.Complete(recs))
+		}
 		if err != nil {
 			return 0, err
 		}

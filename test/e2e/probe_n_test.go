@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,62 @@ func TestN13NamedPipeBlob(t *testing.T) {
 		pipe := pipeFor(t, filepath.Join(dir, "cache"), m.Layers[0].Digest)
 		check(t, dir, "ocm-push --cache cache docker://"+dst.Host+"/m < fetched.jsonl > out.jsonl", 1, pipe)
 	})
+}
+
+// N8: ocm-resources refuses the outputs of a sharded push that do not cover
+// the plan exactly once (pods given different N, one index twice, one index
+// missing), naming what is missing or doubled; before, it wrote resources for
+// part of the image set and exited 0. Every part's output, each once, passes.
+func TestN8ShardMisuseIsRefused(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	script := "ocm-plan -c isc.yaml --output plan.jsonl"
+	for _, p := range []string{"0/3", "1/3", "2/3", "0/2"} {
+		script += fmt.Sprintf(" && ocm-push --shard %s --input plan.jsonl --output p%s.jsonl docker://%s/m", p, strings.ReplaceAll(p, "/", "of"), dst.Host)
+	}
+	if r := sh(t, dir, nil, script); r.code != 0 {
+		t.Fatalf("plan and pushes: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, p := range []string{"0of3", "1of3", "2of3"} {
+		if len(records(t, sh(t, dir, nil, "cat p"+p+".jsonl").stdout)) == 0 {
+			t.Fatalf("part %s is empty: the cases below need three non-empty parts", p)
+		}
+	}
+	for _, tt := range []struct {
+		name, parts string
+		want        []string // none: complete
+	}{
+		{"every part once", "p0of3 p1of3 p2of3", nil},
+		{"different N", "p0of2 p1of3 p2of3", []string{"parts split with different N (0/2, 1/3, 2/3)"}},
+		{"same index twice", "p0of3 p0of3 p1of3", []string{"given more than once", "missing", "no output of part 2/3"}},
+		{"index missing", "p0of3 p2of3", []string{"missing", "no output of part 1/3"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files := ""
+			for _, p := range strings.Fields(tt.parts) {
+				files += " " + p + ".jsonl"
+			}
+			r := sh(t, dir, nil, "cat"+files+" | ocm-resources --out res-"+strings.ReplaceAll(tt.name, " ", "-")+" > /dev/null")
+			if tt.want == nil {
+				if r.code != 0 {
+					t.Fatalf("a complete set: exit %d\n%s", r.code, r.stderr)
+				}
+				return
+			}
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+			}
+			for _, w := range append(tt.want, "do not cover the plan exactly once", "; fix: ") {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Errorf("error is not one line: %q", r.stderr)
+			}
+		})
+	}
 }
