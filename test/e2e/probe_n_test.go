@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -183,5 +185,49 @@ func TestN8ShardMisuseIsRefused(t *testing.T) {
 				t.Errorf("error is not one line: %q", r.stderr)
 			}
 		})
+	}
+}
+
+// A byte flipped in place in a cached layer keeps its size: a rerun of
+// ocm-fetch (sizes only) moves nothing and leaves it; ocm-fetch --verify
+// hashes the cached blobs, drops the damaged one and fetches it again.
+func TestFetchVerifyRefetchesFlippedBlob(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	set := populate(t, src)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), additionalISC(src.Host, set))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml > plan.jsonl && ocm-fetch --cache cache < plan.jsonl > /dev/null"); r.code != 0 {
+		t.Fatalf("plan|fetch: exit %d\n%s", r.code, r.stderr)
+	}
+	legacy, _ := set.ByRepo("docker/legacy")
+	var m struct{ Layers []struct{ Digest string } }
+	if err := json.Unmarshal([]byte(sh(t, dir, nil, "cat cache/blobs/sha256/"+legacy.Digest[7:]).stdout), &m); err != nil || len(m.Layers) != 1 {
+		t.Fatalf("legacy manifest: %v", err)
+	}
+	layer := m.Layers[0].Digest
+	blob := filepath.Join(dir, "cache", "blobs", "sha256", layer[7:])
+	intact := func() bool {
+		b, err := os.ReadFile(blob)
+		s := sha256.Sum256(b)
+		return err == nil && "sha256:"+hex.EncodeToString(s[:]) == layer
+	}
+	if r := sh(t, dir, nil, "printf '\\x5a' | dd of="+blob+" bs=1 seek=100 conv=notrunc status=none"); r.code != 0 || intact() {
+		t.Fatal("could not flip a byte of the layer")
+	}
+
+	r := sh(t, dir, nil, "ocm-fetch --cache cache < plan.jsonl > /dev/null")
+	if r.code != 0 || blobsMoved(t, r.stderr) != 0 || intact() {
+		t.Fatalf("fetch without --verify: exit %d, %d blobs moved, layer intact %v; want 0, 0, false (sizes only)\n%s", r.code, blobsMoved(t, r.stderr), intact(), r.stderr)
+	}
+	r = sh(t, dir, nil, "ocm-fetch --verify --cache cache < plan.jsonl > /dev/null")
+	if r.code != 0 || blobsMoved(t, r.stderr) != 1 || !intact() {
+		t.Fatalf("fetch --verify: exit %d, %d blobs moved, layer intact %v; want 0, 1, true\n%s", r.code, blobsMoved(t, r.stderr), intact(), r.stderr)
+	}
+	if !strings.Contains(r.stderr, "docker/legacy:v1: the cache held 2 blobs of it missing or damaged") || !strings.Contains(r.stderr, layer) {
+		t.Errorf("the refetch is not named:\n%s", r.stderr)
+	}
+	// What the cache holds now verifies: ocm-pack hashes every blob it packs.
+	if r := sh(t, dir, nil, "ocm-fetch --verify --cache cache < plan.jsonl | ocm-pack --cache cache --out archives > /dev/null"); r.code != 0 {
+		t.Fatalf("fetch --verify | pack after the refetch: exit %d\n%s", r.code, r.stderr)
 	}
 }
