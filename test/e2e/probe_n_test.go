@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/ocm-mirror/ocm/internal/testenv"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // N12: a signature policy, a policy's keyPath, the release keyring named by
@@ -229,5 +233,100 @@ func TestFetchVerifyRefetchesFlippedBlob(t *testing.T) {
 	// What the cache holds now verifies: ocm-pack hashes every blob it packs.
 	if r := sh(t, dir, nil, "ocm-fetch --verify --cache cache < plan.jsonl | ocm-pack --cache cache --out archives > /dev/null"); r.code != 0 {
 		t.Fatalf("fetch --verify | pack after the refetch: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// fakeImage is one image a hostileRegistry serves: its manifest names a
+// config and one layer by the descriptors given, whatever bytes it serves.
+type fakeImage struct {
+	repo     string
+	manifest []byte
+	blobs    map[string][]byte // digest -> bytes served
+}
+
+// hostileRegistry serves images over the distribution API's read side, with
+// bodies their manifests do not describe.
+func hostileRegistry(t *testing.T, imgs ...fakeImage) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		for _, img := range imgs {
+			rest, ok := strings.CutPrefix(r.URL.Path, "/v2/"+img.repo+"/")
+			if !ok {
+				continue
+			}
+			var body []byte
+			switch {
+			case rest == "manifests/v1" || rest == "manifests/"+digestOf(img.manifest):
+				body = img.manifest
+				w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+				w.Header().Set("Docker-Content-Digest", digestOf(img.manifest))
+			case strings.HasPrefix(rest, "blobs/") && img.blobs[strings.TrimPrefix(rest, "blobs/")] != nil:
+				body = img.blobs[strings.TrimPrefix(rest, "blobs/")]
+			default:
+				continue
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			if r.Method != http.MethodHead {
+				w.Write(body)
+			}
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func digestOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// ociManifest is an image manifest naming config and one layer.
+func ociManifest(config []byte, layerDigest string, layerSize int) []byte {
+	return []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},`+
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":%q,"size":%d}]}`,
+		digestOf(config), len(config), layerDigest, layerSize))
+}
+
+// N17: a source blob longer than its descriptor says, and a manifest naming
+// a layer by a digest that is not one, fail their image with one line that
+// names the image, the blob and the fix; the bad digest is found by ocm-plan.
+func TestN17HostileSourceMessages(t *testing.T) {
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	layer := []byte("the layer as described")
+	long := fakeImage{repo: "long/img", manifest: ociManifest(config, digestOf(layer), len(layer)),
+		blobs: map[string][]byte{digestOf(config): config, digestOf(layer): append(append([]byte{}, layer...), " and more"...)}}
+	bad := fakeImage{repo: "bad/img", manifest: ociManifest(config, "sha256:zz", 5),
+		blobs: map[string][]byte{digestOf(config): config}}
+	host := hostileRegistry(t, long, bad)
+	for _, tt := range []struct {
+		name, image, stage string
+		want               []string
+	}{
+		{"blob longer than its descriptor", host + "/long/img:v1", "push", []string{host + "/long/img:v1", digestOf(layer), "the image's manifest gives 22", "; fix: the source registry serves"}},
+		{"invalid layer digest", host + "/bad/img:v1", "plan", []string{host + "/bad/img:v1", `"sha256:zz"`, "; fix: "}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  additionalImages:\n  - name: "+tt.image+"\n")
+			r := sh(t, dir, nil, "ocm-plan -c isc.yaml | ocm-push docker://"+dst.Host+"/m > out.jsonl")
+			recs := records(t, sh(t, dir, nil, "cat out.jsonl").stdout)
+			if r.code != 1 || len(recs) != 1 || recs[0].Status != record.StatusFailed || recs[0].Stage != tt.stage {
+				t.Fatalf("exit %d, records %+v; want 1 and the image failed by %s\n%s", r.code, recs, tt.stage, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(recs[0].Error, w) && !strings.Contains(r.stderr, "FAILED "+tt.image) {
+					t.Errorf("the error does not name %q: %s", w, recs[0].Error)
+				}
+				if !strings.Contains(recs[0].Error+" "+tt.image, w) {
+					t.Errorf("the record's error does not say %q: %s", w, recs[0].Error)
+				}
+			}
+		})
 	}
 }
