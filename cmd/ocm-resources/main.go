@@ -27,10 +27,10 @@ signature-configmap.yaml/.json (the release payloads' signatures, read from
 --cache, else fetched from OCP_SIGNATURE_URL), covering every pushed record of
 the input (the whole image set, not only what was new), and into --charts DIR
 (default working-dir/helm/charts, where oc-mirror keeps them) each pushed Helm
-chart as <name>-<version>.tgz, read from --cache (else the default cache).
+chart as <name>-<version>.tgz, read from --cache (default: the default cache).
 Records pass through to stdout unless --no-passthrough. Exit 0: written, no
 failed image; 1: written, some image failed (left out of the resources and
-named); 2: bad flags or input (a sharded run needs every part once).`
+named); 2: bad flags or input (or not every part of a sharded run, once).`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
