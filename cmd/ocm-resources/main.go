@@ -14,6 +14,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 	"github.com/ocm-mirror/ocm/lib/resources"
+	"github.com/ocm-mirror/ocm/lib/shard"
 )
 
 const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records.jsonl
@@ -28,7 +29,8 @@ pushed record of the input (the whole image set, not only what was new), and int
 --charts DIR (default working-dir/helm/charts, where oc-mirror keeps them) each pushed
 Helm chart as <name>-<version>.tgz, read from --cache (default: the default cache).
 Records pass through to stdout unless --no-passthrough. Exit 0: written, no failed
-image; 1: written, some image failed (left out and named); 2: bad flags or input.`
+image; 1: written, some image failed (left out and named); 2: bad flags or input (or not every part of a
+sharded run, once).`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -60,6 +62,9 @@ func run(args []string) int {
 			return 0, cli.Usage(err)
 		}
 		recs, err := cli.ReadRecords()
+		if err == nil {
+			err = cli.Usage(shard.Complete(recs))
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -48,7 +48,7 @@ func Open(dir string) (*Cache, error) {
 		return nil, fmt.Errorf("cache %s: %w", dir, err)
 	}
 	layout := filepath.Join(dir, "oci-layout")
-	b, err := capread.File(layout, capread.Config)
+	b, err := readRegular(layout, capread.Config)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := atomicfile.WriteFile(layout, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
@@ -97,6 +97,28 @@ func Open(dir string) (*Cache, error) {
 	return c, nil
 }
 
+// readRegular reads a layout's own file (oci-layout, index.json), capped; as
+// for blobs, only a regular file is read, and a named pipe is refused
+// rather than waited on.
+func readRegular(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is %s, not a regular file; fix: point at an OCI image layout whose files are regular files", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > max {
+		return nil, &capread.TooLargeError{Name: path, Cap: max}
+	}
+	return capread.All(f, path, max)
+}
+
 func (c *Cache) indexPath() string { return filepath.Join(c.Dir, "index.json") }
 
 // BlobPath is where a digest lives.
@@ -121,7 +143,11 @@ func (c *Cache) Open(digest string) (io.ReadCloser, int64, error) {
 	if !verify.ValidDigest(digest) {
 		return nil, 0, fmt.Errorf("bad digest %q", digest)
 	}
-	f, err := os.Open(c.BlobPath(digest))
+	// O_NONBLOCK: opening a named pipe for reading would otherwise block
+	// in the kernel until a writer comes, where no signal ends the wait.
+	// On a regular file it changes nothing.
+	path := c.BlobPath(digest)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		err = absent{err}
 	}
@@ -133,12 +159,49 @@ func (c *Cache) Open(digest string) (io.ReadCloser, int64, error) {
 		f.Close()
 		return nil, 0, err
 	}
+	// Only regular files are blobs (a symbolic link is followed, and what it
+	// reaches is checked like any blob). A pipe, device or socket never ends
+	// or blocks forever.
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, &NotRegularError{Dir: c.Dir, Digest: digest, Path: path, Mode: fi.Mode()}
+	}
 	r, err := verify.NewReader(f, digest, fi.Size())
 	if err != nil {
 		f.Close()
 		return nil, 0, err
 	}
 	return r, fi.Size(), nil
+}
+
+// ErrNotRegular is matched by a *NotRegularError.
+var ErrNotRegular = errors.New("blob is not a regular file")
+
+// NotRegularError is a blob path that holds something other than a regular
+// file (a named pipe, a device, a socket, a directory).
+type NotRegularError struct {
+	Dir, Digest, Path string
+	Mode              fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s: blob %s is %s, not a regular file; fix: replace it with the blob's content (or remove it, and fetch again into a cache)", e.Path, e.Digest, fileKind(e.Mode))
+}
+
+func (e *NotRegularError) Is(target error) bool { return target == ErrNotRegular }
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "file type " + m.Type().String()
 }
 
 // Remove deletes a blob, e.g. a damaged one, so that the next fetch gets it
@@ -281,7 +344,7 @@ func (c *Cache) Lookup(ref string) (manifest.Descriptor, bool, error) {
 }
 
 func (c *Cache) readIndex() (*index, error) {
-	b, err := capread.File(c.indexPath(), capread.Meta)
+	b, err := readRegular(c.indexPath(), capread.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.Dir, err)
 	}

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/verify"
@@ -339,5 +341,40 @@ func TestConcurrentTag(t *testing.T) {
 	}
 	if len(idx.Manifests) != writers*each {
 		t.Fatalf("%d entries, want %d: concurrent tags were lost", len(idx.Manifests), writers*each)
+	}
+}
+
+// N13: a named pipe in a layout, as a blob or as its index.json, is refused
+// at once (ErrNotRegular for a blob), never waited on.
+func TestN13NamedPipesAreRefused(t *testing.T) {
+	c := open(t)
+	d, err := c.PutBytes(context.Background(), []byte("layer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := func(p string) {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fifo(c.BlobPath(d))
+	done := make(chan error, 2)
+	go func() { _, _, err := c.Open(d); done <- err }()
+	go func() { fifo(c.indexPath()); _, _, err := c.Lookup("x"); done <- err }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "is a named pipe, not a regular file; fix: ") {
+				t.Fatalf("got %v, want a named pipe refused", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a named pipe is waited on")
+		}
+	}
+	if _, _, err := c.Open(d); !errors.Is(err, ErrNotRegular) {
+		t.Fatalf("blob: %v, want ErrNotRegular", err)
 	}
 }

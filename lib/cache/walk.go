@@ -2,7 +2,9 @@ package cache
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"sync"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/store"
@@ -132,8 +134,10 @@ func (c *Cache) Forget(refs []string) (int, int64, error) {
 // it, so the copy that follows fetches them again. It returns what it
 // removed. Layers are size-checked, not hashed: hashing every cached byte
 // would make each rerun read the whole cache; ocm-pack hashes what it packs
-// and removes a damaged blob for the next fetch.
-func (c *Cache) DropDamaged(digest, mediaType string, size int64) ([]string, error) {
+// and removes a damaged blob for the next fetch. With hashed (ocm-fetch
+// --verify), config and layers are hashed too, and one changed in place
+// (same size) is removed like one cut short.
+func (c *Cache) DropDamaged(digest, mediaType string, size int64, hashed *Hashed) ([]string, error) {
 	var removed []string
 	drop := func(d string) error {
 		if err := c.Remove(d); err != nil {
@@ -177,7 +181,7 @@ func (c *Cache) DropDamaged(digest, mediaType string, size int64) ([]string, err
 				switch {
 				case !ok:
 					bad = true
-				case got != b.Size:
+				case got != b.Size || !hashed.whole(c, b.Digest):
 					bad = true
 					if err := drop(b.Digest); err != nil {
 						return false, err
@@ -197,4 +201,30 @@ func (c *Cache) DropDamaged(digest, mediaType string, size int64) ([]string, err
 		return removed, fmt.Errorf("removing damaged blobs from the cache: %w", err)
 	}
 	return removed, nil
+}
+
+// Hashed remembers the blobs DropDamaged hashed and found whole, so that
+// images sharing a layer have it read once per run. A nil *Hashed hashes
+// nothing: sizes only.
+type Hashed struct{ ok sync.Map }
+
+// whole reports whether blob d matches its digest (always, for a nil h).
+// A blob that cannot be read counts as damaged: it is fetched again.
+func (h *Hashed) whole(c *Cache, d string) bool {
+	if h == nil {
+		return true
+	}
+	if _, ok := h.ok.Load(d); ok {
+		return true
+	}
+	rc, _, err := c.Open(d)
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return false
+	}
+	h.ok.Store(d, true)
+	return true
 }

@@ -197,6 +197,7 @@ func TestDropDamaged(t *testing.T) {
 		root    manifest.Descriptor
 		damage  func() // applied after building
 		dropped []manifest.Descriptor
+		hash    bool // as ocm-fetch --verify
 	}
 	cases := []struct {
 		name string
@@ -233,6 +234,33 @@ func TestDropDamaged(t *testing.T) {
 			idx := x.index(x.image(x.blob("cfg"), x.blob("layer")), absentBlob("child"))
 			return build{root: idx, dropped: []manifest.Descriptor{idx}}
 		}},
+		// A byte flipped in place keeps the size: only hashing finds it.
+		{"layer flipped in place, sizes only: nothing", func(x content) build {
+			layer := x.blob("layer")
+			img := x.image(x.blob("cfg"), layer)
+			return build{root: img, damage: func() {
+				os.WriteFile(x.c.BlobPath(layer.Digest), []byte("lazer"), 0o644)
+			}}
+		}},
+		{"layer flipped in place, hashed: it and its manifest", func(x content) build {
+			layer := x.blob("layer")
+			img := x.image(x.blob("cfg"), layer)
+			return build{root: img, hash: true, damage: func() {
+				os.WriteFile(x.c.BlobPath(layer.Digest), []byte("lazer"), 0o644)
+			}, dropped: []manifest.Descriptor{layer, img}}
+		}},
+		{"config flipped in place, hashed: child and index, sibling kept", func(x content) build {
+			cfg := x.blob("cfg2")
+			good := x.image(x.blob("cfg"), x.blob("other layer"))
+			bad := x.image(cfg, x.blob("layer"))
+			idx := x.index(good, bad)
+			return build{root: idx, hash: true, damage: func() {
+				os.WriteFile(x.c.BlobPath(cfg.Digest), []byte("cfg3"), 0o644)
+			}, dropped: []manifest.Descriptor{cfg, bad, idx}}
+		}},
+		{"whole image, hashed: nothing", func(x content) build {
+			return build{root: x.image(x.blob("cfg"), x.blob("layer")), hash: true}
+		}},
 		{"manifest content damaged: it", func(x content) build {
 			img := x.image(x.blob("cfg"), x.blob("layer"))
 			return build{root: img, damage: func() {
@@ -249,7 +277,11 @@ func TestDropDamaged(t *testing.T) {
 			if b.damage != nil {
 				b.damage()
 			}
-			removed, err := c.DropDamaged(b.root.Digest, b.root.MediaType, b.root.Size)
+			var hashed *Hashed
+			if b.hash {
+				hashed = &Hashed{}
+			}
+			removed, err := c.DropDamaged(b.root.Digest, b.root.MediaType, b.root.Size, hashed)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -54,6 +54,9 @@ type Stage struct {
 	// Signatures (fetch) is the store release payload signatures the cache
 	// lacks are fetched from again.
 	Signatures *releasesig.Store
+	// Verify (fetch --verify), when set, has the cached blobs of each image
+	// hashed, not only size-checked, before the cache is taken as holding it.
+	Verify *cache.Hashed
 
 	failed  incomplete
 	targets targets
@@ -217,7 +220,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			}
 		}
 		// Its manifest cached, the copy would look no further.
-		removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size)
+		removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size, s.Verify)
 		if err != nil {
 			return err
 		}

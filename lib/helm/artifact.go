@@ -20,6 +20,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/record"
 )
@@ -156,7 +157,7 @@ func localChart(path string) (*chart.Chart, []byte, error) {
 		return nil, nil, err
 	}
 	if !fi.IsDir() {
-		b, err := os.ReadFile(path)
+		b, err := capread.File(path, maxBytes)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -200,7 +200,41 @@ func Parse(body []byte, claimed string) (*Manifest, string, error) {
 	} else if m.Config == nil || m.Config.Digest == "" {
 		return nil, mt, fmt.Errorf("image manifest without config: %w", ErrMalformed)
 	}
+	// Every digest goes into a URL or a file name later: one that is not a
+	// digest fails here, where the manifest is first read (the plan), not
+	// at the copy.
+	for i, d := range m.Manifests {
+		if !validDigest(d.Digest) {
+			return nil, mt, fmt.Errorf("index entry %d: digest %q is not sha256:<64 lowercase hex>: %w; fix: %s", i, d.Digest, ErrMalformed, badDigestFix)
+		}
+	}
+	if m.Config != nil && !validDigest(m.Config.Digest) {
+		return nil, mt, fmt.Errorf("config digest %q is not sha256:<64 lowercase hex>: %w; fix: %s", m.Config.Digest, ErrMalformed, badDigestFix)
+	}
+	for i, l := range m.Layers {
+		if !validDigest(l.Digest) {
+			return nil, mt, fmt.Errorf("layer %d: digest %q is not sha256:<64 lowercase hex>: %w; fix: %s", i, l.Digest, ErrMalformed, badDigestFix)
+		}
+	}
 	return &m, mt, nil
+}
+
+// badDigestFix: no copy of such an image can succeed.
+const badDigestFix = "the image's manifest is broken at its source: have the image pushed again there, or leave it out of the image set"
+
+// validDigest is verify.ValidDigest, which this package (floor 0) cannot
+// import: sha256 and 64 lowercase hex digits.
+func validDigest(d string) bool {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func sameKind(a, b string) bool {

@@ -198,3 +198,32 @@ func TestBlobsAndPlatforms(t *testing.T) {
 		t.Errorf("nil platform = %q", got)
 	}
 }
+
+// N17: a descriptor whose digest is not one (too short, not hex, another
+// algorithm) makes the manifest malformed where it is first read, with the
+// fix, instead of failing only when the copy builds a URL from it.
+func TestN17BadDescriptorDigests(t *testing.T) {
+	const oci = `"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"`
+	const idx = `"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"`
+	good := "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	desc := func(d string) string {
+		return `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + d + `","size":3}`
+	}
+	for _, tt := range []struct{ name, body, want string }{
+		{"layer not hex", `{` + oci + `,` + cfg + `,"layers":[` + desc("sha256:zz") + `]}`, `layer 0: digest "sha256:zz"`},
+		{"layer too short", `{` + oci + `,` + cfg + `,"layers":[` + desc(good[:70]) + `]}`, "layer 0: digest"},
+		{"layer upper case", `{` + oci + `,` + cfg + `,"layers":[` + desc(strings.ToUpper(good)) + `]}`, "layer 0: digest"},
+		{"config other algorithm", `{` + oci + `,"config":` + desc("sha512:"+good[7:]) + `,` + layer + `}`, "config digest"},
+		{"index entry path", `{` + idx + `,"manifests":[` + desc("sha256:../../x") + `]}`, "index entry 0: digest"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tt.body), "")
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "; fix: ") {
+				t.Fatalf("got %v, want ErrMalformed naming %q and the fix", err, tt.want)
+			}
+		})
+	}
+	if _, _, err := Parse([]byte(`{`+oci+`,`+cfg+`,`+layer+`}`), ""); err != nil {
+		t.Fatalf("a good manifest: %v", err)
+	}
+}

@@ -13,12 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
 )
 
@@ -61,7 +61,7 @@ type Policy struct {
 // Load reads and checks a policy file; every problem names the file and
 // the requirement, and says what to change.
 func Load(path string) (*Policy, error) {
-	b, err := os.ReadFile(path)
+	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w; fix: give --policy FILE, a containers-policy.json(5)", path, err)
 	}
@@ -110,7 +110,7 @@ func (p *Policy) load(where string, reqs []Requirement) error {
 			n := 0
 			if r.KeyPath != "" {
 				n++
-				k, err := os.ReadFile(r.KeyPath)
+				k, err := capread.File(r.KeyPath, capread.Config)
 				if err != nil {
 					return fmt.Errorf("%s: keyPath: %w", at, err)
 				}
@@ -119,7 +119,7 @@ func (p *Policy) load(where string, reqs []Requirement) error {
 			if len(r.KeyPaths) > 0 {
 				n++
 				for _, kp := range r.KeyPaths {
-					k, err := os.ReadFile(kp)
+					k, err := capread.File(kp, capread.Config)
 					if err != nil {
 						return fmt.Errorf("%s: keyPaths: %w", at, err)
 					}
@@ -180,7 +180,7 @@ func (p *Policy) loadSignedBy(at string, r *Requirement) error {
 	n := 0
 	if r.KeyPath != "" {
 		n++
-		k, err := os.ReadFile(r.KeyPath)
+		k, err := capread.File(r.KeyPath, capread.Config)
 		if err != nil {
 			return fmt.Errorf("%s: keyPath: %w", at, err)
 		}
@@ -189,7 +189,7 @@ func (p *Policy) loadSignedBy(at string, r *Requirement) error {
 	if len(r.KeyPaths) > 0 {
 		n++
 		for _, kp := range r.KeyPaths {
-			k, err := os.ReadFile(kp)
+			k, err := capread.File(kp, capread.Config)
 			if err != nil {
 				return fmt.Errorf("%s: keyPaths: %w", at, err)
 			}

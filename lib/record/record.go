@@ -100,6 +100,10 @@ type Record struct {
 	// image at Digest is ocm's own build (Built), found only in a cache;
 	// --secure-policy judged BuiltFrom, what upstream published.
 	BuiltFrom string `json:"builtFrom,omitempty"`
+	// Shard is set by a sharded fetch or push (--shard): the part that
+	// handled the record, and the record's place in the plan, so that the
+	// parts' outputs can be checked to cover the plan exactly once.
+	Shard *Part `json:"shard,omitempty"`
 
 	// extra keeps fields this version does not know, so that a stage passes on
 	// what a later (newer) stage needs.
@@ -112,6 +116,7 @@ var knownFields = map[string]bool{
 	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
 	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
 	"pulledFrom": true, "attachments": true, "signatures": true, "builtFrom": true,
+	"shard": true,
 }
 
 // Attachment kinds.
@@ -139,6 +144,17 @@ type Attachment struct {
 	// Subject is the manifest it is attached to: the image digest or one
 	// of its platforms' manifests.
 	Subject string `json:"subject"`
+}
+
+// Part names the part of a sharded run that handled a record: part Index of
+// Count, and the record's place (1-based Record of Records) in the plan whose
+// records hash to Plan.
+type Part struct {
+	Plan    string `json:"plan"`
+	Index   int    `json:"index"`
+	Count   int    `json:"count"`
+	Record  int    `json:"record"`
+	Records int    `json:"records"`
 }
 
 // Blob names content by digest and size.
@@ -294,6 +310,9 @@ func (r *Record) Validate() error {
 		if !validDigest(b.Digest) || b.Size <= 0 {
 			return fmt.Errorf("signatures[%d]: want {\"digest\":\"sha256:<64 hex>\",\"size\":>0}, got digest %q size %d", i, b.Digest, b.Size)
 		}
+	}
+	if p := r.Shard; p != nil && (!verify.ValidDigest(p.Plan) || p.Count < 1 || p.Index < 0 || p.Index >= p.Count || p.Records < 1 || p.Record < 1 || p.Record > p.Records) {
+		return invalidf("field shard %+v: want plan sha256:<64 hex>, 0 <= index < count, 1 <= record <= records; fix: records are written by ocm commands, do not edit them", *p)
 	}
 	// Attachments' digests and tags go into registry URLs like the image's.
 	if len(r.Attachments) > MaxAttachments {

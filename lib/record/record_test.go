@@ -361,3 +361,33 @@ func TestN18RecordHoldsTheMostAttachments(t *testing.T) {
 		}
 	}
 }
+
+// N8: a sharded run's shard field round-trips in its place, and one that
+// cannot be a part of a plan is refused like any tampered field.
+func TestN8ShardFieldValidated(t *testing.T) {
+	const plan = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	line := func(shard string) string {
+		return `{"v":1,"origin":"additional","source":"quay.io/a/b:1","status":"planned","shard":` + shard + `}`
+	}
+	good := line(`{"plan":"` + plan + `","index":1,"count":3,"record":4,"records":10}`)
+	r, err := NewReader(strings.NewReader(good), "stdin").Next()
+	if err != nil || r.Shard == nil || *r.Shard != (Part{Plan: plan, Index: 1, Count: 3, Record: 4, Records: 10}) {
+		t.Fatalf("good shard field: %+v, %v", r, err)
+	}
+	if b, _ := r.MarshalJSON(); string(b) != good {
+		t.Fatalf("round trip:\n%s\nwant\n%s", b, good)
+	}
+	for _, bad := range []string{
+		`{"plan":"sha256:00","index":0,"count":3,"record":1,"records":10}`,
+		`{"plan":"` + plan + `","index":3,"count":3,"record":1,"records":10}`,
+		`{"plan":"` + plan + `","index":-1,"count":3,"record":1,"records":10}`,
+		`{"plan":"` + plan + `","index":0,"count":0,"record":1,"records":10}`,
+		`{"plan":"` + plan + `","index":0,"count":3,"record":0,"records":10}`,
+		`{"plan":"` + plan + `","index":0,"count":3,"record":11,"records":10}`,
+	} {
+		_, err := NewReader(strings.NewReader(line(bad)), "stdin").Next()
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "field shard") {
+			t.Errorf("%s: got %v, want field shard refused", bad, err)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 
+	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
@@ -113,7 +114,7 @@ func KeyringFromEnv() (*Keyring, error) {
 	if p == "" {
 		return DefaultKeyring()
 	}
-	b, err := os.ReadFile(p)
+	b, err := capread.File(p, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s=%s: %w; fix: name an armored public key file, or unset it to use the Red Hat release keys", KeysEnv, p, err)
 	}

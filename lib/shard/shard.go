@@ -6,6 +6,9 @@ package shard
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -212,13 +215,146 @@ func Select(ctx context.Context, recs []*record.Record, s Spec, blobs Blobs, wor
 	if err != nil {
 		return nil, err
 	}
+	plan, err := PlanDigest(recs)
+	if err != nil {
+		return nil, err
+	}
 	var out []*record.Record
 	for i, r := range recs {
 		if parts[i] == s.Index {
+			r.Shard = &record.Part{Plan: plan, Index: s.Index, Count: s.Count, Record: i + 1, Records: len(recs)}
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// PlanDigest identifies the records every part read: the sha256 of their
+// lines as ocm writes them, without an earlier split's shard fields (a new
+// split replaces them). It clears those fields.
+func PlanDigest(recs []*record.Record) (string, error) {
+	h := sha256.New()
+	for _, r := range recs {
+		r.Shard = nil
+		b, err := json.Marshal(r)
+		if err != nil {
+			return "", err
+		}
+		h.Write(append(b, '\n'))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ErrIncomplete is wrapped by Complete's error: the outputs given are not
+// every part of one split exactly once.
+var ErrIncomplete = errors.New("shard outputs do not cover the plan exactly once")
+
+// Complete checks that the records, the outputs of a sharded run's parts put
+// together, hold every record of the plan exactly once, from parts of one
+// split (same plan, same N). Records of no sharded run: nothing to check.
+// The error is one line naming what is missing, doubled or mixed.
+func Complete(recs []*record.Record) error {
+	var plain []string
+	plans := map[string]int{} // plan digest -> its record count
+	counts := map[int][]int{} // N -> the part indexes seen with it
+	partSeen := map[[2]int]bool{}
+	seen := map[string]map[int]int{} // plan -> record number -> times seen
+	for _, r := range recs {
+		p := r.Shard
+		if p == nil {
+			plain = append(plain, r.Name())
+			continue
+		}
+		plans[p.Plan] = p.Records
+		if !partSeen[[2]int{p.Index, p.Count}] {
+			partSeen[[2]int{p.Index, p.Count}] = true
+			counts[p.Count] = append(counts[p.Count], p.Index)
+		}
+		if seen[p.Plan] == nil {
+			seen[p.Plan] = map[int]int{}
+		}
+		seen[p.Plan][p.Record]++
+	}
+	if len(plans) == 0 {
+		return nil
+	}
+	var probs []string
+	if len(plain) > 0 {
+		probs = append(probs, fmt.Sprintf("%d records of no sharded run mixed in (%s)", len(plain), list(plain)))
+	}
+	if len(plans) > 1 {
+		probs = append(probs, fmt.Sprintf("parts of %d different plans", len(plans)))
+	}
+	if len(counts) > 1 {
+		var ps []string
+		for n, idx := range counts {
+			for _, i := range idx {
+				ps = append(ps, fmt.Sprintf("%d/%d", i, n))
+			}
+		}
+		sort.Strings(ps)
+		probs = append(probs, "parts split with different N ("+strings.Join(ps, ", ")+")")
+	}
+	for _, plan := range sortedKeys(plans) {
+		n := plans[plan]
+		var missing, twice []string
+		for i := 1; i <= n; i++ {
+			switch c := seen[plan][i]; {
+			case c == 0:
+				missing = append(missing, strconv.Itoa(i))
+			case c > 1:
+				twice = append(twice, strconv.Itoa(i))
+			}
+		}
+		of := ""
+		if len(plans) > 1 {
+			of = " of plan " + plan
+		}
+		if len(missing) > 0 {
+			probs = append(probs, fmt.Sprintf("records %s of %d%s missing", list(missing), n, of))
+		}
+		if len(twice) > 0 {
+			probs = append(probs, fmt.Sprintf("records %s of %d%s given more than once", list(twice), n, of))
+		}
+	}
+	if len(counts) == 1 {
+		for n, idx := range counts {
+			var absent []string
+			have := map[int]bool{}
+			for _, i := range idx {
+				have[i] = true
+			}
+			for i := 0; i < n; i++ {
+				if !have[i] {
+					absent = append(absent, fmt.Sprintf("%d/%d", i, n))
+				}
+			}
+			if len(absent) > 0 && len(probs) > 0 {
+				probs = append(probs, "no output of part "+strings.Join(absent, ", "))
+			}
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s; fix: give every part's output once, from pods that ran the same plan.jsonl with the same --shards N (or --shard INDEX/N), each index 0 to N-1 once, and rerun a part that is missing", ErrIncomplete, strings.Join(probs, "; "))
+}
+
+// list names at most 5 items, then how many more.
+func list(items []string) string {
+	if len(items) <= 5 {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:5], ", "), len(items)-5)
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // lookupAll calls blobs for the records still to copy, a few at a time.

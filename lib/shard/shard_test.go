@@ -195,3 +195,72 @@ func TestSelectUnionIsTheInput(t *testing.T) {
 		}
 	}
 }
+
+// N8: the outputs of a sharded run's parts, put together, must hold every
+// record of the plan once. Parts run with different N, the same index twice,
+// or an index left out are refused, naming what is missing or doubled;
+// before, every such set was taken as it was (6 of 10 images covered).
+func TestN8PartsMustCoverThePlan(t *testing.T) {
+	blobs := map[string][]manifest.Descriptor{}
+	var digests []string
+	for i := range 10 {
+		d := fmt.Sprintf("img%d", i)
+		digests = append(digests, d)
+		blobs[d] = []manifest.Descriptor{blob(d, int64(10+i)), blob("layer-"+d, int64(100*(i+1)))}
+	}
+	// part runs one pod: it reads the plan afresh and keeps part index of n.
+	part := func(index, n int) []*record.Record {
+		var plan []*record.Record
+		for _, d := range digests {
+			plan = append(plan, rec(d, nil))
+		}
+		out, err := Select(context.Background(), plan, Spec{Index: index, Count: n}, fakeBlobs(blobs), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	join := func(parts ...[]*record.Record) []*record.Record {
+		var all []*record.Record
+		for _, p := range parts {
+			all = append(all, p...)
+		}
+		return all
+	}
+	other := rec("img0", func(r *record.Record) { r.Source = "src/other" })
+	for _, tt := range []struct {
+		name string
+		recs []*record.Record
+		want []string // all in the one line; none: complete
+	}{
+		{"every part once", join(part(0, 3), part(1, 3), part(2, 3)), nil},
+		{"unsharded", []*record.Record{rec("img0", nil), rec("img1", nil)}, nil},
+		{"one part alone is complete when N is 1", part(0, 1), nil},
+		{"different N", join(part(0, 2), part(1, 3), part(2, 3)), []string{"parts split with different N (0/2, 1/3, 2/3)", "records ", " of 10 "}},
+		{"same index twice", join(part(0, 3), part(0, 3), part(1, 3)), []string{"given more than once", "missing", "no output of part 2/3"}},
+		{"index missing", join(part(0, 3), part(2, 3)), []string{"records ", " of 10 missing", "no output of part 1/3"}},
+		{"unsharded record mixed in", join(part(0, 2), part(1, 2), []*record.Record{other}), []string{"1 records of no sharded run mixed in (src/other)"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Complete(tt.recs)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("refused a complete set: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrIncomplete) {
+				t.Fatalf("got %v, want ErrIncomplete", err)
+			}
+			msg := err.Error()
+			for _, w := range append(tt.want, "; fix: ") {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q does not say %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("not one line: %q", msg)
+			}
+		})
+	}
+}

@@ -4,11 +4,16 @@ package verify
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"strings"
 )
+
+// ErrMismatch is wrapped by every error a Reader returns for content that is
+// not what its digest and size say.
+var ErrMismatch = errors.New("content does not match its descriptor")
 
 // Reader checks a stream against its digest (and size, when known).
 type Reader struct {
@@ -32,14 +37,14 @@ func (v *Reader) Read(p []byte) (int, error) {
 	v.h.Write(p[:n])
 	v.n += int64(n)
 	if v.size >= 0 && v.n > v.size {
-		return n, fmt.Errorf("blob %s: more than the expected %d bytes", v.want, v.size)
+		return n, fmt.Errorf("blob %s: more than the expected %d bytes: %w", v.want, v.size, ErrMismatch)
 	}
 	if err == io.EOF {
 		if v.size >= 0 && v.n != v.size {
-			return n, fmt.Errorf("blob %s: got %d bytes, expected %d: %w", v.want, v.n, v.size, io.ErrUnexpectedEOF)
+			return n, fmt.Errorf("blob %s: got %d bytes, expected %d: %w (%w)", v.want, v.n, v.size, io.ErrUnexpectedEOF, ErrMismatch)
 		}
 		if got := "sha256:" + hex.EncodeToString(v.h.Sum(nil)); got != v.want {
-			return n, fmt.Errorf("blob %s: content has digest %s (digest mismatch)", v.want, got)
+			return n, fmt.Errorf("blob %s: content has digest %s (digest mismatch): %w", v.want, got, ErrMismatch)
 		}
 	}
 	return n, err
