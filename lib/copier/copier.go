@@ -130,22 +130,9 @@ func (e *Engine) Copy(ctx context.Context, src store.Reader, digest string, dst 
 // or MANIFEST_BLOB_UNKNOWN now and then.
 func (e *Engine) placeManifest(ctx context.Context, src store.Reader, dst store.Writer, digest, ref string, body []byte, mt string, m *manifest.Manifest, depth int) error {
 	key := "manifest " + dst.Scope() + " " + dst.Repo() + " " + digest
-	e.mu.Lock()
-	fl, busy := e.placing[key]
-	if !busy {
-		fl = &flight{done: make(chan struct{})}
-		e.placing[key] = fl
-	}
-	e.mu.Unlock()
-	if busy {
-		select {
-		case <-fl.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if fl.err != nil {
-			return e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, depth) // the first try failed: try ourselves
-		}
+	return e.once(ctx, key, func() error {
+		return e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, depth)
+	}, func() error {
 		if ref == digest {
 			return nil
 		}
@@ -153,15 +140,7 @@ func (e *Engine) placeManifest(ctx context.Context, src store.Reader, dst store.
 			return fmt.Errorf("writing manifest %s to %s as %s: %w", digest, dst, ref, err)
 		}
 		return nil
-	}
-	fl.err = e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, depth)
-	close(fl.done)
-	if fl.err != nil {
-		e.mu.Lock()
-		delete(e.placing, key)
-		e.mu.Unlock()
-	}
-	return fl.err
+	})
 }
 
 // copyManifest copies what m (digest) points to, then m itself under ref.
@@ -225,6 +204,17 @@ func (e *Engine) putManifest(ctx context.Context, dst store.Writer, ref string, 
 // registries, which rewrite the link non-atomically).
 func (e *Engine) copyBlob(ctx context.Context, src store.Reader, dst store.Writer, d manifest.Descriptor) error {
 	key := dst.Scope() + " " + dst.Repo() + " " + d.Digest
+	return e.once(ctx, key, func() error { return e.placeBlob(ctx, src, dst, d) }, func() error {
+		e.Stats.BlobsShared.Add(1)
+		return nil
+	})
+}
+
+// once runs first for the first caller of key in this run; later callers
+// wait for it and then run after (what is left once the work is done). If
+// the first failed, a waiter runs first itself, and a failed key is
+// forgotten so that a later caller tries again.
+func (e *Engine) once(ctx context.Context, key string, first, after func() error) error {
 	e.mu.Lock()
 	fl, busy := e.placing[key]
 	if !busy {
@@ -238,13 +228,12 @@ func (e *Engine) copyBlob(ctx context.Context, src store.Reader, dst store.Write
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if fl.err == nil {
-			e.Stats.BlobsShared.Add(1)
-			return nil
+		if fl.err != nil {
+			return first() // the first try failed: try ourselves
 		}
-		return e.placeBlob(ctx, src, dst, d) // the first try failed: try ourselves
+		return after()
 	}
-	fl.err = e.placeBlob(ctx, src, dst, d)
+	fl.err = first()
 	close(fl.done)
 	if fl.err != nil {
 		e.mu.Lock()
