@@ -307,7 +307,7 @@ func (r *Record) Validate() error {
 		}
 	}
 	for i, b := range r.Signatures {
-		if !validDigest(b.Digest) || b.Size <= 0 {
+		if !verify.ValidDigest(b.Digest) || b.Size <= 0 {
 			return fmt.Errorf("signatures[%d]: want {\"digest\":\"sha256:<64 hex>\",\"size\":>0}, got digest %q size %d", i, b.Digest, b.Size)
 		}
 	}
@@ -448,17 +448,4 @@ func (r *Record) Name() string {
 		return fmt.Sprintf("%s (%s/%s)", r.Source, r.Package, r.Bundle)
 	}
 	return r.Source
-}
-
-func validDigest(d string) bool {
-	hex, ok := strings.CutPrefix(d, "sha256:")
-	if !ok || len(hex) != 64 {
-		return false
-	}
-	for _, c := range hex {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
