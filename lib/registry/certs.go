@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // DefaultCertRoots are the containers-certs.d(5) folders, in the order
@@ -124,6 +126,10 @@ func (s *certStore) folders(host string) []string {
 	if s.dir != "" {
 		return []string{s.dir}
 	}
+	if host == name.DefaultRegistry || host == "registry-1.docker.io" {
+		// The user-visible name, as containers/image reads it.
+		host = "docker.io"
+	}
 	out := make([]string, len(s.roots))
 	for i, r := range s.roots {
 		out[i] = filepath.Join(r, host)
@@ -191,7 +197,10 @@ func (s *certStore) into(host string) string {
 	if h := s.get(host); h.dir != "" {
 		return h.dir
 	}
-	return s.folders(host)[0]
+	if f := s.folders(host); len(f) > 0 {
+		return f[0]
+	}
+	return "the host's certs.d folder"
 }
 
 func orNone(s []string) string {

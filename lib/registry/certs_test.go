@@ -96,7 +96,7 @@ func TestI25LoadCertDir(t *testing.T) {
 // the first root holding one wins (the user's before the system's).
 func TestI25CertDirLookup(t *testing.T) {
 	home, etc := t.TempDir(), t.TempDir()
-	for _, d := range []string{filepath.Join(home, "reg.example:5000"), filepath.Join(etc, "reg.example:5000"), filepath.Join(etc, "reg.example")} {
+	for _, d := range []string{filepath.Join(etc, "docker.io"), filepath.Join(home, "reg.example:5000"), filepath.Join(etc, "reg.example:5000"), filepath.Join(etc, "reg.example")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -107,6 +107,7 @@ func TestI25CertDirLookup(t *testing.T) {
 		"reg.example":      filepath.Join(etc, "reg.example"),
 		"reg.example:443":  "",
 		"other.example":    "",
+		"index.docker.io":  filepath.Join(etc, "docker.io"),
 	} {
 		if got := s.get(host).dir; got != want {
 			t.Errorf("%s: folder %q, want %q", host, got, want)
