@@ -32,9 +32,13 @@ import (
 
 // RegistryOptions choose how a registry is set up.
 type RegistryOptions struct {
-	Auth          bool // htpasswd basic auth with User/Pass
-	User, Pass    string
-	TLS           bool // self-signed certificate for 127.0.0.1 and localhost
+	Auth       bool // htpasswd basic auth with User/Pass
+	User, Pass string
+	TLS        bool // self-signed certificate for 127.0.0.1 and localhost
+	// ClientCA (with TLS) requires every client to present a certificate
+	// issued by a private client CA (distribution's http.tls.clientcas);
+	// ClientCert and ClientKey are one.
+	ClientCA      bool
 	DisableDelete bool // storage.delete.enabled false (deletes answer 405)
 	// RedirectBlobsTo, when set (scheme://host:port), turns on the
 	// registry's "redirect" storage middleware: blob reads answer 307 to
@@ -51,6 +55,9 @@ type Registry struct {
 	ConfigPath string
 	User, Pass string
 	CAFile     string // PEM certificate to trust, when TLS
+	// ClientCert and ClientKey (PEM files), with ClientCA: a certificate
+	// the registry accepts.
+	ClientCert, ClientKey string
 
 	opts RegistryOptions
 	mu   sync.Mutex
@@ -85,6 +92,11 @@ func StartRegistry(ctx context.Context, dir string, o RegistryOptions) (*Registr
 	if o.TLS {
 		if err := r.makeCert(); err != nil {
 			return nil, err
+		}
+		if o.ClientCA {
+			if err := r.makeClientCA(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var lastErr error
@@ -122,6 +134,9 @@ func (r *Registry) writeConfig() error {
 	fmt.Fprintf(&b, "http:\n  addr: %s\n  secret: %s\n", r.Host, hex.EncodeToString(secret))
 	if r.opts.TLS {
 		fmt.Fprintf(&b, "  tls:\n    certificate: %s\n    key: %s\n", filepath.Join(r.Dir, "cert.pem"), filepath.Join(r.Dir, "key.pem"))
+		if r.opts.ClientCA {
+			fmt.Fprintf(&b, "    clientcas:\n      - %s\n", filepath.Join(r.Dir, "client-ca.pem"))
+		}
 	}
 	if r.opts.RedirectBlobsTo != "" {
 		fmt.Fprintf(&b, "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: %s\n", r.opts.RedirectBlobsTo)
@@ -178,6 +193,11 @@ func (r *Registry) Client() *http.Client {
 		pem, _ := os.ReadFile(r.CAFile)
 		pool.AppendCertsFromPEM(pem)
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		if r.ClientCert != "" {
+			if c, err := tls.LoadX509KeyPair(r.ClientCert, r.ClientKey); err == nil {
+				tr.TLSClientConfig.Certificates = []tls.Certificate{c}
+			}
+		}
 	}
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
 }
@@ -271,6 +291,20 @@ func (r *Registry) DataSize() (int64, error) {
 func (r *Registry) AuthFile(path, user, pass string) error {
 	body := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, r.Host, base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
 	return os.WriteFile(path, []byte(body), 0o600)
+}
+
+// makeClientCA writes the client CA the registry trusts and one
+// certificate it issued.
+func (r *Registry) makeClientCA() error {
+	ca, err := NewCA("ocm test client CA")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(r.Dir, "client-ca.pem"), ca.CertPEM, 0o644); err != nil {
+		return err
+	}
+	r.ClientCert, r.ClientKey = filepath.Join(r.Dir, "client.cert"), filepath.Join(r.Dir, "client.key")
+	return ca.IssueFiles("ocm test client", false, r.ClientCert, r.ClientKey)
 }
 
 // makeCert writes a self-signed certificate for 127.0.0.1 and localhost.

@@ -72,3 +72,23 @@ func TestRegistryIgnoresClientEnvironment(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestClientCARegistry: with ClientCA the registry accepts only clients
+// presenting a certificate of its client CA.
+func TestClientCARegistry(t *testing.T) {
+	r := Start(t, RegistryOptions{TLS: true, ClientCA: true})
+	resp, err := r.Client().Get(r.URL() + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with the client certificate: %d, want 200", resp.StatusCode)
+	}
+	c := r.Client()
+	c.Transport.(*http.Transport).TLSClientConfig.Certificates = nil
+	if resp, err := c.Get(r.URL() + "/v2/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %d without a client certificate", resp.StatusCode)
+	}
+}

@@ -30,6 +30,8 @@ type Common struct {
 	AuthFile     string
 	SrcTLSVerify bool
 	DstTLSVerify bool
+	SrcCertDir   string // --src-cert-dir: one certs.d host folder for every source
+	DstCertDir   string // --dest-cert-dir: the destination's certs.d host folder
 	LogLevel     string
 	ImageWorkers int
 	BlobWorkers  int
@@ -74,9 +76,11 @@ func (c *Common) Register(fs *pflag.FlagSet, which Flags) {
 	if which&FlagSource != 0 {
 		fs.StringVar(&c.RegConf, "registries-conf", "", "containers-registries.conf(5) whose mirrors serve the sources (default: ~/.config/containers/registries.conf, else /etc/containers/registries.conf, with their .d drop-ins)")
 		fs.BoolVar(&c.SrcTLSVerify, "src-tls-verify", true, "require HTTPS and verify certificates of source registries (plain HTTP is tried only for loopback)")
+		fs.StringVar(&c.SrcCertDir, "src-cert-dir", "", "folder of CA certificates (*.crt) and client certificates (*.cert with *.key) for source registries, instead of the containers-certs.d(5) folders (default: ~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST)")
 	}
 	if which&FlagDest != 0 {
 		fs.BoolVar(&c.DstTLSVerify, "dest-tls-verify", true, "require HTTPS and verify certificates of the destination registry (plain HTTP is tried only for loopback)")
+		fs.StringVar(&c.DstCertDir, "dest-cert-dir", "", "folder of CA certificates (*.crt) and client certificates (*.cert with *.key) for the destination registry, instead of the containers-certs.d(5) folders")
 	}
 	if which&FlagWorkers != 0 {
 		fs.IntVar(&c.ImageWorkers, "image-workers", 8, "images copied at once")

@@ -19,7 +19,7 @@ func (c *Common) retry() retry.Policy {
 	return p
 }
 
-func (c *Common) client(verify, source bool) (*registry.Client, error) {
+func (c *Common) client(verify bool, certDir string, source bool) (*registry.Client, error) {
 	kc, err := auth.NewKeychain(c.AuthFile)
 	if err != nil {
 		return nil, err
@@ -39,6 +39,7 @@ func (c *Common) client(verify, source bool) (*registry.Client, error) {
 		Mirrors:   mirrors,
 		Keychain:  kc,
 		TLSVerify: verify,
+		CertDir:   certDir,
 		Retry:     c.retry(),
 		MaxConns:  max(32, c.BlobWorkers+c.ImageWorkers+2),
 		Logf:      c.Log.Debugf,
@@ -56,10 +57,14 @@ func (c *Common) ClientStalls() int64 { return c.clientStalls.Load() }
 func (c *Common) ClientRetries() int64 { return c.clientRetries.Load() }
 
 // SourceClient reaches source registries (--src-tls-verify).
-func (c *Common) SourceClient() (*registry.Client, error) { return c.client(c.SrcTLSVerify, true) }
+func (c *Common) SourceClient() (*registry.Client, error) {
+	return c.client(c.SrcTLSVerify, c.SrcCertDir, true)
+}
 
 // DestClient reaches the mirror registry (--dest-tls-verify).
-func (c *Common) DestClient() (*registry.Client, error) { return c.client(c.DstTLSVerify, false) }
+func (c *Common) DestClient() (*registry.Client, error) {
+	return c.client(c.DstTLSVerify, c.DstCertDir, false)
+}
 
 // Engine is the copy engine sized by --blob-workers.
 func (c *Common) Engine() *copier.Engine {
@@ -74,5 +79,10 @@ func (c *Common) Mirror(arg string) (refs.Mirror, *registry.Client, error) {
 		return m, nil, Usage(err)
 	}
 	dst, err := c.DestClient()
-	return m, dst, Usage(err)
+	if err != nil {
+		return m, nil, Usage(err)
+	}
+	// A broken certs.d folder for the mirror is bad config: said now,
+	// before any image is tried.
+	return m, dst, Usage(dst.CheckCerts(m.Registry))
 }

@@ -53,6 +53,14 @@ func (c *Common) finishCompat(fs *pflag.FlagSet) error {
 		}
 		c.Retries = c.retryTimes + 1
 	}
+	for _, d := range []struct{ flag, dir string }{{"--src-cert-dir", c.SrcCertDir}, {"--dest-cert-dir", c.DstCertDir}} {
+		if d.dir == "" {
+			continue
+		}
+		if st, err := os.Stat(d.dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s %q: not a readable folder; fix: give the folder holding the registry's *.crt (and *.cert/*.key) files", d.flag, d.dir)
+		}
+	}
 	if c.RetryDelay < 0 {
 		return errors.New("--retry-delay must not be negative")
 	}

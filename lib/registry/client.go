@@ -49,6 +49,12 @@ type Options struct {
 	IdleTimeout time.Duration
 	// OnStall, when set, is called once per request that stalled.
 	OnStall func()
+	// CertDir, when set, is the one containers-certs.d(5) host folder used
+	// for every registry (--src-cert-dir, --dest-cert-dir); else each
+	// host's folder is looked for under CertRoots.
+	CertDir string
+	// CertRoots are the certs.d folders; nil: DefaultCertRoots.
+	CertRoots []string
 	// Mirrors, when set, redirect reads (manifests and blobs) to the
 	// registries.conf mirrors of the source, tried in order before it.
 	Mirrors *registriesconf.Config
@@ -59,8 +65,9 @@ type Options struct {
 type Client struct {
 	opts  Options
 	base  http.RoundTripper
-	guard *guard    // inside base: refuses plain HTTP off loopback when verifying
-	hop   *realmHop // base, for handshakes: where a token service may be
+	guard *guard     // inside base: refuses plain HTTP off loopback when verifying
+	certs *certStore // per-host CAs and client certificates (certs.d)
+	hop   *realmHop  // base, for handshakes: where a token service may be
 
 	mu             sync.Mutex
 	transports     map[string]*handshakeResult // per registry and scope
@@ -105,9 +112,13 @@ func New(opts Options) *Client {
 	if opts.MaxConns == 0 {
 		opts.MaxConns = 16
 	}
+	if opts.CertRoots == nil {
+		opts.CertRoots = DefaultCertRoots()
+	}
+	certs := &certStore{dir: opts.CertDir, roots: opts.CertRoots, byHost: map[string]*hostCerts{}}
 	base := opts.Base
 	if base == nil {
-		base = &http.Transport{
+		base = &hostTLS{certs: certs, def: &http.Transport{
 			Proxy: http.ProxyFromEnvironment,
 			DialContext: (&net.Dialer{
 				Timeout:   30 * time.Second,
@@ -121,11 +132,11 @@ func New(opts Options) *Client {
 			ExpectContinueTimeout: 1 * time.Second,
 			ResponseHeaderTimeout: 5 * time.Minute,
 			TLSClientConfig:       &tls.Config{InsecureSkipVerify: !opts.TLSVerify}, //nolint:gosec // the user's --tls-verify=false
-		}
+		}}
 	}
 	g := newGuard(base, opts.TLSVerify)
 	g.idle, g.onStall = opts.IdleTimeout, opts.OnStall
-	return &Client{opts: opts, base: g, guard: g, hop: newRealmHop(g), transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
+	return &Client{opts: opts, base: g, guard: g, certs: certs, hop: newRealmHop(g), transports: map[string]*handshakeResult{}, hosts: map[string]*handshakeResult{}}
 }
 
 // scheme is the scheme of the URLs we build for repo: https unless plain
@@ -213,7 +224,7 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 		if askScheme {
 			ch, err := transport.Ping(hctx, repo.Registry, c.hop)
 			if err != nil {
-				return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
+				return ra.hint(handshakeError(repo, c.certs, err))
 			}
 			if strings.EqualFold(ch.Scheme, "bearer") {
 				return nil
@@ -222,7 +233,7 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 		var err error
 		rt, err = transport.NewWithContext(hctx, repo.Registry, auth, c.hop, []string{scope})
 		if err != nil {
-			return ra.hint(handshakeError(repo, c.opts.TLSVerify, err))
+			return ra.hint(handshakeError(repo, c.certs, err))
 		}
 		return nil
 	}, c.logRetry("connecting to "+repo.RegistryStr()))
@@ -232,12 +243,12 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 // handshakeError classifies a failed handshake. It tries https then http;
 // its error holds both answers, and the first may hide that the second is
 // worth retrying (a 5xx, a reset).
-func handshakeError(repo name.Repository, verify bool, err error) error {
+func handshakeError(repo name.Repository, certs *certStore, err error) error {
 	var te *transport.Error
 	if (errors.As(err, &te) && te.Temporary()) || retry.Retryable(err) {
-		return transient{explain(repo.RegistryStr(), verify, err)}
+		return transient{explain(repo.RegistryStr(), certs, err)}
 	}
-	return explain(repo.RegistryStr(), verify, err)
+	return explain(repo.RegistryStr(), certs, err)
 }
 
 func (c *Client) logRetry(what string) func(int, time.Duration, error) {

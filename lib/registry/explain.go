@@ -18,7 +18,7 @@ import (
 
 // explain adds the fix to errors a user can act on, keeping the error
 // chain (retries look into it).
-func explain(host string, verify bool, err error) error {
+func explain(host string, certs *certStore, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
@@ -28,8 +28,8 @@ func explain(host string, verify bool, err error) error {
 		var re *RealmError
 		anyError(err, func(e error) bool { re, _ = e.(*RealmError); return re != nil })
 		return re
-	case untrusted(err):
-		return &explained{fmt.Sprintf("%s: TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", host, firstLine(err.Error())), err}
+	case anyError(err, isCertDirError), untrusted(err), tlsRefused(err):
+		return &explained{host + ": " + explainTLS(host, certs, err), err}
 	case unreachable(err):
 		return &explained{fmt.Sprintf("%s: registry unreachable (%s); fix: check the host, port and network", host, firstLine(err.Error())), err}
 	case errors.Is(err, ErrPlainHTTP):
@@ -49,6 +49,35 @@ type explained struct {
 
 func (e *explained) Error() string { return e.msg }
 func (e *explained) Unwrap() error { return e.err }
+
+// explainTLS is the one line of a TLS failure with host, registry or
+// download server: what failed, the certs.d folders looked in, the fix.
+func explainTLS(host string, certs *certStore, err error) string {
+	var cde *CertDirError
+	if anyError(err, func(e error) bool { cde, _ = e.(*CertDirError); return cde != nil }) {
+		return cde.Error()
+	}
+	looked, into := "", "the host's certs.d folder"
+	if certs != nil {
+		looked, into = "; certs.d: "+certs.describe(host), certs.into(host)
+	}
+	if untrusted(err) {
+		return fmt.Sprintf("TLS certificate not trusted (%s)%s; fix: put its CA (PEM) as a .crt file in %s or in a folder given by --src-cert-dir/--dest-cert-dir, add it to SSL_CERT_FILE, or pass --src-tls-verify=false / --dest-tls-verify=false for this registry", firstLine(err.Error()), looked, into)
+	}
+	return fmt.Sprintf("TLS handshake refused by the server (%s), it may require a client certificate%s; fix: put the client certificate and its key as NAME.cert and NAME.key in %s or in a folder given by --src-cert-dir/--dest-cert-dir", firstLine(err.Error()), looked, into)
+}
+
+func isCertDirError(e error) bool { _, ok := e.(*CertDirError); return ok }
+
+// tlsRefused: the server answered the TLS handshake with an alert (a
+// client certificate missing or not accepted, most often). crypto/tls
+// reports alerts from the peer as a net.OpError of Op "remote error".
+func tlsRefused(err error) bool {
+	return anyError(err, func(e error) bool {
+		op, ok := e.(*net.OpError)
+		return ok && op.Op == "remote error"
+	})
+}
 
 // untrusted: the registry's certificate did not verify.
 func untrusted(err error) bool {

@@ -61,7 +61,7 @@ func TestExplain(t *testing.T) {
 		{"other", errors.New("something else"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := explain("r.example", true, tc.err)
+			got := explain("r.example", nil, tc.err)
 			var ex *explained
 			if tc.want == "" {
 				if errors.As(got, &ex) || got.Error() != tc.err.Error() {
@@ -87,7 +87,7 @@ func TestExplainRealTLS(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error from an untrusted certificate")
 	}
-	if got := explain("r.example", true, err).Error(); !strings.HasPrefix(got, "r.example: TLS certificate not trusted") {
+	if got := explain("r.example", nil, err).Error(); !strings.HasPrefix(got, "r.example: TLS certificate not trusted") {
 		t.Fatalf("explain: %q", got)
 	}
 }

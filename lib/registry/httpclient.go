@@ -31,7 +31,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Only reads are sent again; a body would have to be replayed.
 		resp, err := t.c.base.RoundTrip(req)
 		if err != nil {
-			return nil, explainFetch(err)
+			return nil, explainFetch(req.URL.Host, t.c.certs, err)
 		}
 		return resp, nil
 	}
@@ -74,7 +74,7 @@ func (t *fetchTransport) try(req *http.Request, b *retry.Budget, after error, of
 		return nil
 	}, t.c.logRetry(req.Method+" "+stripQuery(req.URL)))
 	if err != nil {
-		return nil, explainFetch(err)
+		return nil, explainFetch(req.URL.Host, t.c.certs, err)
 	}
 	return resp, nil
 }
@@ -143,7 +143,7 @@ func (r *resumingBody) Close() error { return r.body.Close() }
 
 // explainFetch gives a download's error its fix, by type. The URL is
 // not repeated: net/http's *url.Error, or the body's read error, names it.
-func explainFetch(err error) error {
+func explainFetch(host string, certs *certStore, err error) error {
 	var (
 		he    *HTTPError
 		stall *StallError
@@ -161,8 +161,8 @@ func explainFetch(err error) error {
 		return &explained{fmt.Sprintf("no data for %s (--idle-timeout)%s; fix: check that the server answers, or raise --idle-timeout", stall.Idle, tries), err}
 	case errors.As(err, &pe):
 		return &explained{fmt.Sprintf("plain HTTP to %s refused, TLS verification is on and the host is not loopback; fix: use an https:// URL, or pass --src-tls-verify=false if the server speaks only plain HTTP", pe.Host), err}
-	case untrusted(err):
-		return &explained{fmt.Sprintf("TLS certificate not trusted (%s); fix: add its CA to SSL_CERT_FILE, or pass --src-tls-verify=false", firstLine(err.Error())), err}
+	case anyError(err, isCertDirError), untrusted(err), tlsRefused(err):
+		return &explained{explainTLS(host, certs, err), err}
 	case unreachable(err):
 		return &explained{fmt.Sprintf("unreachable (%s)%s; fix: check the host, port and network", firstLine(err.Error()), tries), err}
 	case errors.As(err, &he) && he.Temporary():

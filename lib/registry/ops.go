@@ -101,7 +101,7 @@ func (c *Client) once(ctx context.Context, repo name.Repository, rt http.RoundTr
 	rctx, ra := withRetryAfterSink(ctx)
 	resp, err := rt.RoundTrip(req.WithContext(rctx))
 	if err != nil {
-		return nil, what, ra.hint(explain(repo.RegistryStr(), c.opts.TLSVerify, err))
+		return nil, what, ra.hint(explain(repo.RegistryStr(), c.certs, err))
 	}
 	first := req
 	if redirected(req, resp) {
@@ -545,7 +545,7 @@ func (c *Client) uploadOnce(ctx context.Context, repo name.Repository, rt http.R
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
-		return explain(repo.RegistryStr(), c.opts.TLSVerify, err)
+		return explain(repo.RegistryStr(), c.certs, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {

@@ -105,7 +105,7 @@ func (c *Client) follow(ctx context.Context, rt http.RoundTripper, first *http.R
 			via = rt
 		}
 		if resp, err = via.RoundTrip(next); err != nil {
-			return nil, next, fmt.Errorf("%s %s, redirected from %s: %w", next.Method, stripQuery(u), stripQuery(first.URL), explain(u.Host, c.opts.TLSVerify, err))
+			return nil, next, fmt.Errorf("%s %s, redirected from %s: %w", next.Method, stripQuery(u), stripQuery(first.URL), explain(u.Host, c.certs, err))
 		}
 		req = next
 	}
