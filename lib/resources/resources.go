@@ -6,6 +6,8 @@ package resources
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/capread"
@@ -29,6 +32,8 @@ const (
 	// UpdateServiceNamespace is where the OpenShift Update Service operator
 	// is installed by default; the reference tool writes it too.
 	UpdateServiceNamespace = "openshift-update-service"
+	// CatalogNamespace is OLM's global catalog namespace on OpenShift.
+	CatalogNamespace = "openshift-marketplace"
 )
 
 // File is one generated file.
@@ -332,9 +337,10 @@ func catalogSources(recs []*record.Record, o Options) ([]File, error) {
 			md = map[string]any{}
 		}
 		md["name"] = nm
-		if _, ok := md["namespace"]; !ok || tmpl == nil {
-			md["namespace"] = "openshift-marketplace"
-		}
+		// OLM's global catalog namespace, whatever the template says: a
+		// CatalogSource elsewhere serves only its own namespace (the
+		// reference tool forces it too).
+		md["namespace"] = CatalogNamespace
 		obj["metadata"] = md
 		spec, _ := obj["spec"].(map[string]any)
 		if spec == nil {
@@ -426,9 +432,24 @@ func LoadTemplate(path string) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog source template: %w", err)
 	}
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("catalog source template %s: %w", path, err)
+	}
+	// Decoded into the API type first: a value of the wrong type (YAML 1.1
+	// reads y, yes, on, no as booleans) would be written as it was read
+	// and refused by the cluster.
+	var typed v1alpha1.CatalogSource
+	if err := json.Unmarshal(j, &typed); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("catalog source template %s: %s is a %s where a %s belongs; fix: quote the value (YAML reads y, yes, on, no, true, numbers unquoted as other types)", path, te.Field, te.Value, te.Type)
+		}
+		return nil, fmt.Errorf("catalog source template %s: %w", path, err)
+	}
 	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("catalog source template %s: %v", path, err)
+	if err := json.Unmarshal(j, &m); err != nil {
+		return nil, fmt.Errorf("catalog source template %s: %w", path, err)
 	}
 	if m["kind"] != "CatalogSource" || m["apiVersion"] != "operators.coreos.com/v1alpha1" {
 		return nil, fmt.Errorf("catalog source template %s: kind %v, apiVersion %v; fix: the template must be an operators.coreos.com/v1alpha1 CatalogSource", path, m["kind"], m["apiVersion"])
