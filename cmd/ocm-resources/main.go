@@ -22,7 +22,7 @@ const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records
 Writes into DIR (default working-dir/cluster-resources) idms-oc-mirror.yaml,
 itms-oc-mirror.yaml, per mirrored catalog a CatalogSource cs-<catalog>-<tag>.yaml and
 a ClusterCatalog cc-<catalog>-<tag>.yaml (image by tag unless --pin-catalog-digest),
-updateService.yaml and signature-configmap.yaml/.json (the release payloads'
+updateService.yaml (graph image by tag unless --pin-graph-digest) and signature-configmap.yaml/.json (the release payloads'
 signatures, read from --cache, else fetched from OCP_SIGNATURE_URL; verified first
 with --verify-release-signatures or OCP_SIGNATURE_VERIFICATION_PK set), covering every
 pushed record of the input (the whole image set, not only what was new), and into
@@ -42,6 +42,7 @@ func run(args []string) int {
 	tmpl := c.Flags.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
 	var o resources.Options
 	c.Flags.BoolVar(&o.PinDigest, "pin-catalog-digest", false, "CatalogSource and ClusterCatalog name the catalog image by digest, not by its tag (a registryPoll update strategy then never sees a re-mirror)")
+	c.Flags.BoolVar(&o.PinGraphDigest, "pin-graph-digest", false, "UpdateService names the graph data image by digest, not by its tag graph-image:latest (a later run's graph then needs the new file applied)")
 	cfgPath := cli.ConfigVar(c.Flags, "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
 	cacheDir := c.Flags.String("cache", "", "cache holding the release signatures and Helm charts (the one ocm-push read); without it signatures are fetched from OCP_SIGNATURE_URL and charts read from the default cache")
 	verifySigs := c.Flags.Bool("verify-release-signatures", false, "verify every release signature with the keyring of "+releasesig.KeysEnv+" (else the built-in Red Hat keys) before it is written; on whenever "+releasesig.KeysEnv+" is set. A payload whose signature does not verify fails and is left out of the signature ConfigMap")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"sigs.k8s.io/yaml"
 )
@@ -56,6 +57,47 @@ func TestO1TemplateNamespaceAndTypes(t *testing.T) {
 				if cs.Namespace != "openshift-marketplace" {
 					t.Errorf("%s: namespace %q, want openshift-marketplace:\n%s", f.Name, cs.Namespace, f.Data)
 				}
+			}
+		})
+	}
+}
+
+// TestO2GraphDataImageByTag: the UpdateService names the graph image by tag
+// as the reference tool writes it; by digest with PinGraphDigest.
+func TestO2GraphDataImageByTag(t *testing.T) {
+	const repo = "mirror.example.com:5000/ocp/openshift/graph-image"
+	for _, tc := range []struct {
+		name   string
+		pin    bool
+		target string
+		want   string
+	}{
+		{"tag", false, repo + ":latest", repo + ":latest"},
+		{"pinned", true, repo + ":latest", repo + "@" + d3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := fixture()
+			for _, r := range recs {
+				if r.Origin == record.OriginGraph {
+					r.Target = tc.target
+				}
+			}
+			files, err := Generate(recs, Options{PinGraphDigest: tc.pin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for _, f := range files {
+				if f.Name == UpdateServiceFile {
+					var us updateServiceV1
+					if err := yaml.UnmarshalStrict(f.Data, &us); err != nil {
+						t.Fatal(err)
+					}
+					got = us.Spec.GraphDataImage
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("graphDataImage %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	// that a registryPoll update strategy (or a ClusterCatalog's polling)
 	// picks up a re-mirrored catalog.
 	PinDigest bool
+	// PinGraphDigest makes the UpdateService name the graph data image by
+	// digest. By default it names it by tag (…/openshift/graph-image:latest),
+	// as the reference tool does, so that the next run's graph is picked up.
+	PinGraphDigest bool
 	// Signatures are the release payloads' signatures (payload digest ->
 	// the signatures its record names, in order), for the signature
 	// ConfigMap.
@@ -158,7 +162,7 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 	}
 	files = append(files, sf...)
 	if graph != nil && len(releaseMirrors) > 0 {
-		f, err := updateService(graph, releaseMirrors)
+		f, err := updateService(graph, releaseMirrors, o.PinGraphDigest)
 		if err != nil {
 			return nil, err
 		}
@@ -390,10 +394,16 @@ func clusterCatalogs(recs []*record.Record, o Options) ([]File, error) {
 	return files, nil
 }
 
-func updateService(graph *record.Record, releases map[string]bool) (File, error) {
+func updateService(graph *record.Record, releases map[string]bool, pin bool) (File, error) {
 	ref, err := name.ParseReference(graph.Target, name.Insecure)
 	if err != nil {
 		return File{}, err
+	}
+	img := displayRepo(ref.Context()) + "@" + graph.Digest
+	if t, ok := ref.(name.Tag); ok && !pin {
+		img = displayRepo(ref.Context()) + ":" + t.TagStr()
+	} else if graph.Digest == "" {
+		return File{}, fmt.Errorf("graph image %s: record has no digest; fix: feed ocm-resources the records ocm-push wrote", graph.Source)
 	}
 	var rs []string
 	for r := range releases {
@@ -405,7 +415,7 @@ func updateService(graph *record.Record, releases map[string]bool) (File, error)
 		"kind":       "UpdateService",
 		"metadata":   map[string]any{"name": "update-service-oc-mirror", "namespace": UpdateServiceNamespace},
 		"spec": map[string]any{
-			"graphDataImage": displayRepo(ref.Context()) + "@" + graph.Digest,
+			"graphDataImage": img,
 			"releases":       rs[0],
 			"replicas":       2,
 		},
