@@ -87,8 +87,7 @@ type mirrorEntry struct {
 // Generate builds the files for the pushed records. Only records with status
 // pushed count; the order of the input does not matter.
 func Generate(recs []*record.Record, o Options) ([]File, error) {
-	digestSets := map[string]map[string]map[string]bool{} // category -> source repo -> mirror repos
-	tagSets := map[string]map[string]map[string]bool{}
+	var mappings []mapping
 	var catalogs []*record.Record
 	var graph *record.Record
 	releaseMirrors := map[string]bool{}
@@ -126,19 +125,16 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		case record.OriginRelease:
 			releaseMirrors[dstRepo] = true
 		}
-		cat := category(r.Origin)
-		sets := tagSets
-		if byDigest {
-			sets = digestSets
+		m := mapping{cat: category(r.Origin), src: srcRepo, dst: dstRepo}
+		if byDigest || r.Origin == record.OriginRelease {
+			m.digest = true
 		}
-		if sets[cat] == nil {
-			sets[cat] = map[string]map[string]bool{}
-		}
-		if sets[cat][srcRepo] == nil {
-			sets[cat][srcRepo] = map[string]bool{}
-		}
-		sets[cat][srcRepo][dstRepo] = true
+		// The payload is also pulled by tag (quay.io/...:4.15.3-x86_64, the
+		// reference tool's origin for it): its repository goes in both.
+		m.tag = !byDigest || r.Origin == record.OriginRelease
+		mappings = append(mappings, m)
 	}
+	digestSets, tagSets := scopeMappings(mappings)
 	var files []File
 	if b := mirrorSets("ImageDigestMirrorSet", "idms", "imageDigestMirrors", digestSets); b != nil {
 		files = append(files, File{IDMSFile, b})
@@ -200,6 +196,92 @@ func displayRepo(r name.Repository) string {
 	return host + "/" + r.RepositoryStr()
 }
 
+// annotations are the reference tool's, less createdAt (a timestamp would
+// make every run's files differ; they are the same run to run) and
+// oc-mirror_version (ocm is no oc-mirror version). createdBy keeps the
+// reference tool's value, so that selectors written for its resources
+// find these.
+func annotations() map[string]string {
+	return map[string]string{"createdBy": "oc-mirror v2"}
+}
+
+// mapping is one source repository mirrored to one mirror repository.
+type mapping struct {
+	cat, src, dst string
+	digest, tag   bool // in the IDMS, the ITMS
+}
+
+// splitNS splits a repository (host/path) into its namespace (host and
+// every path element but the last) and its path below the host. A
+// repository at the top of its registry has no namespace.
+func splitNS(repo string) (ns, path string) {
+	host, path, _ := strings.Cut(repo, "/")
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "", path
+	}
+	return host + "/" + path[:i], path
+}
+
+// nsScope returns the namespaces a mapping can be scoped to, as the
+// reference tool's attemptNamespaceScope does: the mirror repository ends
+// with the source's whole path (ocp/a/bundle for a/bundle), so that every
+// repository of the source namespace lies under the same path in the
+// mirror namespace.
+func nsScope(m mapping) (srcNS, dstNS string, ok bool) {
+	srcNS, srcPath := splitNS(m.src) // a source at the top of its registry stays per repository
+	if srcNS == "" || !strings.HasSuffix(m.dst, "/"+srcPath) {
+		return "", "", false
+	}
+	// The mirror repository less the source's repository name.
+	return srcNS, m.dst[:strings.LastIndexByte(m.dst, '/')], true
+}
+
+// scopeMappings builds the IDMS and ITMS sets (category -> source -> mirrors).
+// A source namespace is scoped whole (one entry for all its repositories)
+// when every mapping of a repository in it, whatever its category or set,
+// lies under the same path in the same mirror namespace; otherwise each
+// repository keeps its own entry. A cluster then finds in the mirror any
+// image of that namespace, as the reference tool's files let it.
+func scopeMappings(ms []mapping) (digestSets, tagSets map[string]map[string]map[string]bool) {
+	nsTo := map[string]string{} // source namespace -> its single mirror namespace
+	bad := map[string]bool{}    // source namespaces not mirrored whole in one place
+	for _, m := range ms {
+		sns, _ := splitNS(m.src)
+		if sns == "" {
+			continue
+		}
+		_, dns, ok := nsScope(m)
+		if prev, seen := nsTo[sns]; !ok || (seen && prev != dns) {
+			bad[sns] = true
+		}
+		nsTo[sns] = dns
+	}
+	digestSets, tagSets = map[string]map[string]map[string]bool{}, map[string]map[string]map[string]bool{}
+	add := func(sets map[string]map[string]map[string]bool, cat, src, dst string) {
+		if sets[cat] == nil {
+			sets[cat] = map[string]map[string]bool{}
+		}
+		if sets[cat][src] == nil {
+			sets[cat][src] = map[string]bool{}
+		}
+		sets[cat][src][dst] = true
+	}
+	for _, m := range ms {
+		src, dst := m.src, m.dst
+		if sns, _ := splitNS(m.src); sns != "" && !bad[sns] {
+			src, dst = sns, nsTo[sns]
+		}
+		if m.digest {
+			add(digestSets, m.cat, src, dst)
+		}
+		if m.tag {
+			add(tagSets, m.cat, src, dst)
+		}
+	}
+	return digestSets, tagSets
+}
+
 func mirrorSets(kind, prefix, field string, sets map[string]map[string]map[string]bool) []byte {
 	cats := make([]string, 0, len(sets))
 	for c := range sets {
@@ -225,7 +307,7 @@ func mirrorSets(kind, prefix, field string, sets map[string]map[string]map[strin
 		obj := map[string]any{
 			"apiVersion": "config.openshift.io/v1",
 			"kind":       kind,
-			"metadata":   map[string]any{"name": fmt.Sprintf("%s-%s-0", prefix, c)},
+			"metadata":   map[string]any{"name": fmt.Sprintf("%s-%s-0", prefix, c), "annotations": annotations()},
 			"spec":       map[string]any{field: entries},
 		}
 		b, _ := yaml.Marshal(obj)
@@ -341,6 +423,14 @@ func catalogSources(recs []*record.Record, o Options) ([]File, error) {
 			md = map[string]any{}
 		}
 		md["name"] = nm
+		ann, _ := md["annotations"].(map[string]any)
+		if ann == nil {
+			ann = map[string]any{}
+		}
+		for k, v := range annotations() {
+			ann[k] = v
+		}
+		md["annotations"] = ann
 		// OLM's global catalog namespace, whatever the template says: a
 		// CatalogSource elsewhere serves only its own namespace (the
 		// reference tool forces it too).
@@ -377,7 +467,7 @@ func clusterCatalogs(recs []*record.Record, o Options) ([]File, error) {
 		obj := map[string]any{
 			"apiVersion": "olm.operatorframework.io/v1",
 			"kind":       "ClusterCatalog",
-			"metadata":   map[string]any{"name": nms[i]},
+			"metadata":   map[string]any{"name": nms[i], "annotations": annotations()},
 			"spec": map[string]any{
 				"source": map[string]any{
 					"type":  "Image",
@@ -413,7 +503,7 @@ func updateService(graph *record.Record, releases map[string]bool, pin bool) (Fi
 	obj := map[string]any{
 		"apiVersion": "updateservice.operator.openshift.io/v1",
 		"kind":       "UpdateService",
-		"metadata":   map[string]any{"name": "update-service-oc-mirror", "namespace": UpdateServiceNamespace},
+		"metadata":   map[string]any{"name": "update-service-oc-mirror", "namespace": UpdateServiceNamespace, "annotations": annotations()},
 		"spec": map[string]any{
 			"graphDataImage": img,
 			"releases":       rs[0],
