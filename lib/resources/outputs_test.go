@@ -30,6 +30,7 @@ func TestO1TemplateNamespaceAndTypes(t *testing.T) {
 		{"namespace y", csHead + "  namespace: y\nspec:\n  sourceType: grpc\n", "metadata.namespace is a bool where a string belongs; fix: quote"},
 		{"publisher yes", csHead + "spec:\n  publisher: yes\n", "spec.publisher is a bool where a string belongs; fix: quote"},
 		{"displayName number", csHead + "spec:\n  displayName: 1.10\n", "spec.displayName is a number where a string belongs; fix: quote"},
+		{"spec a string", csHead + "spec: grpc\n", "spec is a string where a v1alpha1.CatalogSourceSpec belongs; fix: write a v1alpha1.CatalogSourceSpec there"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "tmpl.yaml")

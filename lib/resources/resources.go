@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -125,14 +126,10 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		case record.OriginRelease:
 			releaseMirrors[dstRepo] = true
 		}
-		m := mapping{cat: category(r.Origin), src: srcRepo, dst: dstRepo}
-		if byDigest || r.Origin == record.OriginRelease {
-			m.digest = true
-		}
-		// The payload is also pulled by tag (quay.io/...:4.15.3-x86_64, the
-		// reference tool's origin for it): its repository goes in both.
-		m.tag = !byDigest || r.Origin == record.OriginRelease
-		mappings = append(mappings, m)
+		// A payload is pulled by digest and by tag (quay.io/...:4.15.3-x86_64,
+		// the reference tool's origin for it): its repository goes in both.
+		payload := r.Origin == record.OriginRelease
+		mappings = append(mappings, mapping{cat: category(r.Origin), src: srcRepo, dst: dstRepo, digest: byDigest || payload, tag: !byDigest || payload})
 	}
 	digestSets, tagSets := scopeMappings(mappings)
 	var files []File
@@ -543,7 +540,11 @@ func LoadTemplate(path string) (map[string]any, error) {
 	if err := json.Unmarshal(j, &typed); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, fmt.Errorf("catalog source template %s: %s is a %s where a %s belongs; fix: quote the value (YAML reads y, yes, on, no, true, numbers unquoted as other types)", path, te.Field, te.Value, te.Type)
+			fix := "write a " + te.Type.String() + " there"
+			if te.Type.Kind() == reflect.String {
+				fix = "quote the value (YAML 1.1 reads y, yes, on, no and numbers unquoted as other types)"
+			}
+			return nil, fmt.Errorf("catalog source template %s: %s is a %s where a %s belongs; fix: %s", path, te.Field, te.Value, te.Type, fix)
 		}
 		return nil, fmt.Errorf("catalog source template %s: %w", path, err)
 	}
