@@ -22,9 +22,10 @@ const usage = `usage: ocm-push ... | ocm-resources [--out DIR] [flags] > records
 Writes into DIR (default working-dir/cluster-resources) idms-oc-mirror.yaml,
 itms-oc-mirror.yaml, per mirrored catalog a CatalogSource cs-<catalog>-<tag>.yaml and
 a ClusterCatalog cc-<catalog>-<tag>.yaml (image by tag unless --pin-catalog-digest),
-updateService.yaml and signature-configmap.yaml/.json (the release payloads'
-signatures, read from --cache, else fetched from OCP_SIGNATURE_URL; verified first
-with --verify-release-signatures or OCP_SIGNATURE_VERIFICATION_PK set), covering every
+updateService.yaml (graph image by tag unless --pin-graph-digest) and
+signature-configmap.yaml/.json (the release payloads' signatures, read from
+--cache, else the default cache, else fetched from OCP_SIGNATURE_URL; verified
+first with --verify-release-signatures or OCP_SIGNATURE_VERIFICATION_PK set), covering every
 pushed record of the input (the whole image set, not only what was new), and into
 --charts DIR (default working-dir/helm/charts, where oc-mirror keeps them) each pushed
 Helm chart as <name>-<version>.tgz, read from --cache (default: the default cache).
@@ -42,8 +43,9 @@ func run(args []string) int {
 	tmpl := c.Flags.String("catalog-source-template", "", "CatalogSource YAML whose fields (e.g. spec.updateStrategy) the generated ones keep")
 	var o resources.Options
 	c.Flags.BoolVar(&o.PinDigest, "pin-catalog-digest", false, "CatalogSource and ClusterCatalog name the catalog image by digest, not by its tag (a registryPoll update strategy then never sees a re-mirror)")
+	c.Flags.BoolVar(&o.PinGraphDigest, "pin-graph-digest", false, "UpdateService names the graph data image by digest, not by its tag graph-image:latest (a later run's graph then needs the new file applied)")
 	cfgPath := cli.ConfigVar(c.Flags, "image set configuration: its operators[].targetCatalogSourceTemplate apply per catalog")
-	cacheDir := c.Flags.String("cache", "", "cache holding the release signatures and Helm charts (the one ocm-push read); without it signatures are fetched from OCP_SIGNATURE_URL and charts read from the default cache")
+	cacheDir := c.Flags.String("cache", "", "cache holding the release signatures and Helm charts (the one ocm-push read); signatures it lacks are read from the default cache, else fetched from OCP_SIGNATURE_URL; charts are read from the default cache without it")
 	verifySigs := c.Flags.Bool("verify-release-signatures", false, "verify every release signature with the keyring of "+releasesig.KeysEnv+" (else the built-in Red Hat keys) before it is written; on whenever "+releasesig.KeysEnv+" is set. A payload whose signature does not verify fails and is left out of the signature ConfigMap")
 	c.Flags.StringVar(&out.ChartsDir, "charts", out.ChartsDir, "directory for the Helm chart archives")
 	c.RegisterLocal(c.Flags, 0)
@@ -68,7 +70,10 @@ func run(args []string) int {
 		if err != nil {
 			return 0, err
 		}
-		if o.Signatures, err = releasesig.Pushed(ctx, recs, *cacheDir, keys); err != nil {
+		// Where the records' stage left the signatures: the --cache given,
+		// else the default cache (none found: skipped), else the store.
+		defCache, _ := (&cli.Cache{}).Dir()
+		if o.Signatures, err = releasesig.Pushed(ctx, recs, []string{*cacheDir, defCache}, keys); err != nil {
 			return 0, fmt.Errorf("signature ConfigMap: %w", err)
 		}
 		files, err := resources.Generate(recs, o)

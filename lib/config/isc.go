@@ -291,20 +291,31 @@ func (p *parser) mapping(n *yaml.Node, path string, allowed ...string) (map[stri
 	out := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		ok := false
+		key := ""
 		for _, a := range allowed {
 			if k.Value == a {
-				ok = true
+				key = a
 			}
 		}
 		field := join(path, k.Value)
-		if !ok {
-			return nil, p.errf(k, field, closest(k.Value, allowed), "unknown field %q", k.Value)
+		if key == "" {
+			// oc-mirror decodes with encoding/json, which matches field
+			// names in any letter case (one of its tests writes
+			// additionalimages): read, and name the canonical spelling.
+			for _, a := range allowed {
+				if strings.EqualFold(k.Value, a) {
+					key = a
+				}
+			}
+			if key == "" {
+				return nil, p.errf(k, field, closest(k.Value, allowed), "unknown field %q", k.Value)
+			}
+			p.warnf(k, field, "read as %q; write %q (the canonical spelling)", join(path, key), key)
 		}
-		if out[k.Value] != nil {
-			return nil, p.errf(k, field, "keep one", "field %q given twice", k.Value)
+		if out[key] != nil {
+			return nil, p.errf(k, field, "keep one", "field %q given twice", key)
 		}
-		out[k.Value] = v
+		out[key] = v
 	}
 	return out, nil
 }

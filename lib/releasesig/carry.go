@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -80,9 +82,12 @@ func ResourcesKeyring(asked bool) (*Keyring, error) {
 }
 
 // Pushed reads the signatures of every pushed release payload of recs
-// (payload digest -> signatures): from the cache at cacheDir when one is
-// given (disk to mirror: no network), else from the store OCP_SIGNATURE_URL
-// names.
+// (payload digest -> signatures) wherever the records' stage put them: the
+// first of the caches at cacheDirs (in order; one that does not exist is
+// skipped, never created) that holds all of a payload's signatures, else
+// the store OCP_SIGNATURE_URL names. Disk to mirror, ocm-unpack left them in
+// a cache, so no network is needed; mirror to mirror, ocm-push cached none,
+// so they come from the store even when a cache is given.
 //
 // With keys, each signature is verified against its payload's digest first:
 // a cache can be filled by another path than the plan that verified it (a
@@ -90,15 +95,12 @@ func ResourcesKeyring(asked bool) (*Keyring, error) {
 // does not verify fails its payload's records (stage resources, naming the
 // release, the signature and the fix), and none of that payload's
 // signatures is returned.
-func Pushed(ctx context.Context, recs []*record.Record, cacheDir string, keys *Keyring) (map[string][][]byte, error) {
-	var cch *cache.Cache
-	var store *Store
-	var err error
-	if cacheDir != "" {
-		if cch, err = cache.Open(cacheDir); err != nil {
-			return nil, err
-		}
+func Pushed(ctx context.Context, recs []*record.Record, cacheDirs []string, keys *Keyring) (map[string][][]byte, error) {
+	caches, err := openExisting(cacheDirs)
+	if err != nil {
+		return nil, err
 	}
+	var store *Store
 	out := map[string][][]byte{}
 	refused := map[string]error{} // payload digest -> why
 	for _, r := range recs {
@@ -112,14 +114,23 @@ func Pushed(ctx context.Context, recs []*record.Record, cacheDir string, keys *K
 		if out[r.Digest] != nil {
 			continue
 		}
-		if cch == nil && store == nil {
-			if store, err = StoreFromEnv(); err != nil {
+		var b [][]byte
+		for _, c := range caches {
+			if b, err = Load(ctx, c, nil, r); err == nil {
+				break
+			} else if !errors.Is(err, ErrNotCached) {
 				return nil, err
 			}
 		}
-		b, err := Load(ctx, cch, store, r)
-		if err != nil {
-			return nil, err
+		if b == nil {
+			if store == nil {
+				if store, err = StoreFromEnv(); err != nil {
+					return nil, err
+				}
+			}
+			if b, err = Load(ctx, nil, store, r); err != nil {
+				return nil, err
+			}
 		}
 		if why := verifyCarried(keys, r, b); why != nil {
 			refused[r.Digest] = why
@@ -127,6 +138,27 @@ func Pushed(ctx context.Context, recs []*record.Record, cacheDir string, keys *K
 			continue
 		}
 		out[r.Digest] = b
+	}
+	return out, nil
+}
+
+// openExisting opens the caches of dirs that exist, each once.
+func openExisting(dirs []string) ([]*cache.Cache, error) {
+	var out []*cache.Cache
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if d == "" || seen[filepath.Clean(d)] {
+			continue
+		}
+		seen[filepath.Clean(d)] = true
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		c, err := cache.Open(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }

@@ -119,7 +119,7 @@ func TestOCICatalog(t *testing.T) {
 		t.Errorf("no ClusterCatalog (files %v)", files)
 	}
 	idms := got["idms-oc-mirror.yaml"]
-	if !strings.Contains(idms, "registry.example.com/src/bundle") {
+	if !strings.Contains(idms, "source: registry.example.com/src\n") { // its namespace, mirrored whole under ns/
 		t.Errorf("the bundle has no mirror set: %q (files %v)", idms, files)
 	}
 	for n, data := range got {

@@ -6,14 +6,18 @@ package resources
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/capread"
@@ -29,6 +33,8 @@ const (
 	// UpdateServiceNamespace is where the OpenShift Update Service operator
 	// is installed by default; the reference tool writes it too.
 	UpdateServiceNamespace = "openshift-update-service"
+	// CatalogNamespace is OLM's global catalog namespace on OpenShift.
+	CatalogNamespace = "openshift-marketplace"
 )
 
 // File is one generated file.
@@ -50,6 +56,10 @@ type Options struct {
 	// that a registryPoll update strategy (or a ClusterCatalog's polling)
 	// picks up a re-mirrored catalog.
 	PinDigest bool
+	// PinGraphDigest makes the UpdateService name the graph data image by
+	// digest. By default it names it by tag (…/openshift/graph-image:latest),
+	// as the reference tool does, so that the next run's graph is picked up.
+	PinGraphDigest bool
 	// Signatures are the release payloads' signatures (payload digest ->
 	// the signatures its record names, in order), for the signature
 	// ConfigMap.
@@ -78,8 +88,7 @@ type mirrorEntry struct {
 // Generate builds the files for the pushed records. Only records with status
 // pushed count; the order of the input does not matter.
 func Generate(recs []*record.Record, o Options) ([]File, error) {
-	digestSets := map[string]map[string]map[string]bool{} // category -> source repo -> mirror repos
-	tagSets := map[string]map[string]map[string]bool{}
+	var mappings []mapping
 	var catalogs []*record.Record
 	var graph *record.Record
 	releaseMirrors := map[string]bool{}
@@ -117,19 +126,12 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 		case record.OriginRelease:
 			releaseMirrors[dstRepo] = true
 		}
-		cat := category(r.Origin)
-		sets := tagSets
-		if byDigest {
-			sets = digestSets
-		}
-		if sets[cat] == nil {
-			sets[cat] = map[string]map[string]bool{}
-		}
-		if sets[cat][srcRepo] == nil {
-			sets[cat][srcRepo] = map[string]bool{}
-		}
-		sets[cat][srcRepo][dstRepo] = true
+		// A payload is pulled by digest and by tag (quay.io/...:4.15.3-x86_64,
+		// the reference tool's origin for it): its repository goes in both.
+		payload := r.Origin == record.OriginRelease
+		mappings = append(mappings, mapping{cat: category(r.Origin), src: srcRepo, dst: dstRepo, digest: byDigest || payload, tag: !byDigest || payload})
 	}
+	digestSets, tagSets := scopeMappings(mappings)
 	var files []File
 	if b := mirrorSets("ImageDigestMirrorSet", "idms", "imageDigestMirrors", digestSets); b != nil {
 		files = append(files, File{IDMSFile, b})
@@ -153,7 +155,7 @@ func Generate(recs []*record.Record, o Options) ([]File, error) {
 	}
 	files = append(files, sf...)
 	if graph != nil && len(releaseMirrors) > 0 {
-		f, err := updateService(graph, releaseMirrors)
+		f, err := updateService(graph, releaseMirrors, o.PinGraphDigest)
 		if err != nil {
 			return nil, err
 		}
@@ -191,6 +193,92 @@ func displayRepo(r name.Repository) string {
 	return host + "/" + r.RepositoryStr()
 }
 
+// annotations are the reference tool's, less createdAt (a timestamp would
+// make every run's files differ; they are the same run to run) and
+// oc-mirror_version (ocm is no oc-mirror version). createdBy keeps the
+// reference tool's value, so that selectors written for its resources
+// find these.
+func annotations() map[string]string {
+	return map[string]string{"createdBy": "oc-mirror v2"}
+}
+
+// mapping is one source repository mirrored to one mirror repository.
+type mapping struct {
+	cat, src, dst string
+	digest, tag   bool // in the IDMS, the ITMS
+}
+
+// splitNS splits a repository (host/path) into its namespace (host and
+// every path element but the last) and its path below the host. A
+// repository at the top of its registry has no namespace.
+func splitNS(repo string) (ns, path string) {
+	host, path, _ := strings.Cut(repo, "/")
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "", path
+	}
+	return host + "/" + path[:i], path
+}
+
+// nsScope returns the namespaces a mapping can be scoped to, as the
+// reference tool's attemptNamespaceScope does: the mirror repository ends
+// with the source's whole path (ocp/a/bundle for a/bundle), so that every
+// repository of the source namespace lies under the same path in the
+// mirror namespace.
+func nsScope(m mapping) (srcNS, dstNS string, ok bool) {
+	srcNS, srcPath := splitNS(m.src) // a source at the top of its registry stays per repository
+	if srcNS == "" || !strings.HasSuffix(m.dst, "/"+srcPath) {
+		return "", "", false
+	}
+	// The mirror repository less the source's repository name.
+	return srcNS, m.dst[:strings.LastIndexByte(m.dst, '/')], true
+}
+
+// scopeMappings builds the IDMS and ITMS sets (category -> source -> mirrors).
+// A source namespace is scoped whole (one entry for all its repositories)
+// when every mapping of a repository in it, whatever its category or set,
+// lies under the same path in the same mirror namespace; otherwise each
+// repository keeps its own entry. A cluster then finds in the mirror any
+// image of that namespace, as the reference tool's files let it.
+func scopeMappings(ms []mapping) (digestSets, tagSets map[string]map[string]map[string]bool) {
+	nsTo := map[string]string{} // source namespace -> its single mirror namespace
+	bad := map[string]bool{}    // source namespaces not mirrored whole in one place
+	for _, m := range ms {
+		sns, _ := splitNS(m.src)
+		if sns == "" {
+			continue
+		}
+		_, dns, ok := nsScope(m)
+		if prev, seen := nsTo[sns]; !ok || (seen && prev != dns) {
+			bad[sns] = true
+		}
+		nsTo[sns] = dns
+	}
+	digestSets, tagSets = map[string]map[string]map[string]bool{}, map[string]map[string]map[string]bool{}
+	add := func(sets map[string]map[string]map[string]bool, cat, src, dst string) {
+		if sets[cat] == nil {
+			sets[cat] = map[string]map[string]bool{}
+		}
+		if sets[cat][src] == nil {
+			sets[cat][src] = map[string]bool{}
+		}
+		sets[cat][src][dst] = true
+	}
+	for _, m := range ms {
+		src, dst := m.src, m.dst
+		if sns, _ := splitNS(m.src); sns != "" && !bad[sns] {
+			src, dst = sns, nsTo[sns]
+		}
+		if m.digest {
+			add(digestSets, m.cat, src, dst)
+		}
+		if m.tag {
+			add(tagSets, m.cat, src, dst)
+		}
+	}
+	return digestSets, tagSets
+}
+
 func mirrorSets(kind, prefix, field string, sets map[string]map[string]map[string]bool) []byte {
 	cats := make([]string, 0, len(sets))
 	for c := range sets {
@@ -216,7 +304,7 @@ func mirrorSets(kind, prefix, field string, sets map[string]map[string]map[strin
 		obj := map[string]any{
 			"apiVersion": "config.openshift.io/v1",
 			"kind":       kind,
-			"metadata":   map[string]any{"name": fmt.Sprintf("%s-%s-0", prefix, c)},
+			"metadata":   map[string]any{"name": fmt.Sprintf("%s-%s-0", prefix, c), "annotations": annotations()},
 			"spec":       map[string]any{field: entries},
 		}
 		b, _ := yaml.Marshal(obj)
@@ -332,9 +420,18 @@ func catalogSources(recs []*record.Record, o Options) ([]File, error) {
 			md = map[string]any{}
 		}
 		md["name"] = nm
-		if _, ok := md["namespace"]; !ok || tmpl == nil {
-			md["namespace"] = "openshift-marketplace"
+		ann, _ := md["annotations"].(map[string]any)
+		if ann == nil {
+			ann = map[string]any{}
 		}
+		for k, v := range annotations() {
+			ann[k] = v
+		}
+		md["annotations"] = ann
+		// OLM's global catalog namespace, whatever the template says: a
+		// CatalogSource elsewhere serves only its own namespace (the
+		// reference tool forces it too).
+		md["namespace"] = CatalogNamespace
 		obj["metadata"] = md
 		spec, _ := obj["spec"].(map[string]any)
 		if spec == nil {
@@ -367,7 +464,7 @@ func clusterCatalogs(recs []*record.Record, o Options) ([]File, error) {
 		obj := map[string]any{
 			"apiVersion": "olm.operatorframework.io/v1",
 			"kind":       "ClusterCatalog",
-			"metadata":   map[string]any{"name": nms[i]},
+			"metadata":   map[string]any{"name": nms[i], "annotations": annotations()},
 			"spec": map[string]any{
 				"source": map[string]any{
 					"type":  "Image",
@@ -384,10 +481,16 @@ func clusterCatalogs(recs []*record.Record, o Options) ([]File, error) {
 	return files, nil
 }
 
-func updateService(graph *record.Record, releases map[string]bool) (File, error) {
+func updateService(graph *record.Record, releases map[string]bool, pin bool) (File, error) {
 	ref, err := name.ParseReference(graph.Target, name.Insecure)
 	if err != nil {
 		return File{}, err
+	}
+	img := displayRepo(ref.Context()) + "@" + graph.Digest
+	if t, ok := ref.(name.Tag); ok && !pin {
+		img = displayRepo(ref.Context()) + ":" + t.TagStr()
+	} else if graph.Digest == "" {
+		return File{}, fmt.Errorf("graph image %s: record has no digest; fix: feed ocm-resources the records ocm-push wrote", graph.Source)
 	}
 	var rs []string
 	for r := range releases {
@@ -397,9 +500,9 @@ func updateService(graph *record.Record, releases map[string]bool) (File, error)
 	obj := map[string]any{
 		"apiVersion": "updateservice.operator.openshift.io/v1",
 		"kind":       "UpdateService",
-		"metadata":   map[string]any{"name": "update-service-oc-mirror", "namespace": UpdateServiceNamespace},
+		"metadata":   map[string]any{"name": "update-service-oc-mirror", "namespace": UpdateServiceNamespace, "annotations": annotations()},
 		"spec": map[string]any{
-			"graphDataImage": displayRepo(ref.Context()) + "@" + graph.Digest,
+			"graphDataImage": img,
 			"releases":       rs[0],
 			"replicas":       2,
 		},
@@ -426,9 +529,28 @@ func LoadTemplate(path string) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog source template: %w", err)
 	}
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("catalog source template %s: %w", path, err)
+	}
+	// Decoded into the API type first: a value of the wrong type (YAML 1.1
+	// reads y, yes, on, no as booleans) would be written as it was read
+	// and refused by the cluster.
+	var typed v1alpha1.CatalogSource
+	if err := json.Unmarshal(j, &typed); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			fix := "write a " + te.Type.String() + " there"
+			if te.Type.Kind() == reflect.String {
+				fix = "quote the value (YAML 1.1 reads y, yes, on, no and numbers unquoted as other types)"
+			}
+			return nil, fmt.Errorf("catalog source template %s: %s is a %s where a %s belongs; fix: %s", path, te.Field, te.Value, te.Type, fix)
+		}
+		return nil, fmt.Errorf("catalog source template %s: %w", path, err)
+	}
 	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("catalog source template %s: %v", path, err)
+	if err := json.Unmarshal(j, &m); err != nil {
+		return nil, fmt.Errorf("catalog source template %s: %w", path, err)
 	}
 	if m["kind"] != "CatalogSource" || m["apiVersion"] != "operators.coreos.com/v1alpha1" {
 		return nil, fmt.Errorf("catalog source template %s: kind %v, apiVersion %v; fix: the template must be an operators.coreos.com/v1alpha1 CatalogSource", path, m["kind"], m["apiVersion"])

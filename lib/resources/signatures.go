@@ -33,9 +33,10 @@ type configMap struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Metadata   struct {
-		Name      string            `json:"name"`
-		Namespace string            `json:"namespace"`
-		Labels    map[string]string `json:"labels"`
+		Name        string            `json:"name"`
+		Namespace   string            `json:"namespace"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	BinaryData map[string]string `json:"binaryData"`
 }
@@ -80,6 +81,7 @@ func signatureConfigMaps(recs []*record.Record, sigs map[string][][]byte) ([]Fil
 			}
 			cm.Metadata.Namespace = SignatureNamespace
 			cm.Metadata.Labels = map[string]string{SignatureLabel: ""}
+			cm.Metadata.Annotations = annotations()
 			cms = append(cms, cm)
 			size = 0
 		}

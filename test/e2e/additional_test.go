@@ -237,9 +237,9 @@ func TestResourcesPointAtTheMirror(t *testing.T) {
 		Source  string   `json:"source"`
 		Mirrors []string `json:"mirrors"`
 	}
-	mirrors := map[string][]string{} // source repo -> mirror repos
-	tagged := map[string]bool{}
-	for _, f := range []string{"idms-oc-mirror.yaml", "itms-oc-mirror.yaml"} {
+	// source (repository or namespace) -> mirrors, per set
+	sets := map[string]map[string][]string{"idms-oc-mirror.yaml": {}, "itms-oc-mirror.yaml": {}}
+	for f, mirrors := range sets {
 		b, err := os.ReadFile(filepath.Join(dir, "res", f))
 		if err != nil {
 			t.Fatal(err)
@@ -257,10 +257,23 @@ func TestResourcesPointAtTheMirror(t *testing.T) {
 			for _, e := range append(o.Spec.IDMS, o.Spec.ITMS...) {
 				mirrors[e.Source] = append(mirrors[e.Source], e.Mirrors...)
 			}
-			for _, e := range o.Spec.ITMS {
-				tagged[e.Source] = true
+		}
+	}
+	// resolve maps a repository as a cluster does: the longest source that
+	// is the repository or a namespace above it, the rest of the path
+	// appended to each of its mirrors.
+	resolve := func(mirrors map[string][]string, repo string) []string {
+		best := ""
+		for s := range mirrors {
+			if (repo == s || strings.HasPrefix(repo, s+"/")) && len(s) > len(best) {
+				best = s
 			}
 		}
+		var out []string
+		for _, m := range mirrors[best] {
+			out = append(out, m+strings.TrimPrefix(repo, best))
+		}
+		return out
 	}
 	n := 0
 	for _, rec := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
@@ -269,13 +282,14 @@ func TestResourcesPointAtTheMirror(t *testing.T) {
 		}
 		ref, _ := name.ParseReference(rec.Source)
 		repo := ref.Context().Name()
-		ms := mirrors[repo]
-		if len(ms) == 0 {
-			t.Errorf("%s: no mirror set names %s", rec.Source, repo)
-			continue
+		set := "idms-oc-mirror.yaml"
+		if rec.Tag != "" {
+			set = "itms-oc-mirror.yaml"
 		}
-		if tagged[repo] != (rec.Tag != "") {
-			t.Errorf("%s: in ITMS = %v, but tag = %q", rec.Source, tagged[repo], rec.Tag)
+		ms := resolve(sets[set], repo)
+		if len(ms) == 0 {
+			t.Errorf("%s: %s names no mirror of %s", rec.Source, set, repo)
+			continue
 		}
 		for _, m := range ms {
 			// Pull through the mirror reference as a cluster would.

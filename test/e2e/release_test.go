@@ -192,7 +192,7 @@ func TestGraphImage(t *testing.T) {
 		}
 	}
 	us := sh(t, dir, nil, "cat res/updateService.yaml")
-	if !strings.Contains(us.stdout, "graphDataImage: "+dst.Host+"/openshift/graph-image@"+graph.Digest) || !strings.Contains(us.stdout, "releases: "+dst.Host+"/openshift/release-images") {
+	if !strings.Contains(us.stdout, "graphDataImage: "+dst.Host+"/openshift/graph-image:latest") || !strings.Contains(us.stdout, "releases: "+dst.Host+"/openshift/release-images") {
 		t.Fatalf("updateService.yaml:\n%s", us.stdout)
 	}
 }
