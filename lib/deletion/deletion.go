@@ -146,7 +146,12 @@ func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List,
 		if !g.Signatures {
 			continue
 		}
-		atts, err := (&attach.Finder{Client: g.Client, Repo: repo}).Find(ctx, append([]string{desc.Digest}, children...))
+		// A manifest under a cosign tag that is not what the tag says is
+		// someone else's image: it stays, and the reviewer hears of it.
+		skip := func(a record.Attachment, why error) {
+			g.Log.Warnf("%s: %s %s (%s) not listed: %v", dest, a.Kind, a.Digest, a.Tag, why)
+		}
+		atts, err := (&attach.Finder{Client: g.Client, Repo: repo, Skip: skip}).Find(ctx, append([]string{desc.Digest}, children...))
 		if err != nil {
 			return nil, fmt.Errorf("%s: looking up its signatures and referrers: %w", dest, err)
 		}
@@ -331,7 +336,11 @@ func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, maxNest
 			it.Digest = desc.Digest
 		}
 		if dryRun {
-			log.Infof("would delete %s@%s (%s)", it.Repository, it.Digest, it.Destination)
+			from := it.Destination // ocm's earlier lists; else where it was mirrored from
+			if from == "" {
+				from = it.Source
+			}
+			log.Infof("would delete %s@%s (%s)", it.Repository, it.Digest, from)
 			res.Deleted = append(res.Deleted, it)
 			continue
 		}

@@ -150,7 +150,8 @@ func TestI25DeleteHelm(t *testing.T) {
 // what is attached to each deleted image at the mirror (cosign's .sig and
 // .att tags, the SBOM referrer and the referrers tag index, the platforms'
 // signatures), and deleting removes them; the attachments of kept images
-// stay, still verifying. Without the flag the list names the images only.
+// stay, still verifying, and so does an image under a deleted image's .sig
+// tag that is no signature. Without the flag the list names the images only.
 // --delete-id names the file as oc-mirror does.
 func TestI25DeleteSignatures(t *testing.T) {
 	src := testenv.Start(t, testenv.RegistryOptions{})
@@ -175,7 +176,18 @@ func TestI25DeleteSignatures(t *testing.T) {
 	if n := len(atts[s.multi.Digest]); n != 5 {
 		t.Fatalf("multiarch/tools has %d attachments at the mirror, want 5", n)
 	}
-	writeFile(t, filepath.Join(dir, "delete.yaml"), deleteHead+fmt.Sprintf("  - name: %[1]s/ubi9/ubi:latest\n  - name: %[1]s/multiarch/tools:1.0\n", src.Host))
+	// At the mirror, the unsigned ubi9/ubi-minimal's .sig tag names another
+	// image (docker/legacy's): not a signature, so it is not listed and stays.
+	minimalHex, _ := strings.CutPrefix(s.minimal.Digest, "sha256:")
+	fake := dst.Host + "/" + s.minimal.Repo + ":sha256-" + minimalHex + ".sig"
+	legacyImg, err := remote.Image(mustRef(t, src.Host+"/"+s.legacy.Repo+"@"+s.legacy.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustRef(t, fake), legacyImg); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "delete.yaml"), deleteHead+fmt.Sprintf("  - name: %[1]s/ubi9/ubi:latest\n  - name: %[1]s/multiarch/tools:1.0\n  - name: %[1]s/ubi9/ubi-minimal:latest\n", src.Host))
 	at := func(repo, digest string) string { return dst.Host + "/" + repo + "@" + digest }
 	var gone []string
 	for _, a := range atts[s.ubi.Digest] {
@@ -197,7 +209,7 @@ func TestI25DeleteSignatures(t *testing.T) {
 	}
 
 	r := sh(t, dir, nil, "ocm-plan -c delete.yaml | ocm-delete --generate --delete-signatures --delete-id sigs --workspace ws "+target)
-	if r.code != 0 || !strings.Contains(r.stderr, "9 signatures and referrers") {
+	if r.code != 0 || !strings.Contains(r.stderr, "9 signatures and referrers") || !strings.Contains(r.stderr, "signature "+s.legacy.Digest+" (sha256-"+minimalHex+".sig) not listed") {
 		t.Fatalf("generate --delete-signatures exit %d", r.code)
 	}
 	file := filepath.Join(dir, "ws", "delete", "delete-images-sigs.yaml")
@@ -211,10 +223,10 @@ func TestI25DeleteSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Items) != 1+1+4+9 {
-		t.Fatalf("%d items, want 15 (2 images, 4 platforms, 9 attachments):\n%s", len(l.Items), listed)
+	if len(l.Items) != 3+4+9 {
+		t.Fatalf("%d items, want 16 (3 images, 4 platforms, 9 attachments):\n%s", len(l.Items), listed)
 	}
-	if r := sh(t, dir, nil, "ocm-delete --delete-yaml-file "+file+" "+target); r.code != 0 || !strings.Contains(r.stderr, "deleted 15 manifests") {
+	if r := sh(t, dir, nil, "ocm-delete --delete-yaml-file "+file+" "+target); r.code != 0 || !strings.Contains(r.stderr, "deleted 16 manifests") {
 		t.Fatalf("delete exit %d", r.code)
 	}
 	for _, g := range gone {
@@ -237,6 +249,9 @@ func TestI25DeleteSignatures(t *testing.T) {
 				t.Errorf("attachment %s of the kept %s was deleted", a.Digest, img.Repo)
 			}
 		}
+	}
+	if !present(t, fake) || !present(t, at(s.legacy.Repo, s.legacy.Digest)) {
+		t.Errorf("the image under ubi9/ubi-minimal's .sig tag, not a signature, was deleted")
 	}
 	if !cosignVerify(t, dir, "other.pub", at(s.legacy.Repo, s.legacy.Digest)) || !cosignVerify(t, dir, "cosign.pub", at(s.app.Repo, s.app.Digest)) {
 		t.Error("a kept image's signature no longer verifies at the mirror")
@@ -267,6 +282,10 @@ items:
   type: generic
 kind: DeleteImageList
 `, src.Host, dst.Host, legacy.Digest))
+	// --delete-signatures and --delete-id shape a generated list only.
+	if r := sh(t, dir, nil, "ocm-delete --delete-signatures --delete-yaml-file delete-images.yaml "+target); r.code != 2 || !strings.Contains(r.stderr, "fix: give them with --generate") {
+		t.Fatalf("--delete-signatures with --delete-yaml-file: exit %d", r.code)
+	}
 	if r := sh(t, dir, nil, "ocm-delete --delete-yaml-file file://$PWD/delete-images.yaml "+target); r.code != 0 || !strings.Contains(r.stderr, "deleted 2 manifests") {
 		t.Fatalf("delete exit %d", r.code)
 	}
