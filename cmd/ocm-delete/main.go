@@ -13,12 +13,14 @@ import (
 )
 
 const usage = `usage:
-  ocm-plan -c delete.yaml | ocm-delete --generate [--workspace DIR] [--keep KEEP] docker://HOST[/PREFIX]
+  ocm-plan -c delete.yaml | ocm-delete --generate [--workspace DIR] [--delete-id ID] [--delete-signatures] [--keep KEEP] docker://HOST[/PREFIX]
   ocm-delete --delete-yaml-file DIR/delete/delete-images.yaml [--dry-run] [--force-cache-delete --cache C] docker://HOST[/PREFIX]
 
 --generate resolves each record (from a DeleteImageSetConfiguration) against
-the mirror and writes DIR/delete/delete-images.yaml: every manifest that would
-be deleted, with its source and digest; it deletes nothing. KEEP (the mirror's
+the mirror and writes DIR/delete/delete-images.yaml (oc-mirror's
+DeleteImageList): every manifest that would be deleted, by digest, with its
+source; it deletes nothing. --delete-signatures adds what is attached to them
+(cosign signatures, attestations, SBOMs, referrers). KEEP (the mirror's
 current image set: an ImageSetConfiguration, or the records of what was
 pushed) protects manifests that set still needs. --delete-yaml-file deletes
 exactly the file's manifests (tags pointing at them go with them); an item
@@ -31,6 +33,8 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	c := cli.New("ocm-delete", usage)
 	generate := c.Flags.Bool("generate", false, "write DIR/delete/delete-images.yaml from the records on stdin; delete nothing")
+	deleteID := c.Flags.String("delete-id", "", "with --generate: write DIR/delete/delete-images-ID.yaml instead")
+	signatures := c.Flags.Bool("delete-signatures", false, "with --generate: also list the signatures, attestations, SBOMs and referrers attached to each listed manifest at the mirror")
 	var workspace, yamlFile string
 	cli.WorkspaceVar(c.Flags, &workspace, "folder for delete/delete-images.yaml")
 	keep := c.Flags.String("keep", "", "image set to keep: an ImageSetConfiguration (planned against its sources) or a records file (.jsonl)")
@@ -44,20 +48,27 @@ func run(args []string) int {
 		if c.Flags.NArg() != 1 || *generate == (yamlFile != "") {
 			return 0, cli.Usagef("give either --generate or --delete-yaml-file, and one docker://HOST[/PREFIX]; fix: see ocm-delete --help")
 		}
+		if !*generate && (*deleteID != "" || *signatures) {
+			return 0, cli.Usagef("--delete-id and --delete-signatures shape the list --generate writes; fix: give them with --generate")
+		}
 		mirror, dst, err := c.Mirror(c.Flags.Arg(0))
 		if err != nil {
 			return 0, err
 		}
 		if *generate {
+			path, err := deletion.ListPath(workspace, *deleteID)
+			if err != nil {
+				return 0, cli.Usage(err)
+			}
 			recs, err := cli.ReadRecords()
 			if err != nil {
 				return 0, err
 			}
-			g := &deletion.Generator{Client: dst, Mirror: mirror, MaxNested: *maxNested, Log: c.Log}
+			g := &deletion.Generator{Client: dst, Mirror: mirror, MaxNested: *maxNested, Log: c.Log, Signatures: *signatures}
 			if g.Keep, err = deletion.KeepSet(ctx, *keep, c.SourceClient, c.Log); err != nil {
 				return 0, cli.Usagef("--keep %s: %v", *keep, err)
 			}
-			return 0, g.WriteList(ctx, recs, workspace, c.Flags.Arg(0))
+			return 0, g.WriteList(ctx, recs, path, c.Flags.Arg(0))
 		}
 		l, err := deletion.Read(yamlFile)
 		if err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -187,5 +188,63 @@ func TestPlatformRelease(t *testing.T) {
 	}
 	if pl := c.Spec.Platform; pl.Release != "quay.io/openshift-release-dev/ocp-release:4.16.0-rc.1-x86_64" || len(pl.Channels) != 0 || !pl.Graph || !pl.KubeVirtContainer {
 		t.Fatalf("platform %+v", pl)
+	}
+}
+
+// TestDeleteHelm: delete.helm reads as mirror.helm does (oc-mirror's own
+// delete configurations use it, e.g. its delete-config-77061.yaml and
+// disc-happy-path.yaml), with the same checks.
+func TestDeleteHelm(t *testing.T) {
+	const dhead = "kind: DeleteImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\ndelete:\n"
+	cases := []struct {
+		name, body string
+		repos      []string // repository name/chart count
+		local      int
+		err        string
+	}{
+		{name: "oc-mirror delete-config-77061", body: dhead + `  helm:
+    repositories:
+      - name: podinfo
+        url: https://stefanprodan.github.io/podinfo
+        charts:
+          - name: podinfo
+            version: 5.0.0
+      - name: sbo
+        url: https://redhat-developer.github.io/service-binding-operator-helm-chart/
+`, repos: []string{"podinfo/1", "sbo/0"}},
+		{name: "with other kinds", body: dhead + `  additionalImages:
+  - name: quay.io/openshifttest/hello-openshift@sha256:61b8f5e1a3b5dbd9e2c35fd448dc5106337d7a299873dd3a6f0cd8d4891ecc27
+  helm:
+    local:
+    - name: mychart
+      path: ./charts/mychart
+      imagePaths: ["{.spec.template.spec.containers[*].image}"]
+`, local: 1},
+		{name: "unknown field", body: dhead + "  helm:\n    repositories:\n    - name: r\n      url: https://charts.example.com\n      colour: red\n", err: `delete.helm.repositories[0].colour: unknown field`},
+		{name: "bad url", body: dhead + "  helm:\n    repositories:\n    - name: r\n      url: charts.example.com\n", err: "is not an http(s) URL"},
+		{name: "local without path", body: dhead + "  helm:\n    local:\n    - name: c\n", err: "path: missing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("delete.yaml", []byte(tc.body))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := cfg.Spec.Helm
+			if cfg.Kind != KindDelete || h == nil || len(h.Repositories) != len(tc.repos) || len(h.Local) != tc.local {
+				t.Fatalf("delete.helm = %+v", h)
+			}
+			for i, want := range tc.repos {
+				if got := fmt.Sprintf("%s/%d", h.Repositories[i].Name, len(h.Repositories[i].Charts)); got != want {
+					t.Errorf("repositories[%d] = %s, want %s", i, got, want)
+				}
+			}
+		})
 	}
 }

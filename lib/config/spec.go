@@ -14,7 +14,7 @@ import (
 func (p *parser) imageSet(n *yaml.Node, path string, kind Kind) (*ImageSet, error) {
 	allowed := []string{"platform", "operators", "additionalImages", "blockedImages", "helm", "samples"}
 	if kind == KindDelete {
-		allowed = []string{"platform", "operators", "additionalImages", "samples"}
+		allowed = []string{"platform", "operators", "additionalImages", "helm", "samples"}
 	}
 	f, err := p.mapping(n, path, allowed...)
 	if err != nil {

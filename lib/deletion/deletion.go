@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ocm-mirror/ocm/lib/atomicfile"
+	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/manifest"
@@ -52,6 +52,12 @@ type Item struct {
 	// SharedWith names tags outside this list that point at the same
 	// manifest: deleting it removes them too. Review before deleting.
 	SharedWith []string `json:"sharedWith,omitempty"`
+	// Type is oc-mirror's content type of the image (TypeOf); Attached
+	// names the manifest an attachment (--delete-signatures) belongs to.
+	// Both are written to delete-images.yaml, not read from ocm's own
+	// earlier format.
+	Type     string `json:"-"`
+	Attached string `json:"-"`
 }
 
 // Generator builds a List from records.
@@ -63,6 +69,11 @@ type Generator struct {
 	// Keep, when set, is the image set that must stay: manifests it needs
 	// are left out of the list.
 	Keep []*record.Record
+	// Signatures (--delete-signatures) also lists what is attached to each
+	// listed manifest at the mirror: cosign signatures, attestations and
+	// SBOMs (tags sha256-<hex>.sig/.att/.sbom), referrers and the referrers
+	// tag schema's index. Without it they stay, as before.
+	Signatures bool
 }
 
 type key struct{ repo, digest string }
@@ -117,7 +128,8 @@ func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List,
 		}
 		seen[k] = true
 		dest := g.Mirror.Registry + "/" + repoName + ":" + tag
-		l.Items = append(l.Items, Item{Source: r.Source, Destination: dest, Repository: repoName, Digest: desc.Digest})
+		typ := TypeOf(r.Origin)
+		l.Items = append(l.Items, Item{Source: r.Source, Destination: dest, Repository: repoName, Digest: desc.Digest, Type: typ})
 		// Platform images of an index go too, after it.
 		children, err := g.children(ctx, repo, desc.Digest)
 		if err != nil {
@@ -129,13 +141,51 @@ func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List,
 				continue
 			}
 			seen[ck] = true
-			l.Items = append(l.Items, Item{Destination: dest, Repository: repoName, Digest: c, Parent: desc.Digest})
+			l.Items = append(l.Items, Item{Source: sourceAt(r.Source, "@"+c), Destination: dest, Repository: repoName, Digest: c, Parent: desc.Digest, Type: typ})
+		}
+		if !g.Signatures {
+			continue
+		}
+		// A manifest under a cosign tag that is not what the tag says is
+		// someone else's image: it stays, and the reviewer hears of it.
+		skip := func(a record.Attachment, why error) {
+			g.Log.Warnf("%s: %s %s (%s) not listed: %v", dest, a.Kind, a.Digest, a.Tag, why)
+		}
+		atts, err := (&attach.Finder{Client: g.Client, Repo: repo, Skip: skip}).Find(ctx, append([]string{desc.Digest}, children...))
+		if err != nil {
+			return nil, fmt.Errorf("%s: looking up its signatures and referrers: %w", dest, err)
+		}
+		for _, a := range atts {
+			if a.Tag != "" {
+				listed[repoName][a.Tag] = true // goes with the attachment, not shared
+			}
+			ak := key{repoName, a.Digest}
+			if keep[ak] || seen[ak] {
+				continue
+			}
+			seen[ak] = true
+			src := sourceAt(r.Source, "@"+a.Digest)
+			if a.Tag != "" {
+				src = sourceAt(r.Source, ":"+a.Tag)
+			}
+			l.Items = append(l.Items, Item{Source: src, Destination: dest, Repository: repoName, Digest: a.Digest, Type: typ, Attached: a.Kind + " of " + a.Subject})
 		}
 	}
 	if err := g.markShared(ctx, l, listed); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// sourceAt names, in the repository source was mirrored from, the manifest
+// suffix (@digest or :tag) names: what oc-mirror writes as imageName for a
+// platform image or an attachment.
+func sourceAt(source, suffix string) string {
+	ref, err := name.ParseReference(source)
+	if err != nil {
+		return ""
+	}
+	return ref.Context().Name() + suffix
 }
 
 // keepSet resolves the image set to keep to the manifests it needs.
@@ -220,24 +270,15 @@ func (g *Generator) markShared(ctx context.Context, l *List, listed map[string]m
 	return nil
 }
 
-// Write saves the list atomically.
-func Write(path string, l *List) error {
-	b, err := yaml.Marshal(l)
-	if err != nil {
-		return err
-	}
-	header := "# Manifests ocm-delete --delete-yaml-file will delete from " + l.Registry + ".\n" +
-		"# Review it: entries with sharedWith are also named by tags outside this list.\n" +
-		"# Deleting manifests frees no storage until the registry's garbage collector runs.\n"
-	return atomicfile.WriteFile(path, append([]byte(header), b...), 0o644)
-}
-
 // Read loads and checks a list.
 func Read(path string) (*List, error) {
 	b, err := capread.File(path, capread.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
+	// ocm's earlier format (items of source, destination, repository,
+	// digest) still deletes; else the list is oc-mirror's, which ocm now
+	// writes too.
 	var l List
 	if err := yaml.UnmarshalStrict(b, &l); err != nil {
 		if ol, ok, oerr := fromOcMirror(path, b); ok {
@@ -295,7 +336,11 @@ func Delete(ctx context.Context, c *registry.Client, mirror refs.Mirror, maxNest
 			it.Digest = desc.Digest
 		}
 		if dryRun {
-			log.Infof("would delete %s@%s (%s)", it.Repository, it.Digest, it.Destination)
+			from := it.Destination // ocm's earlier lists; else where it was mirrored from
+			if from == "" {
+				from = it.Source
+			}
+			log.Infof("would delete %s@%s (%s)", it.Repository, it.Digest, from)
 			res.Deleted = append(res.Deleted, it)
 			continue
 		}

@@ -2,9 +2,11 @@ package deletion
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
@@ -42,28 +44,48 @@ func KeepSet(ctx context.Context, path string, source func() (*registry.Client, 
 	return (&plan.Planner{Client: src, Log: log}).Plan(ctx, cfg)
 }
 
-// WriteList generates the list for recs and writes it to
-// WORKSPACE/delete/delete-images.yaml, saying how to delete it from mirror
-// (docker://HOST[/PREFIX] as given).
-func (g *Generator) WriteList(ctx context.Context, recs []*record.Record, workspace, mirror string) error {
+// ErrBadDeleteID: a --delete-id that cannot be part of a file name.
+var ErrBadDeleteID = errors.New("the delete id must be letters, digits, '.', '_' or '-'")
+
+var deleteID = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*$`)
+
+// ListPath is where --generate writes the list: WORKSPACE/delete/
+// delete-images.yaml, or delete-images-ID.yaml with --delete-id ID, as
+// oc-mirror names them.
+func ListPath(workspace, id string) (string, error) {
+	file := "delete-images.yaml"
+	if id != "" {
+		if !deleteID.MatchString(id) || len(id) > 128 {
+			return "", fmt.Errorf("--delete-id %q: %w; fix: e.g. --delete-id 2024-06-cleanup", id, ErrBadDeleteID)
+		}
+		file = "delete-images-" + id + ".yaml"
+	}
+	return filepath.Join(workspace, "delete", file), nil
+}
+
+// WriteList generates the list for recs and writes it to path (ListPath),
+// saying how to delete it from mirror (docker://HOST[/PREFIX] as given).
+func (g *Generator) WriteList(ctx context.Context, recs []*record.Record, path, mirror string) error {
 	l, err := g.Generate(ctx, recs)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(workspace, "delete", "delete-images.yaml")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	if err := Write(path, l); err != nil {
 		return err
 	}
-	shared := 0
+	shared, attached := 0, 0
 	for _, it := range l.Items {
 		if len(it.SharedWith) > 0 {
 			shared++
 		}
+		if it.Attached != "" {
+			attached++
+		}
 	}
-	g.Log.Infof("%d manifests to delete (%d shared with other tags) listed in %s; review it, then run ocm-delete --delete-yaml-file %s %s", len(l.Items), shared, path, path, mirror)
+	g.Log.Infof("%d manifests to delete (%d shared with other tags, %d signatures and referrers) listed in %s; review it, then run ocm-delete --delete-yaml-file %s %s", len(l.Items), shared, attached, path, path, mirror)
 	return nil
 }
 

@@ -19,7 +19,7 @@ var ErrOutOfScope = errors.New("outside the target")
 // bound the administrator set, so an item outside it is refused before
 // anything is deleted.
 func CheckScope(l *List, mirror refs.Mirror, maxNested int) error {
-	if l.Registry != mirror.Registry {
+	if l.Registry != mirror.Registry && len(l.Items) > 0 { // an empty list deletes nothing anywhere
 		return fmt.Errorf("%w: the list was generated for registry %q, not %s; fix: generate it against this registry", ErrOutOfScope, l.Registry, mirror)
 	}
 	for i, it := range l.Items {

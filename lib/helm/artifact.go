@@ -46,18 +46,40 @@ const (
 // ErrNotChart: a helm-chart record's image is not a chart artifact.
 var ErrNotChart = errors.New("not a Helm chart artifact")
 
+// place is where chart md lands in the mirror: DestinationRoot+name, tagged
+// with its version.
+func place(md *chart.Metadata) (repo, tag string, err error) {
+	id := md.Name + "-" + md.Version
+	repo = DestinationRoot + md.Name
+	if _, err := name.NewRepository("localhost/"+repo, name.StrictValidation); err != nil {
+		return "", "", fmt.Errorf("chart %s: its name cannot name a repository in the mirror (%v); fix: rename the chart in lower case", id, err)
+	}
+	tag = strings.ReplaceAll(md.Version, "+", "_") // Helm's OCI tag rule: '+' is not allowed in tags
+	if _, err := name.NewTag("localhost/"+repo+":"+tag, name.StrictValidation); err != nil {
+		return "", "", fmt.Errorf("chart %s: its version cannot be a tag (%v)", id, err)
+	}
+	return repo, tag, nil
+}
+
+// Placed is the record of chart ch as pushed to the mirror, for a
+// DeleteImageSetConfiguration: where it lands, nothing stored (its digest
+// is read from the mirror when the delete list is generated).
+func Placed(ch Chart) (*record.Record, error) {
+	repo, tag, err := place(ch.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	return &record.Record{V: record.Version, Origin: record.OriginHelmChart, Source: SourceRoot + ch.Metadata.Name + ":" + tag, Tag: tag,
+		Destination: repo + ":" + tag, Status: record.StatusPlanned, Stage: "plan"}, nil
+}
+
 // Store writes ch into c as a Helm OCI artifact (the chart's metadata as
 // config, the archive as its one layer) and returns its record, planned.
 func Store(ctx context.Context, c *cache.Cache, ch Chart) (*record.Record, error) {
 	md := ch.Metadata
-	id := md.Name + "-" + md.Version
-	repo := DestinationRoot + md.Name
-	if _, err := name.NewRepository("localhost/"+repo, name.StrictValidation); err != nil {
-		return nil, fmt.Errorf("chart %s: its name cannot name a repository in the mirror (%v); fix: rename the chart in lower case", id, err)
-	}
-	tag := strings.ReplaceAll(md.Version, "+", "_") // Helm's OCI tag rule: '+' is not allowed in tags
-	if _, err := name.NewTag("localhost/"+repo+":"+tag, name.StrictValidation); err != nil {
-		return nil, fmt.Errorf("chart %s: its version cannot be a tag (%v)", id, err)
+	repo, tag, err := place(md)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := json.Marshal(md)
 	if err != nil {

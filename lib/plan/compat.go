@@ -63,6 +63,15 @@ func (p *Planner) helmRecords(ctx context.Context, cfg *config.Config) ([]*recor
 		return nil, err
 	}
 	var out []*record.Record
+	if cfg.Kind == config.KindDelete { // the charts as pushed: nothing is stored
+		for _, ch := range set.Charts {
+			r, err := helm.Placed(ch)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
 	if cfg.Kind == config.KindImageSet {
 		if p.Cache == nil {
 			return nil, fmt.Errorf("mirror.helm: the charts are stored in a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push")

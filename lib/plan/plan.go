@@ -184,7 +184,9 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 	_ = workpool.Run(ctx, len(recs), workers, func(ctx context.Context, i int) error {
 		defer close(done[i])
 		r := recs[i]
-		if r.Done() || r.Digest != "" { // resolved earlier (contested)
+		// Resolved earlier (contested), or ocm's own (a chart to delete:
+		// no source registry has it; the mirror is asked when deleting).
+		if r.Done() || r.Digest != "" || r.Built() {
 			return nil
 		}
 		if why := blocked.matchRecord(r); why != "" {

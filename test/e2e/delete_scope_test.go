@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/ocm-mirror/ocm/internal/testenv"
 	"github.com/ocm-mirror/ocm/lib/deletion"
 )
@@ -47,35 +49,46 @@ func TestF4DeleteStaysUnderPrefix(t *testing.T) {
 		name   string
 		tamper func(l *deletion.List)
 		want   string
+		// legacy: only ocm's earlier format has a destination field.
+		legacy bool
 	}{
-		{"repository outside the prefix, listed last", func(l *deletion.List) {
+		{name: "repository outside the prefix, listed last", tamper: func(l *deletion.List) {
 			l.Items = append(l.Items, outside)
-		}, `items[6] repository "ubi9/ubi-minimal"`},
-		{"repository climbing out with ..", func(l *deletion.List) {
+		}, want: `items[6] repository "ubi9/ubi-minimal"`},
+		{name: "repository climbing out with ..", tamper: func(l *deletion.List) {
 			l.Items[0].Repository = "m/../ubi9/ubi-minimal"
 			l.Items[0].Destination = dst.Host + "/m/../ubi9/ubi-minimal:latest"
-		}, "m/../ubi9/ubi-minimal"},
-		{"destination on another registry", func(l *deletion.List) {
+		}, want: "m/../ubi9/ubi-minimal"},
+		{name: "destination on another registry", tamper: func(l *deletion.List) {
 			l.Items[0].Destination = "other.example:5000/" + l.Items[0].Repository + ":latest"
-		}, `items[0] destination "other.example:5000/m/`},
-		{"list for another registry", func(l *deletion.List) {
+		}, want: `items[0] destination "other.example:5000/m/`, legacy: true},
+		{name: "list for another registry", tamper: func(l *deletion.List) {
 			l.Registry = "other.example:5000"
-		}, `generated for registry "other.example:5000"`},
+		}, want: `generated for registry "other.example:5000"`},
 	}
 	for i, c := range cases {
-		l := read()
-		c.tamper(l)
-		file := fmt.Sprintf("tampered-%d.yaml", i)
-		if err := deletion.Write(filepath.Join(dir, file), l); err != nil {
-			t.Fatal(err)
-		}
-		for _, flags := range []string{"--dry-run ", ""} {
-			r := sh(t, dir, nil, "ocm-delete "+flags+"--delete-yaml-file "+file+" "+target)
-			if r.code != 2 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, file) {
-				t.Errorf("%s, %q: exit %d, want 2 and a message naming %s and %q:\n%s", c.name, flags, r.code, file, c.want, r.stderr)
+		// Each tampered list in the format ocm writes (oc-mirror's) and in
+		// ocm's earlier one: both are refused whole.
+		for _, legacy := range []bool{false, true} {
+			if c.legacy && !legacy {
+				continue
 			}
-			if strings.Contains(r.stderr, "would delete") || strings.Contains(r.stderr, "deleted ") {
-				t.Errorf("%s, %q: listed or deleted items of a refused list:\n%s", c.name, flags, r.stderr)
+			l := read()
+			c.tamper(l)
+			file := fmt.Sprintf("tampered-%d-%v.yaml", i, legacy)
+			if legacy {
+				writeLegacyList(t, filepath.Join(dir, file), l)
+			} else if err := deletion.Write(filepath.Join(dir, file), l); err != nil {
+				t.Fatal(err)
+			}
+			for _, flags := range []string{"--dry-run ", ""} {
+				r := sh(t, dir, nil, "ocm-delete "+flags+"--delete-yaml-file "+file+" "+target)
+				if r.code != 2 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, file) {
+					t.Errorf("%s (%s), %q: exit %d, want 2 and a message naming %s and %q:\n%s", c.name, file, flags, r.code, file, c.want, r.stderr)
+				}
+				if strings.Contains(r.stderr, "would delete") || strings.Contains(r.stderr, "deleted ") {
+					t.Errorf("%s (%s), %q: listed or deleted items of a refused list:\n%s", c.name, file, flags, r.stderr)
+				}
 			}
 		}
 	}
@@ -96,4 +109,16 @@ func TestF4DeleteStaysUnderPrefix(t *testing.T) {
 			t.Errorf("%s: present %v, want %v", ref, err == nil, want)
 		}
 	}
+}
+
+// writeLegacyList writes l in ocm's earlier delete-images.yaml format
+// (registry, items of source, destination, repository, digest), which
+// --delete-yaml-file still reads.
+func writeLegacyList(t *testing.T, path string, l *deletion.List) {
+	t.Helper()
+	b, err := yaml.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(b))
 }
