@@ -202,7 +202,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	us, err := os.ReadFile(filepath.Join(res, "updateService.yaml"))
-	if err != nil || !strings.Contains(string(us), "graphDataImage: "+oldHost+"/ocp/openshift/graph-image@sha256:") {
+	if err != nil || !strings.Contains(string(us), "graphDataImage: "+oldHost+"/ocp/openshift/graph-image:latest") {
 		t.Errorf("updateService.yaml: %v\n%s", err, us)
 	}
 }
