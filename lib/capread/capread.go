@@ -34,10 +34,15 @@ var ErrTooLarge = errors.New("input larger than its cap")
 type TooLargeError struct {
 	Name string
 	Cap  int64
+	Fix  string // what raises the cap, if a setting does
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s is larger than %s, the most ocm reads of it; fix: check that it is the right input, not a device, a stream or a damaged file", e.Name, human(e.Cap))
+	fix := "check that it is the right input, not a device, a stream or a damaged file"
+	if e.Fix != "" {
+		fix = e.Fix
+	}
+	return fmt.Sprintf("%s is larger than %s, the most ocm reads of it; fix: %s", e.Name, human(e.Cap), fix)
 }
 
 func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
