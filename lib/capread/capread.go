@@ -23,8 +23,6 @@ const (
 	// Meta: an archive's table of contents or records member, the cache
 	// index, an update graph response.
 	Meta int64 = 64 << 20
-	// Catalog: the declarative config files of one operator catalog.
-	Catalog int64 = 1 << 30
 )
 
 // ErrTooLarge is wrapped by every cap error.

@@ -68,6 +68,9 @@ type Bundle struct {
 	Related []RelatedImage
 	Doc     map[string]any // only from Parse: Image.Layer reads it again
 	at      docRef         // where its document is
+	// rendered is the document as Render writes it, read again for the
+	// bundles selected (Image.Layer).
+	rendered []byte
 }
 
 // RelatedImage of a bundle.

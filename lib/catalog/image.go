@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -93,14 +94,16 @@ func (c *Image) Layer(ctx context.Context, src imagefs.Source, sel *Selection) (
 	return Layer(c.Dir, ServeCacheDir(c.FS), files)
 }
 
-// loadDocs sets Doc of every selected bundle that lacks it, from its
-// document's place in the config.
+var errAllRead = errors.New("all documents read")
+
+// loadDocs reads the document of every selected bundle that lacks it, from
+// its place in the config, as Render writes it.
 func (c *Image) loadDocs(ctx context.Context, src imagefs.Source, sel *Selection) error {
 	want := map[string][]*Bundle{} // file -> bundles, by offset
 	for pn, ps := range sel.Packages {
 		p := c.FBC.Packages[pn]
 		for bn := range ps.Bundles {
-			if b := p.Bundles[bn]; b != nil && b.Doc == nil {
+			if b := p.Bundles[bn]; b != nil && b.Doc == nil && b.rendered == nil {
 				want[b.at.file] = append(want[b.at.file], b)
 			}
 		}
@@ -152,12 +155,20 @@ func (c *Image) loadDocs(ctx context.Context, src imagefs.Source, sel *Selection
 			if err != nil {
 				return fmt.Errorf("catalog file %s: bundle %s: %w", p, b.Name, err)
 			}
-			b.Doc = d
+			// Kept as Render writes it: the text is a third of the map.
+			if b.rendered, err = renderDoc(d); err != nil {
+				return err
+			}
 		}
 		delete(want, p)
+		if len(want) == 0 {
+			// The rest of the layer holds nothing wanted; the blob was
+			// verified when it was read first (and cached).
+			return errAllRead
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errAllRead) {
 		return err
 	}
 	for p, bs := range want {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/ocm-mirror/ocm/internal/catalogtest"
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/capread"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
@@ -125,5 +126,104 @@ func TestI24CatalogDocumentCap(t *testing.T) {
 				t.Fatalf("with %s raised: %v", DocumentEnv, err)
 			}
 		})
+	}
+}
+
+// filesImage writes into a cache a catalog image of one layer holding files.
+func filesImage(t *testing.T, files map[string][]byte) (*cache.Cache, string) {
+	t.Helper()
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for _, n := range keys(files) {
+		tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[n]))})
+		tw.Write(files[n])
+	}
+	tw.Close()
+	return catalogImageTar(t, tb.Bytes())
+}
+
+func catalogImageTar(t *testing.T, tarball []byte) (*cache.Cache, string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(tarball)
+	zw.Close()
+	ld, _ := c.PutBytes(ctx, gz.Bytes())
+	cfg, _ := json.Marshal(map[string]any{"architecture": "amd64", "os": "linux",
+		"config": map[string]any{"Labels": map[string]string{ConfigsLabel: "/configs"}}, "rootfs": map[string]any{"type": "layers", "diff_ids": []string{}}})
+	cd, _ := c.PutBytes(ctx, cfg)
+	mb, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": manifest.OCIManifest,
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(cfg)},
+		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": gz.Len()}}})
+	md, err := c.PutBytes(ctx, mb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, md
+}
+
+// TestI24StreamedRebuildIsParsedRebuild: the catalog read as a stream,
+// keeping only the packages asked for, selects and renders byte for byte
+// what the whole catalog parsed in memory does (JSON and YAML files).
+func TestI24StreamedRebuildIsParsedRebuild(t *testing.T) {
+	ctx := context.Background()
+	files := catalogtest.Files("configs", catalogtest.FakeImages)
+	whole, err := Parse(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, digest := filesImage(t, files)
+	for _, f := range []Filter{
+		{},
+		{Full: true},
+		{Packages: []PackageFilter{{Name: "aqua", Bundles: []string{"aqua.v1.0.0", "aqua.v1.4.0"}}}},
+		{Packages: []PackageFilter{{Name: "gamma", MinVersion: "0.1.0"}, {Name: "delta", MaxVersion: "2.1.0"}}},
+		{Packages: []PackageFilter{{Name: "epsilon", DefaultChannel: "v2", Channels: []ChannelFilter{{Name: "v2"}}}}},
+	} {
+		var names []string
+		for _, p := range f.Packages {
+			names = append(names, p.Name)
+		}
+		img, err := ReadPackages(ctx, c, digest, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) > 0 && len(img.FBC.Packages) != len(names) {
+			t.Errorf("%v: %d packages kept, want %d", names, len(img.FBC.Packages), len(names))
+		}
+		sel, err := img.FBC.Select(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := whole.Select(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFiles, _ := whole.Render(want, "configs")
+		if err := img.loadDocs(ctx, c, sel); err != nil {
+			t.Fatal(err)
+		}
+		got, err := img.FBC.Render(sel, "configs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(wantFiles) {
+			t.Fatalf("%+v: %d files, want %d", f, len(got), len(wantFiles))
+		}
+		for n, b := range wantFiles {
+			if !bytes.Equal(got[n], b) {
+				t.Errorf("%+v: %s differs:\n%s\nwant\n%s", f, n, got[n], b)
+			}
+		}
+	}
+	// A package not kept is still suggested.
+	img, _ := ReadPackages(ctx, c, digest, []string{"aqua"})
+	if _, err := img.FBC.Select(Filter{Packages: []PackageFilter{{Name: "aqua"}, {Name: "gama"}}}); err == nil || !strings.Contains(err.Error(), "gamma") {
+		t.Errorf("err = %v, want gamma suggested", err)
 	}
 }

@@ -66,6 +66,10 @@ func (cat *FBC) Render(sel *Selection, dir string) (map[string][]byte, error) {
 			}
 		}
 		for _, bn := range keys(ps.Bundles) {
+			if b := p.Bundles[bn]; b.rendered != nil {
+				buf.Write(b.rendered)
+				continue
+			}
 			if err := enc.Encode(p.Bundles[bn].Doc); err != nil {
 				return nil, err
 			}
@@ -84,6 +88,18 @@ func (cat *FBC) Render(sel *Selection, dir string) (map[string][]byte, error) {
 		out[fmt.Sprintf("%s/%s/catalog.json", dir, name)] = buf.Bytes()
 	}
 	return out, nil
+}
+
+// renderDoc is d as Render writes a document.
+func renderDoc(d map[string]any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "    ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // newestChannel is the kept channel whose newest bundle is the newest.
