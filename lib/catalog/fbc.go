@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -68,9 +69,15 @@ type Bundle struct {
 	Related []RelatedImage
 	Doc     map[string]any // only from Parse: Image.Layer reads it again
 	at      docRef         // where its document is
-	// rendered is the document as Render writes it, read again for the
-	// bundles selected (Image.Layer).
-	rendered []byte
+	// spool holds the document as Render writes it, read again for the
+	// bundles selected (Image.Rebuild).
+	spool *spooled
+}
+
+// spooled is a document's text in a temporary file.
+type spooled struct {
+	f      *os.File
+	off, n int64
 }
 
 // RelatedImage of a bundle.

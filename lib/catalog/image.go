@@ -1,18 +1,20 @@
 package catalog
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/imagebuild"
 	"github.com/ocm-mirror/ocm/lib/imagefs"
 )
 
@@ -79,31 +81,72 @@ func ratio(l Limits) imagefs.Ratio {
 	return imagefs.Ratio{Max: l.Ratio, RaisedBy: RatioEnv}
 }
 
-// Layer is the image layer holding sel as the image's declarative config
-// (Rebuild adds it). The selected bundles' documents are read again from
-// src (the image's layers, best from a local cache): only the files that
-// hold them, only their bytes.
-func (c *Image) Layer(ctx context.Context, src imagefs.Source, sel *Selection) (v1.Layer, error) {
-	if err := c.loadDocs(ctx, src, sel); err != nil {
-		return nil, err
-	}
-	files, err := c.FBC.Render(sel, c.Dir)
+// Rebuild writes into the cache c (which holds the catalog image digest) the
+// image with sel as its declarative config (see Layer and Rebuild) and
+// returns the new manifest's digest, media type and size. The selected
+// bundles' documents are read again from c, only the files that hold them
+// and only their bytes, into a temporary file, and the layer is streamed to
+// another: memory does not grow with what is selected.
+func (c *Image) Rebuild(ctx context.Context, cc *cache.Cache, digest string, sel *Selection) (string, string, int64, error) {
+	spool, err := os.CreateTemp("", "ocm-catalog-")
 	if err != nil {
-		return nil, err
+		return "", "", 0, err
 	}
-	return Layer(c.Dir, ServeCacheDir(c.FS), files)
+	defer func() {
+		spool.Close()
+		os.Remove(spool.Name())
+		for _, p := range c.FBC.Packages {
+			for _, b := range p.Bundles {
+				b.spool = nil
+			}
+		}
+	}()
+	if err := c.loadDocs(ctx, cc, sel, spool); err != nil {
+		return "", "", 0, err
+	}
+	parts, err := c.FBC.parts(sel, c.Dir)
+	if err != nil {
+		return "", "", 0, err
+	}
+	files := map[string]imagebuild.Entry{}
+	var names []string
+	for _, pp := range parts {
+		size := int64(len(pp.head) + len(pp.tail))
+		rs := []io.Reader{bytes.NewReader(pp.head)}
+		for _, b := range pp.bundles {
+			n, err := b.size()
+			if err != nil {
+				return "", "", 0, err
+			}
+			r, err := b.reader()
+			if err != nil {
+				return "", "", 0, err
+			}
+			size += n
+			rs = append(rs, r)
+		}
+		rs = append(rs, bytes.NewReader(pp.tail))
+		files[pp.file] = imagebuild.Entry{Header: tar.Header{Size: size}, Reader: io.MultiReader(rs...)}
+		names = append(names, pp.file)
+	}
+	layer, remove, err := imagebuild.LayerFile("", layerEntries(c.Dir, ServeCacheDir(c.FS), names, func(n string) imagebuild.Entry { return files[n] }))
+	if err != nil {
+		return "", "", 0, err
+	}
+	defer remove()
+	return Rebuild(ctx, cc, digest, layer)
 }
 
 var errAllRead = errors.New("all documents read")
 
 // loadDocs reads the document of every selected bundle that lacks it, from
-// its place in the config, as Render writes it.
-func (c *Image) loadDocs(ctx context.Context, src imagefs.Source, sel *Selection) error {
+// its place in the config, and writes it to spool as Render writes it.
+func (c *Image) loadDocs(ctx context.Context, src imagefs.Source, sel *Selection, spool *os.File) error {
 	want := map[string][]*Bundle{} // file -> bundles, by offset
 	for pn, ps := range sel.Packages {
 		p := c.FBC.Packages[pn]
 		for bn := range ps.Bundles {
-			if b := p.Bundles[bn]; b != nil && b.Doc == nil && b.rendered == nil {
+			if b := p.Bundles[bn]; b != nil && b.Doc == nil && b.spool == nil {
 				want[b.at.file] = append(want[b.at.file], b)
 			}
 		}
@@ -155,10 +198,18 @@ func (c *Image) loadDocs(ctx context.Context, src imagefs.Source, sel *Selection
 			if err != nil {
 				return fmt.Errorf("catalog file %s: bundle %s: %w", p, b.Name, err)
 			}
-			// Kept as Render writes it: the text is a third of the map.
-			if b.rendered, err = renderDoc(d); err != nil {
+			text, err := renderDoc(d)
+			if err != nil {
 				return err
 			}
+			off, err := spool.Seek(0, io.SeekEnd)
+			if err != nil {
+				return err
+			}
+			if _, err := spool.Write(text); err != nil {
+				return fmt.Errorf("spooling catalog documents: %w", err)
+			}
+			b.spool = &spooled{f: spool, off: off, n: int64(len(text))}
 		}
 		delete(want, p)
 		if len(want) == 0 {
@@ -199,11 +250,7 @@ func DropBundles(ctx context.Context, c *cache.Cache, catalog, digest string, bu
 	}
 	sel := cat.FBC.All()
 	sel.Drop(bundles)
-	layer, err := cat.Layer(ctx, c, sel)
-	if err != nil {
-		return "", "", 0, err
-	}
-	d, mt, size, err := Rebuild(ctx, c, digest, layer)
+	d, mt, size, err := cat.Rebuild(ctx, c, digest, sel)
 	if err != nil {
 		return "", "", 0, fmt.Errorf("rebuilding catalog %s without %s: %w", catalog, strings.Join(BundleNames(bundles), ", "), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -205,7 +206,12 @@ func TestI24StreamedRebuildIsParsedRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantFiles, _ := whole.Render(want, "configs")
-		if err := img.loadDocs(ctx, c, sel); err != nil {
+		spool, err := os.CreateTemp(t.TempDir(), "spool")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer spool.Close()
+		if err := img.loadDocs(ctx, c, sel, spool); err != nil {
 			t.Fatal(err)
 		}
 		got, err := img.FBC.Render(sel, "configs")

@@ -171,11 +171,7 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src store.Reader, cat *rec
 		return fmt.Errorf("caching the catalog image: %w", err)
 	}
 	// The selected bundles' documents come from the cached copy.
-	layer, err := ci.Layer(ctx, p.Cache, sel)
-	if err != nil {
-		return err
-	}
-	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer)
+	d, mt, size, err := ci.Rebuild(ctx, p.Cache, cat.Digest, sel)
 	if err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}
