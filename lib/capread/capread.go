@@ -26,8 +26,6 @@ const (
 	// HelmIndex: a Helm repository's index.yaml, decoded as it streams
 	// (memory follows its largest chart); $OCM_HELM_INDEX_MAX_MIB raises it.
 	HelmIndex int64 = 256 << 20
-	// Catalog: the declarative config files of one operator catalog.
-	Catalog int64 = 1 << 30
 	// Chart and ChartFile: a Helm chart archive unpacked, and one file in
 	// it. Helm's own caps (its loader's MaxDecompressedChartSize and
 	// MaxDecompressedFileSize), so ocm refuses no chart Helm installs.
@@ -42,10 +40,15 @@ var ErrTooLarge = errors.New("input larger than its cap")
 type TooLargeError struct {
 	Name string
 	Cap  int64
+	Fix  string // what raises the cap, if a setting does
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s is larger than %s, the most ocm reads of it; fix: check that it is the right input, not a device, a stream or a damaged file", e.Name, human(e.Cap))
+	fix := "check that it is the right input, not a device, a stream or a damaged file"
+	if e.Fix != "" {
+		fix = e.Fix
+	}
+	return fmt.Sprintf("%s is larger than %s, the most ocm reads of it; fix: %s", e.Name, human(e.Cap), fix)
 }
 
 func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }

@@ -7,13 +7,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"path"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"sigs.k8s.io/yaml"
 )
 
 // Schemas of FBC documents.
@@ -30,6 +28,9 @@ const ConfigsLabel = "operators.operatorframework.io.index.configs.v1"
 // FBC is a parsed catalog.
 type FBC struct {
 	Packages map[string]*Package
+	// skipped names the packages of the catalog that were not read (see
+	// ReadPackages), for suggestions.
+	skipped map[string]bool
 }
 
 // Package with its channels, bundles and other documents.
@@ -40,13 +41,15 @@ type Package struct {
 	Channels       map[string]*Channel
 	Bundles        map[string]*Bundle
 	Others         []map[string]any // other schemas, kept when the package is
+	at             docRef
 }
 
 // Channel is an olm.channel.
 type Channel struct {
 	Name    string
 	Entries []Entry
-	Doc     map[string]any
+	Doc     map[string]any // without entries: Render writes them
+	at      docRef
 }
 
 // Entry of a channel.
@@ -64,7 +67,17 @@ type Bundle struct {
 	Image   string
 	Version *semver.Version
 	Related []RelatedImage
-	Doc     map[string]any
+	Doc     map[string]any // only from Parse: Image.Layer reads it again
+	at      docRef         // where its document is
+	// spool holds the document as Render writes it, read again for the
+	// bundles selected (Image.Rebuild).
+	spool *spooled
+}
+
+// spooled is a document's text in a temporary file.
+type spooled struct {
+	f      *os.File
+	off, n int64
 }
 
 // RelatedImage of a bundle.
@@ -75,170 +88,20 @@ type RelatedImage struct {
 
 // Parse reads every .json, .yaml and .yml file of files (path -> content).
 // JSON files hold a stream of objects; YAML files documents split by ---.
+// Bundles keep their documents (Doc), for Render.
 func Parse(files map[string][]byte) (*FBC, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var docs []map[string]any
-	var where []string
+	ps := newParser(nil, true, Limits{Document: 1 << 62})
 	for _, n := range names {
-		var ds []map[string]any
-		var err error
-		switch strings.ToLower(path.Ext(n)) {
-		case ".json":
-			ds, err = jsonStream(files[n])
-		case ".yaml", ".yml":
-			ds, err = yamlDocs(files[n])
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("catalog file %s: %w", n, err)
-		}
-		for range ds {
-			where = append(where, n)
-		}
-		docs = append(docs, ds...)
-	}
-	f := &FBC{Packages: map[string]*Package{}}
-	pkg := func(name string) *Package {
-		p := f.Packages[name]
-		if p == nil {
-			p = &Package{Name: name, Channels: map[string]*Channel{}, Bundles: map[string]*Bundle{}}
-			f.Packages[name] = p
-		}
-		return p
-	}
-	for i, d := range docs {
-		schema, _ := d["schema"].(string)
-		switch schema {
-		case SchemaPackage:
-			name, _ := d["name"].(string)
-			if name == "" {
-				return nil, fmt.Errorf("catalog file %s: olm.package without name", where[i])
-			}
-			p := pkg(name)
-			p.Doc = d
-			p.DefaultChannel, _ = d["defaultChannel"].(string)
-		case SchemaChannel:
-			var c struct {
-				Name    string  `json:"name"`
-				Package string  `json:"package"`
-				Entries []Entry `json:"entries"`
-			}
-			if err := remarshal(d, &c); err != nil || c.Name == "" || c.Package == "" {
-				return nil, fmt.Errorf("catalog file %s: bad olm.channel %v: %v", where[i], d["name"], err)
-			}
-			pkg(c.Package).Channels[c.Name] = &Channel{Name: c.Name, Entries: c.Entries, Doc: d}
-		case SchemaBundle:
-			var b struct {
-				Name       string `json:"name"`
-				Package    string `json:"package"`
-				Image      string `json:"image"`
-				Properties []struct {
-					Type  string          `json:"type"`
-					Value json.RawMessage `json:"value"`
-				} `json:"properties"`
-				RelatedImages []RelatedImage `json:"relatedImages"`
-			}
-			if err := remarshal(d, &b); err != nil || b.Name == "" || b.Package == "" {
-				return nil, fmt.Errorf("catalog file %s: bad olm.bundle %v: %v", where[i], d["name"], err)
-			}
-			bd := &Bundle{Name: b.Name, Package: b.Package, Image: b.Image, Related: b.RelatedImages, Doc: d}
-			for _, pr := range b.Properties {
-				if pr.Type != "olm.package" {
-					continue
-				}
-				var v struct {
-					Version string `json:"version"`
-				}
-				if json.Unmarshal(pr.Value, &v) == nil && v.Version != "" {
-					sv, err := semver.NewVersion(v.Version)
-					if err != nil {
-						return nil, fmt.Errorf("catalog file %s: bundle %s: version %q: %v", where[i], b.Name, v.Version, err)
-					}
-					bd.Version = sv
-				}
-			}
-			if bd.Version == nil {
-				return nil, fmt.Errorf("catalog file %s: bundle %s has no olm.package version property", where[i], b.Name)
-			}
-			pkg(b.Package).Bundles[b.Name] = bd
-		default:
-			p, _ := d["package"].(string)
-			if p == "" {
-				continue // a document ocm cannot attach to a package is dropped with it
-			}
-			pkg(p).Others = append(pkg(p).Others, d)
-		}
-	}
-	for _, p := range f.Packages {
-		if p.Doc == nil {
-			return nil, fmt.Errorf("catalog: package %s has channels or bundles but no olm.package document", p.Name)
-		}
-		for _, c := range p.Channels {
-			for _, e := range c.Entries {
-				if p.Bundles[e.Name] == nil {
-					return nil, fmt.Errorf("catalog: package %s channel %s names bundle %s, which the catalog lacks", p.Name, c.Name, e.Name)
-				}
-			}
-		}
-	}
-	return f, nil
-}
-
-func jsonStream(b []byte) ([]map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var out []map[string]any
-	for {
-		var d map[string]any
-		err := dec.Decode(&d)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
+		if err := ps.file(n, bytes.NewReader(files[n])); err != nil {
 			return nil, err
 		}
-		out = append(out, d)
 	}
-}
-
-func yamlDocs(b []byte) ([]map[string]any, error) {
-	var out []map[string]any
-	for _, part := range splitYAML(b) {
-		if len(bytes.TrimSpace(part)) == 0 {
-			continue
-		}
-		j, err := yaml.YAMLToJSON(part)
-		if err != nil {
-			return nil, err
-		}
-		ds, err := jsonStream(j)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ds...)
-	}
-	return out, nil
-}
-
-// splitYAML splits at lines that are exactly "---".
-func splitYAML(b []byte) [][]byte {
-	var out [][]byte
-	start := 0
-	lines := bytes.SplitAfter(b, []byte("\n"))
-	pos := 0
-	for _, l := range lines {
-		if strings.TrimRight(string(l), "\r\n") == "---" {
-			out = append(out, b[start:pos])
-			start = pos + len(l)
-		}
-		pos += len(l)
-	}
-	return append(out, b[start:])
+	return ps.finish()
 }
 
 func remarshal(in any, out any) error {

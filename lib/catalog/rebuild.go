@@ -91,6 +91,18 @@ func ServeArgs(entrypoint, cmd []string) (newEntrypoint, newCmd []string, change
 // files (paths relative to the image root) and hides the stale serve cache:
 // opaque whiteouts on both directories, then the new files.
 func Layer(configsDir, serveCache string, files map[string][]byte) (v1.Layer, error) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	return imagebuild.Layer(layerEntries(configsDir, serveCache, names, func(n string) imagebuild.Entry {
+		return imagebuild.Entry{Body: files[n]}
+	}))
+}
+
+// layerEntries are the entries of Layer: the whiteouts, then the files
+// named (sorted), each with its directory, file(name) giving the content.
+func layerEntries(configsDir, serveCache string, names []string, file func(name string) imagebuild.Entry) []imagebuild.Entry {
 	mtime := time.Unix(0, 0)
 	var entries []imagebuild.Entry
 	dir := func(name string) {
@@ -107,10 +119,7 @@ func Layer(configsDir, serveCache string, files map[string][]byte) (v1.Layer, er
 		// catalog to whoever starts it with --cache-dir.
 		opaque(serveCache)
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
+	names = append([]string(nil), names...)
 	sort.Strings(names)
 	made := map[string]bool{configsDir: true}
 	for _, n := range names {
@@ -118,9 +127,11 @@ func Layer(configsDir, serveCache string, files map[string][]byte) (v1.Layer, er
 			dir(d)
 			made[d] = true
 		}
-		entries = append(entries, imagebuild.Entry{Header: tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: mtime}, Body: files[n]})
+		e := file(n)
+		e.Header.Name, e.Header.Typeflag, e.Header.Mode, e.Header.ModTime = n, tar.TypeReg, 0o644, mtime
+		entries = append(entries, e)
 	}
-	return imagebuild.Layer(entries)
+	return entries
 }
 
 // Rebuild writes into c a copy of the catalog image manifest (or index)

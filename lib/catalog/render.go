@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/Masterminds/semver/v3"
@@ -16,7 +17,36 @@ import (
 // graph; skipRange is kept. A default channel that was not kept is replaced
 // by the kept channel with the newest head.
 func (cat *FBC) Render(sel *Selection, dir string) (map[string][]byte, error) {
+	parts, err := cat.parts(sel, dir)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]byte{}
+	for _, pp := range parts {
+		buf := bytes.NewBuffer(pp.head)
+		for _, b := range pp.bundles {
+			d, err := b.text()
+			if err != nil {
+				return nil, err
+			}
+			buf.Write(d)
+		}
+		buf.Write(pp.tail)
+		out[pp.file] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// packageParts is one rendered package file: the package and channel
+// documents, then its bundles' documents, then the other documents.
+type packageParts struct {
+	file       string
+	head, tail []byte
+	bundles    []*Bundle
+}
+
+func (cat *FBC) parts(sel *Selection, dir string) ([]packageParts, error) {
+	var out []packageParts
 	names := make([]string, 0, len(sel.Packages))
 	for n := range sel.Packages {
 		names = append(names, n)
@@ -65,11 +95,11 @@ func (cat *FBC) Render(sel *Selection, dir string) (map[string][]byte, error) {
 				return nil, err
 			}
 		}
+		pp := packageParts{file: fmt.Sprintf("%s/%s/catalog.json", dir, name), head: bytes.Clone(buf.Bytes())}
 		for _, bn := range keys(ps.Bundles) {
-			if err := enc.Encode(p.Bundles[bn].Doc); err != nil {
-				return nil, err
-			}
+			pp.bundles = append(pp.bundles, p.Bundles[bn])
 		}
+		buf.Reset()
 		for _, o := range p.Others {
 			if o["schema"] == SchemaDeprecation {
 				o = filterDeprecations(o, ps)
@@ -81,9 +111,53 @@ func (cat *FBC) Render(sel *Selection, dir string) (map[string][]byte, error) {
 				return nil, err
 			}
 		}
-		out[fmt.Sprintf("%s/%s/catalog.json", dir, name)] = buf.Bytes()
+		pp.tail = bytes.Clone(buf.Bytes())
+		out = append(out, pp)
 	}
 	return out, nil
+}
+
+// text is the bundle's document as Render writes it: from Doc, or from the
+// spool Image.Rebuild wrote it to.
+func (b *Bundle) text() ([]byte, error) {
+	if b.spool != nil {
+		d := make([]byte, b.spool.n)
+		if _, err := b.spool.f.ReadAt(d, b.spool.off); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	return renderDoc(b.Doc)
+}
+
+// size is len(text()).
+func (b *Bundle) size() (int64, error) {
+	if b.spool != nil {
+		return b.spool.n, nil
+	}
+	d, err := renderDoc(b.Doc)
+	return int64(len(d)), err
+}
+
+// reader reads text().
+func (b *Bundle) reader() (io.Reader, error) {
+	if b.spool != nil {
+		return io.NewSectionReader(b.spool.f, b.spool.off, b.spool.n), nil
+	}
+	d, err := renderDoc(b.Doc)
+	return bytes.NewReader(d), err
+}
+
+// renderDoc is d as Render writes a document.
+func renderDoc(d map[string]any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "    ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // newestChannel is the kept channel whose newest bundle is the newest.

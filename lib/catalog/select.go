@@ -75,7 +75,7 @@ func (cat *FBC) Select(f Filter) (*Selection, error) {
 	for _, pf := range f.Packages {
 		p := cat.Packages[pf.Name]
 		if p == nil {
-			return nil, fmt.Errorf("package %s is not in the catalog; %s", pf.Name, suggestNames(pf.Name, cat.SortedPackages()))
+			return nil, fmt.Errorf("package %s is not in the catalog; %s", pf.Name, suggestNames(pf.Name, append(cat.SortedPackages(), keys(cat.skipped)...)))
 		}
 		if err := s.selectPackage(p, pf, f.Full); err != nil {
 			return nil, fmt.Errorf("package %s: %w", pf.Name, err)

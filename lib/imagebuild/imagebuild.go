@@ -7,12 +7,14 @@ package imagebuild
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -72,10 +74,64 @@ func Apply(base v1.Image, ch Change) (v1.Image, error) {
 }
 
 // Entry is one tar entry of a layer: its header and, for a regular file,
-// its content (Header.Size is set from it).
+// its content (Header.Size is set from it), or Header.Size bytes from
+// Reader when it is set (LayerFile).
 type Entry struct {
 	Header tar.Header
 	Body   []byte
+	Reader io.Reader
+}
+
+// LayerFile makes a gzipped layer of the entries, in order, streamed into a
+// temporary file in dir ("": the system's), so a layer of any size takes no
+// memory. The returned func removes the file, once the layer is written.
+func LayerFile(dir string, entries []Entry) (v1.Layer, func(), error) {
+	f, err := os.CreateTemp(dir, "ocm-layer-")
+	if err != nil {
+		return nil, nil, err
+	}
+	remove := func() { os.Remove(f.Name()) }
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw := gzip.NewWriter(bw)
+	tw := tar.NewWriter(zw)
+	err = func() error {
+		for _, e := range entries {
+			h := e.Header
+			if h.Typeflag == tar.TypeReg && e.Reader == nil {
+				h.Size = int64(len(e.Body))
+			}
+			if err := tw.WriteHeader(&h); err != nil {
+				return err
+			}
+			if e.Reader != nil {
+				if _, err := io.CopyN(tw, e.Reader, h.Size); err != nil {
+					return fmt.Errorf("layer entry %s: %w", h.Name, err)
+				}
+			} else if _, err := tw.Write(e.Body); err != nil {
+				return err
+			}
+		}
+		if err := tw.Close(); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		remove()
+		return nil, nil, err
+	}
+	l, err := tarball.LayerFromFile(f.Name())
+	if err != nil {
+		remove()
+		return nil, nil, err
+	}
+	return l, remove, nil
 }
 
 // Layer makes a gzipped layer of the entries, in order.

@@ -95,6 +95,34 @@ func resolve(ctx context.Context, src Source, digest, platform string, depth int
 // ReadFiles returns the files under any of dirs (or named exactly) as the
 // image's final filesystem has them, up to maxBytes in total.
 func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBytes int64) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	var total int64
+	err := EachFile(ctx, src, img, dirs, Ratio{}, func(p string, size int64, r io.Reader) error {
+		if total+size > maxBytes {
+			return &capread.TooLargeError{Name: "the files under " + strings.Join(dirs, ", ") + " of image " + img.Digest, Cap: maxBytes}
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		total += int64(len(b))
+		files[p] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// EachFile streams the regular files under any of dirs (or named exactly) as
+// the image's final filesystem has them to f, path (relative to the root)
+// and size with the content, layer by layer from the top. Nothing is held
+// but the paths settled. A ratio with Max > 0 stops a layer that
+// decompresses to more than Max times its compressed size (a decompression
+// bomb), once past RatioFloor bytes.
+func EachFile(ctx context.Context, src Source, img *Image, dirs []string, ratio Ratio, f func(p string, size int64, r io.Reader) error) error {
+	dirs = append([]string(nil), dirs...)
 	for i, d := range dirs {
 		dirs[i] = strings.Trim(path.Clean("/"+d), "/")
 	}
@@ -106,7 +134,6 @@ func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBy
 		}
 		return false
 	}
-	files := map[string][]byte{}
 	decided := map[string]bool{} // paths an upper layer already settled
 	gone := map[string]bool{}    // paths an upper layer deleted, with all below
 	var opaque []string          // dirs whose lower-layer contents are hidden
@@ -126,7 +153,6 @@ func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBy
 		}
 		return false
 	}
-	var total int64
 	layers := img.Manifest.Layers
 	for i := len(layers) - 1; i >= 0; i-- {
 		l := layers[i]
@@ -134,7 +160,7 @@ func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBy
 			continue
 		}
 		var newOpaque []string
-		err := eachEntry(ctx, src, l, func(h *tar.Header, r io.Reader) error {
+		err := eachEntry(ctx, src, l, ratio, func(h *tar.Header, r io.Reader) error {
 			p := strings.Trim(path.Clean("/"+h.Name), "/")
 			dir, base := path.Dir(p), path.Base(p)
 			if base == ".wh..wh..opq" {
@@ -153,34 +179,80 @@ func ReadFiles(ctx context.Context, src Source, img *Image, dirs []string, maxBy
 			if h.Typeflag != tar.TypeReg {
 				return nil
 			}
-			if total+h.Size > maxBytes {
-				return &capread.TooLargeError{Name: "the files under " + strings.Join(dirs, ", ") + " of image " + img.Digest, Cap: maxBytes}
-			}
-			b, err := io.ReadAll(r)
-			if err != nil {
-				return err
-			}
-			total += int64(len(b))
-			files[p] = b
-			return nil
+			return f(p, h.Size, r)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+			return fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
 		// Opaque markers hide lower layers only, not the layer holding them.
 		opaque = append(opaque, newOpaque...)
 	}
-	return files, nil
+	return nil
+}
+
+// RatioFloor is how much a layer may decompress to before its ratio is
+// judged: small layers of tar padding compress far better than any config.
+const RatioFloor int64 = 64 << 20
+
+// Ratio is the most a layer may decompress to, as a multiple of its size,
+// and the setting that raises it (named when a layer goes over).
+type Ratio struct {
+	Max      int64
+	RaisedBy string
+}
+
+// RatioError is a layer that decompressed to more than the ratio allowed.
+type RatioError struct {
+	Layer    string
+	Ratio    int64
+	In, Out  int64
+	RaisedBy string // the setting that raises the ratio
+}
+
+func (e *RatioError) Error() string {
+	return fmt.Sprintf("layer %s decompressed to %d bytes from %d, more than %d times its size: a decompression bomb, not a catalog; fix: if the image is trusted, raise %s", e.Layer, e.Out, e.In, e.Ratio, e.RaisedBy)
+}
+
+// Is makes a RatioError a capread.ErrTooLarge.
+func (e *RatioError) Is(target error) bool { return target == capread.ErrTooLarge }
+
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type ratioReader struct {
+	r     io.Reader
+	in    *counter
+	out   int64
+	ratio Ratio
+	layer string
+}
+
+func (r *ratioReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.out += int64(n)
+	if r.out > RatioFloor && r.out > r.ratio.Max*r.in.n {
+		return n, &RatioError{Layer: r.layer, Ratio: r.ratio.Max, In: r.in.n, Out: r.out, RaisedBy: r.ratio.RaisedBy}
+	}
+	return n, err
 }
 
 // eachEntry streams a layer's tar entries, whatever its compression.
-func eachEntry(ctx context.Context, src Source, l manifest.Descriptor, f func(*tar.Header, io.Reader) error) error {
+func eachEntry(ctx context.Context, src Source, l manifest.Descriptor, ratio Ratio, f func(*tar.Header, io.Reader) error) error {
 	rc, err := src.Blob(ctx, l.Digest, l.Size)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
+	in := &counter{r: rc}
+	br := bufio.NewReaderSize(in, 64<<10)
 	magic, _ := br.Peek(4)
 	var r io.Reader = br
 	switch {
@@ -198,6 +270,9 @@ func eachEntry(ctx context.Context, src Source, l manifest.Descriptor, f func(*t
 		}
 		defer zr.Close()
 		r = zr
+	}
+	if ratio.Max > 0 {
+		r = &ratioReader{r: r, in: in, ratio: ratio, layer: l.Digest}
 	}
 	tr := tar.NewReader(r)
 	for {

@@ -94,7 +94,12 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 // and plans the bundles, related images and the catalog itself (rebuilt into
 // the cache when filtered, or copied there whole when alwaysCache).
 func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deleting bool, src store.Reader, cat *record.Record, dest refs.Dest, alwaysCache bool) ([]*record.Record, error) {
-	ci, err := catalog.Read(ctx, src, cat.Digest)
+	// Only the packages asked for are kept of the catalog (all when none is).
+	var names []string
+	for _, pk := range op.Packages {
+		names = append(names, pk.Name)
+	}
+	ci, err := catalog.ReadPackages(ctx, src, cat.Digest, names)
 	if err != nil {
 		return nil, err
 	}
@@ -162,14 +167,11 @@ func (p *Planner) rebuildCatalog(ctx context.Context, src store.Reader, cat *rec
 	if p.Cache == nil || p.Engine == nil {
 		return fmt.Errorf("a filtered catalog is rebuilt into a cache; fix: pass --cache DIR to ocm-plan, and the same --cache to ocm-push")
 	}
-	layer, err := ci.Layer(sel)
-	if err != nil {
-		return err
-	}
 	if _, err := p.Engine.Copy(ctx, src, cat.Digest, p.Cache, ""); err != nil {
 		return fmt.Errorf("caching the catalog image: %w", err)
 	}
-	d, mt, size, err := catalog.Rebuild(ctx, p.Cache, cat.Digest, layer)
+	// The selected bundles' documents come from the cached copy.
+	d, mt, size, err := ci.Rebuild(ctx, p.Cache, cat.Digest, sel)
 	if err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}
