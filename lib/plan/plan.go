@@ -6,6 +6,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -45,6 +46,9 @@ type Planner struct {
 	Signatures *releasesig.Verifier
 	// IgnoreSignatures: the user chose unsigned releases; each is logged.
 	IgnoreSignatures bool
+	// NoSparse plans images with platforms whole (--no-sparse): for a
+	// mirror that refuses sparse indexes.
+	NoSparse bool
 	// Policy, when set, checks each resolved image before it is emitted
 	// (--secure-policy): one it refuses is emitted failed.
 	Policy *policy.Checker
@@ -118,6 +122,9 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 		r, err := additionalRecord(img)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+		if len(img.Platforms) > 0 && !p.NoSparse {
+			r.Sparse, r.Platforms = true, img.Platforms
 		}
 		add = append(add, r)
 	}
@@ -240,7 +247,28 @@ func (p *Planner) resolve(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Source, err)
 	}
+	chosen := r.Platforms
 	r.Digest, r.MediaType, r.Size, r.Platforms = digest, mt, int64(len(body)), m.Platforms()
+	if r.Sparse {
+		return sparse(r, m, chosen)
+	}
+	return nil
+}
+
+// sparse narrows a record planned with platforms to those of its index it
+// names (the platforms copied); a single manifest is copied whole.
+func sparse(r *record.Record, m *manifest.Manifest, want []string) error {
+	if !manifest.IsIndex(r.MediaType) {
+		r.Sparse, r.Platforms = false, nil
+		return nil
+	}
+	r.Platforms = nil
+	for _, d := range manifest.Select(want).Kept(m) {
+		r.Platforms = append(r.Platforms, d.Platform.String())
+	}
+	if len(r.Platforms) == 0 {
+		return fmt.Errorf("the index has none of the platforms %s (it has %s); fix: choose among its platforms in the configuration's platforms", strings.Join(want, ", "), strings.Join(m.Platforms(), ", "))
+	}
 	return nil
 }
 
