@@ -289,7 +289,7 @@ func (s *Stage) findAttachments(ctx context.Context, r *record.Record, src store
 		max = record.DefaultAttachments
 	}
 	if repo != nil {
-		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
+		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType, r.Selection())
 		if err != nil {
 			return nil, err
 		}

@@ -56,7 +56,7 @@ func manifestStatus(t *testing.T, reg *testenv.Registry, repo, ref string) int {
 // sparse (oc-mirror 4.23): the index unchanged (same digest at the mirror),
 // only the chosen platforms' manifests and blobs, through the cache, the
 // archives and back; the other platforms' manifests answer 404 at the
-// mirror. Distribution 2.x refuses the sparse index: the image fails with
+// mirror, and so does what is attached to them. Distribution 2.x refuses the sparse index: the image fails with
 // the registry setting and --no-sparse named, and --no-sparse copies whole.
 func TestI25Sparse(t *testing.T) {
 	v3 := testenv.StartV3(t, filepath.Join(repoRoot(t), "bin", "registry-v3"), testenv.RegistryOptions{})
@@ -81,6 +81,15 @@ func TestI25Sparse(t *testing.T) {
 	for _, d := range m.Manifests {
 		child[d.Platform.Architecture] = d.Digest
 	}
+	// Signatures of a copied and of a left-out platform: only the first
+	// travels (the other's subject is absent at the mirror).
+	sigTag := map[string]string{}
+	for _, arch := range []string{"arm64", "amd64"} {
+		if _, err := (fixture.Options{Host: src.Host}).Attach(context.Background(), "multiarch/tools", child[arch], arch); err != nil {
+			t.Fatal(err)
+		}
+		sigTag[arch] = strings.Replace(child[arch], ":", "-", 1) + ".sig"
+	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "isc.yaml"), sparseISC(src.Host))
 
@@ -103,6 +112,12 @@ func TestI25Sparse(t *testing.T) {
 	for arch, want := range map[string]int{"arm64": 200, "s390x": 200, "amd64": 404, "ppc64le": 404} {
 		if got := manifestStatus(t, v3, "m/multiarch/tools", child[arch]); got != want {
 			t.Errorf("%s manifest at the mirror: %d, want %d", arch, got, want)
+		}
+	}
+
+	for arch, want := range map[string]int{"arm64": 200, "amd64": 404} {
+		if got := manifestStatus(t, v3, "m/multiarch/tools", sigTag[arch]); got != want {
+			t.Errorf("signature of the %s manifest at the mirror: %d, want %d", arch, got, want)
 		}
 	}
 
