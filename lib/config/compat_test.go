@@ -8,7 +8,7 @@ import (
 
 // TestOcMirrorFields: fields oc-mirror 4.18-4.20 accepts are read, and
 // those ocm does not apply as oc-mirror does are warned with file:line
-// (additionalImages' platforms are applied: a sparse copy).
+// (additionalImages' and platform's platforms are applied: a sparse copy).
 func TestOcMirrorFields(t *testing.T) {
 	src := head + `mirror:
   platform:
@@ -69,7 +69,6 @@ func TestOcMirrorFields(t *testing.T) {
 	}
 	want := []string{
 		"isc.yaml:14: mirror.operators[0].platforms: ocm copies operator images whole",
-		"isc.yaml:6: mirror.platform.platforms: the multi-architecture release payload is mirrored whole",
 		"isc.yaml:33: mirror.samples: ignored",
 	}
 	all := strings.Join(c.Warnings, "\n")

@@ -308,7 +308,17 @@ func (s Selection) Keeps(d Descriptor) bool {
 	if d.Platform == nil {
 		return false
 	}
-	return s[d.Platform.String()] || s[d.Platform.OS+"/"+d.Platform.Architecture]
+	return s.KeepsName(d.Platform.String())
+}
+
+// KeepsName is Keeps for a platform named "os/arch[/variant]" (a record's
+// platforms).
+func (s Selection) KeepsName(p string) bool {
+	if s == nil {
+		return true
+	}
+	parts := strings.SplitN(p, "/", 3)
+	return s[p] || (len(parts) == 3 && s[parts[0]+"/"+parts[1]])
 }
 
 // Kept lists the entries of index m that s keeps.

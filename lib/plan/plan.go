@@ -49,6 +49,9 @@ type Planner struct {
 	// NoSparse plans images with platforms whole (--no-sparse): for a
 	// mirror that refuses sparse indexes.
 	NoSparse bool
+	// payloadPlatforms are mirror.platform.platforms, unless NoSparse: the
+	// multi payload and its components are planned sparse.
+	payloadPlatforms []string
 	// Policy, when set, checks each resolved image before it is emitted
 	// (--secure-policy): one it refuses is emitted failed.
 	Policy *policy.Checker
@@ -250,24 +253,27 @@ func (p *Planner) resolve(ctx context.Context, r *record.Record) error {
 	chosen := r.Platforms
 	r.Digest, r.MediaType, r.Size, r.Platforms = digest, mt, int64(len(body)), m.Platforms()
 	if r.Sparse {
-		return sparse(r, m, chosen)
+		return sparse(r, chosen)
 	}
 	return nil
 }
 
-// sparse narrows a record planned with platforms to those of its index it
-// names (the platforms copied); a single manifest is copied whole.
-func sparse(r *record.Record, m *manifest.Manifest, want []string) error {
+// sparse narrows r (described: its platforms are all its index's) to the
+// chosen platforms, the ones copied; a single manifest is copied whole.
+func sparse(r *record.Record, chosen []string) error {
 	if !manifest.IsIndex(r.MediaType) {
-		r.Sparse, r.Platforms = false, nil
+		r.Sparse = false
 		return nil
 	}
-	r.Platforms = nil
-	for _, d := range manifest.Select(want).Kept(m) {
-		r.Platforms = append(r.Platforms, d.Platform.String())
+	sel, all := manifest.Select(chosen), r.Platforms
+	r.Sparse, r.Platforms = true, nil
+	for _, p := range all {
+		if sel.KeepsName(p) {
+			r.Platforms = append(r.Platforms, p)
+		}
 	}
 	if len(r.Platforms) == 0 {
-		return fmt.Errorf("the index has none of the platforms %s (it has %s); fix: choose among its platforms in the configuration's platforms", strings.Join(want, ", "), strings.Join(m.Platforms(), ", "))
+		return fmt.Errorf("the index has none of the platforms %s (it has %s); fix: choose among its platforms in the configuration's platforms", strings.Join(chosen, ", "), strings.Join(all, ", "))
 	}
 	return nil
 }

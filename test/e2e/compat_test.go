@@ -114,7 +114,7 @@ func TestOcMirrorConfigurations(t *testing.T) {
 				}
 			}},
 		{name: "platform.platforms", mirror: "  platform:\n    platforms:\n    - os: linux\n      architecture: arm64\n    channels:\n    - name: stable-4.15\n",
-			stderr: "the multi-architecture release payload is mirrored whole",
+			absent: "mirror.platform.platforms",
 			check: func(t *testing.T, recs []*record.Record) {
 				n := 0
 				for _, r := range recs {
@@ -122,6 +122,9 @@ func TestOcMirrorConfigurations(t *testing.T) {
 						n++
 						if !strings.HasSuffix(r.Destination, "-multi") {
 							t.Errorf("payload %s is not the multi-architecture one", r.Destination)
+						}
+						if !r.Sparse || strings.Join(r.Platforms, " ") != "linux/arm64" {
+							t.Errorf("payload %s: sparse %v platforms %v, want sparse [linux/arm64]", r.Destination, r.Sparse, r.Platforms)
 						}
 					}
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/ocm-mirror/ocm/internal/fixture"
 	"github.com/ocm-mirror/ocm/internal/testenv"
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/record"
 )
 
 // sparseISC asks for two platforms of the fixture's four-platform index.
@@ -150,6 +151,55 @@ func TestI25Sparse(t *testing.T) {
 	for arch, d := range child {
 		if got := manifestStatus(t, v2, "m/multiarch/tools", d); got != 200 {
 			t.Errorf("--no-sparse: %s manifest at the mirror: %d, want 200", arch, got)
+		}
+	}
+}
+
+// TestI25SparseRelease: mirror.platform.platforms plans the multi payload
+// sparse, as oc-mirror 4.23: the index at the mirror is the source's, the
+// chosen platform's manifest is there and the other's answers 404.
+func TestI25SparseRelease(t *testing.T) {
+	v3 := testenv.StartV3(t, filepath.Join(repoRoot(t), "bin", "registry-v3"), testenv.RegistryOptions{})
+	src, rs, graphURL := releaseEnv(t, fixture.ReleaseOptions{Components: 3})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+`mirror:
+  platform:
+    platforms:
+    - {os: linux, architecture: arm64}
+    channels:
+    - name: stable-4.15
+      minVersion: 4.15.3
+      maxVersion: 4.15.3
+`)
+	r := sh(t, dir, []string{"UPDATE_URL_OVERRIDE=" + graphURL}, fmt.Sprintf("ocm-plan -c isc.yaml | ocm-push docker://%s > pushed.jsonl", v3.Host))
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	payload := rs.Payloads["4.15.3/multi"]
+	var rec *record.Record
+	for _, x := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if x.Origin == record.OriginRelease {
+			rec = x
+		}
+	}
+	if rec == nil || rec.Digest != payload || !rec.Sparse || strings.Join(rec.Platforms, " ") != "linux/arm64" {
+		t.Fatalf("payload record %+v, want %s sparse [linux/arm64]", rec, payload)
+	}
+	if got := skopeoDigest(t, "docker://"+rec.Target, "--tls-verify=false"); got != payload {
+		t.Errorf("payload at the mirror %s, source %s", got, payload)
+	}
+	raw, err := testenv.Skopeo(context.Background(), "inspect", "--raw", "--tls-verify=false", "docker://"+src.Host+"/"+fixture.PayloadRepo+"@"+payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := manifest.Parse(raw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range m.Manifests {
+		want := map[string]int{"arm64": 200, "amd64": 404}[d.Platform.Architecture]
+		if got := manifestStatus(t, v3, "openshift/release-images", d.Digest); got != want {
+			t.Errorf("%s payload manifest at the mirror: %d, want %d", d.Platform.Architecture, got, want)
 		}
 	}
 }
