@@ -26,8 +26,8 @@ planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Each
 payload's signatures are fetched from OCP_SIGNATURE_URL (default Red Hat's
 store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
 Red Hat release keys); a release without a valid one is a release error,
-unless --ignore-release-signature. An additional image with platforms, and
-the multi payload with mirror.platform.platforms and its components, are
+unless --ignore-release-signature. An additional or operator image with platforms,
+and the multi payload with mirror.platform.platforms and its components, are
 planned sparse: each index is copied unchanged (same digest) with only those
 platforms' manifests and blobs (--no-sparse: whole). With --secure-policy, images the policy
 (--policy) refuses fail alone: catalogs as published, not what ocm builds;

@@ -327,7 +327,6 @@ func (p *parser) operator(n *yaml.Node, path string) (*Operator, error) {
 		if op.Platforms, err = p.platforms(v, path+".platforms"); err != nil {
 			return nil, err
 		}
-		p.warnf(v, path+".platforms", "ocm copies operator images whole (every platform): the filter is not applied (ocm copies sparse only additionalImages and the release payload with platforms)")
 	}
 	if v := f["targetCatalogSourceTemplate"]; v != nil {
 		if err := p.str(v, path+".targetCatalogSourceTemplate", &op.TargetCatalogSourceTemplate); err != nil {

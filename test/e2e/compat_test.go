@@ -85,10 +85,17 @@ func TestOcMirrorConfigurations(t *testing.T) {
 		{name: "package and channel ranges stay refused", mirror: operator("    - name: aqua\n      minVersion: 1.3.0\n      channels:\n      - name: stable\n        maxVersion: 1.3.0\n"),
 			code: 2, stderr: "isc.yaml:10: mirror.operators[0].packages[0].channels[0]: package aqua: package-level minVersion/maxVersion cannot be combined with channel"},
 		{name: "operators[].platforms", mirror: operator("    - name: gamma\n") + "    platforms:\n    - os: linux\n      architecture: amd64\n",
-			stderr: "mirror.operators[0].platforms: ocm copies operator images whole",
+			absent: "mirror.operators[0].platforms",
 			check: func(t *testing.T, recs []*record.Record) {
 				if got := bundlesOf(recs); strings.Join(got, " ") != "gamma.v0.2.0" {
 					t.Fatalf("bundles %v", got)
+				}
+				for _, r := range recs {
+					// The fixture's operator images are single manifests:
+					// copied as they are.
+					if r.Origin != record.OriginCatalog && r.Sparse {
+						t.Errorf("%s: a single manifest planned sparse", r.Source)
+					}
 				}
 			}},
 		{name: "additionalImages targetRepo and targetTag", mirror: fmt.Sprintf("  additionalImages:\n  - name: %s/ubi9/ubi:latest\n    targetRepo: custom/ubi\n    targetTag: v9\n", h),

@@ -203,3 +203,54 @@ func TestI25SparseRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestI25SparseOperator: operators[].platforms plans the bundle and related
+// images sparse: a multi-arch operand lands with its index unchanged and
+// only the chosen platform's manifest.
+func TestI25SparseOperator(t *testing.T) {
+	v3 := testenv.StartV3(t, filepath.Join(repoRoot(t), "bin", "registry-v3"), testenv.RegistryOptions{})
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096, MultiArchOperands: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+"mirror:\n  operators:\n  - catalog: "+cat.Ref+"\n    platforms:\n    - {os: linux, architecture: arm64}\n    packages:\n    - name: gamma\n")
+	r := sh(t, dir, nil, fmt.Sprintf("ocm-plan -c isc.yaml --cache cache | ocm-push --cache cache docker://%s > pushed.jsonl", v3.Host))
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	var operand string
+	for _, x := range records(t, sh(t, dir, nil, "cat pushed.jsonl").stdout) {
+		if x.Status != record.StatusPushed {
+			t.Errorf("%s: %s %s", x.Source, x.Status, x.Error)
+		}
+		if !strings.Contains(x.Source, "/operands/gamma@") {
+			continue
+		}
+		operand = x.Digest
+		if !x.Sparse || strings.Join(x.Platforms, " ") != "linux/arm64" {
+			t.Errorf("operand record sparse %v platforms %v, want sparse [linux/arm64]", x.Sparse, x.Platforms)
+		}
+	}
+	if operand == "" {
+		t.Fatal("no operand record")
+	}
+	raw, err := testenv.Skopeo(context.Background(), "inspect", "--raw", "--tls-verify=false", "docker://"+src.Host+"/operands/gamma@"+operand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := skopeoDigest(t, "docker://"+v3.Host+"/operands/gamma@"+operand, "--tls-verify=false"); got != operand {
+		t.Errorf("operand index at the mirror %s, source %s", got, operand)
+	}
+	m, _, err := manifest.Parse(raw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range m.Manifests {
+		want := map[string]int{"arm64": 200, "amd64": 404, "s390x": 404}[d.Platform.Architecture]
+		if got := manifestStatus(t, v3, "operands/gamma", d.Digest); got != want {
+			t.Errorf("%s operand manifest at the mirror: %d, want %d", d.Platform.Architecture, got, want)
+		}
+	}
+}
