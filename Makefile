@@ -22,7 +22,7 @@ deps:
 # tests run `opm validate` on rebuilt catalogs and start them with `opm serve`.
 # catalogquery asks a served catalog what it holds over the gRPC registry API
 # (as OLM does). Built once (a minute or two).
-tools: $(BIN)/opm $(BIN)/catalogquery $(BIN)/cosign $(BIN)/helm
+tools: $(BIN)/opm $(BIN)/catalogquery $(BIN)/cosign $(BIN)/helm $(BIN)/registry-v3
 
 $(BIN)/opm: tools/opm/go.mod tools/opm/go.sum
 	@mkdir -p $(BIN)
@@ -47,6 +47,13 @@ $(BIN)/cosign: tools/cosign/go.mod tools/cosign/go.sum
 $(BIN)/helm: tools/helm/go.mod tools/helm/go.sum
 	@mkdir -p $(BIN)
 	cd tools/helm && CGO_ENABLED=0 $(GO) build -ldflags "-X helm.sh/helm/v3/internal/version.version=$$($(GO) list -m -f '{{.Version}}' helm.sh/helm/v3)" -o ../../$(BIN)/helm helm.sh/helm/v3/cmd/helm
+
+# distribution v3's registry, which the tests start with
+# validation.manifests.indexes.platforms: none to hold sparse indexes
+# (Debian's docker-registry, distribution 2.x, refuses them); its own module.
+$(BIN)/registry-v3: tools/registry/go.mod tools/registry/go.sum
+	@mkdir -p $(BIN)
+	cd tools/registry && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/registry-v3 github.com/distribution/distribution/v3/cmd/registry
 
 # The commands as an OCI image in $(BIN)/image (an OCI layout), built without
 # a container engine: static binaries on an empty base, reproducible (same

@@ -15,8 +15,9 @@ import (
 
 const usage = `usage: ocm-plan -c isc.yaml | ocm-fetch --cache DIR [flags] > fetched.jsonl
 
-Copies every image of the input records (all platforms of an index) into the
-cache directory, skipping blobs the cache already holds, and the signatures
+Copies every image of the input records (all platforms of an index; of a
+sparse record, the platforms it lists) into the cache directory, skipping
+blobs the cache already holds, and the signatures
 of release payloads beside them (from OCP_SIGNATURE_URL when the cache lacks
 them, held to the digests the plan verified), with what is attached to each
 image (cosign signatures, attestations, SBOMs, OCI referrers;

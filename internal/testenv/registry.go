@@ -46,6 +46,12 @@ type RegistryOptions struct {
 	// sha256/xx/<hex>/data under Dir/data), as S3- or CDN-backed
 	// registries redirect to presigned URLs.
 	RedirectBlobsTo string
+	// Program is the registry binary (default Binary, Debian's
+	// distribution 2.x): StartV3 runs distribution v3's.
+	Program string
+	// SparseIndexes accepts an index whose manifests are absent
+	// (distribution 3's validation.manifests.indexes.platforms: none).
+	SparseIndexes bool
 }
 
 // Registry is a running docker-registry process.
@@ -70,8 +76,11 @@ const Binary = "docker-registry"
 
 // StartRegistry writes a config under dir and starts the registry.
 func StartRegistry(ctx context.Context, dir string, o RegistryOptions) (*Registry, error) {
-	if _, err := exec.LookPath(Binary); err != nil {
-		return nil, fmt.Errorf("%s is not installed; fix: apt-get install docker-registry (or run make deps)", Binary)
+	if o.Program == "" {
+		o.Program = Binary
+	}
+	if _, err := exec.LookPath(o.Program); err != nil {
+		return nil, fmt.Errorf("%s is not installed; fix: apt-get install docker-registry (or run make deps; make tools for bin/registry-v3)", o.Program)
 	}
 	if o.Auth && o.User == "" {
 		o.User, o.Pass = "ocm", "ocm-secret-pass"
@@ -141,6 +150,9 @@ func (r *Registry) writeConfig() error {
 	if r.opts.RedirectBlobsTo != "" {
 		fmt.Fprintf(&b, "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: %s\n", r.opts.RedirectBlobsTo)
 	}
+	if r.opts.SparseIndexes {
+		fmt.Fprintf(&b, "validation:\n  manifests:\n    indexes:\n      platforms: none\n")
+	}
 	if r.opts.Auth {
 		fmt.Fprintf(&b, "auth:\n  htpasswd:\n    realm: ocm-test\n    path: %s\n", filepath.Join(r.Dir, "htpasswd"))
 	}
@@ -152,7 +164,7 @@ func (r *Registry) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(Binary, "serve", r.ConfigPath)
+	cmd := exec.Command(r.opts.Program, "serve", r.ConfigPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// docker-registry takes REGISTRY_* variables as configuration: the
 	// caller's REGISTRY_AUTH_FILE (containers-auth.json(5)) would read as
@@ -167,7 +179,7 @@ func (r *Registry) start(ctx context.Context) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("starting %s: %w", Binary, err)
+		return fmt.Errorf("starting %s: %w", r.opts.Program, err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
@@ -262,7 +274,7 @@ func (r *Registry) Restart(ctx context.Context) error {
 // it is stopped, then starts it again (the collector needs exclusive access).
 func (r *Registry) GarbageCollect(ctx context.Context) ([]byte, error) {
 	r.Stop()
-	out, err := exec.CommandContext(ctx, Binary, "garbage-collect", r.ConfigPath).CombinedOutput()
+	out, err := exec.CommandContext(ctx, r.opts.Program, "garbage-collect", r.ConfigPath).CombinedOutput()
 	if serr := r.start(ctx); serr != nil && err == nil {
 		err = serr
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -20,6 +21,21 @@ func Start(t testing.TB, o RegistryOptions) *Registry {
 	}
 	t.Cleanup(func() { r.Stop() })
 	return r
+}
+
+// StartV3 starts distribution v3's registry (program: bin/registry-v3,
+// built by make tools) holding sparse indexes, for the test. Missing, the
+// test is skipped locally and fails in CI (CI=true), which builds the tools.
+func StartV3(t testing.TB, program string, o RegistryOptions) *Registry {
+	t.Helper()
+	if _, err := os.Stat(program); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found; fix: make tools", program)
+		}
+		t.Skipf("%s not found (distribution v3, for sparse indexes); fix: make tools", program)
+	}
+	o.Program, o.SparseIndexes = program, true
+	return Start(t, o)
 }
 
 // Skopeo runs skopeo, the independent client tests check results with.

@@ -166,7 +166,7 @@ func (u *Unpacker) unpackRecord(ctx context.Context, eng *copier.Engine, src sto
 			return fmt.Errorf("%s %s of %s: %w", a.Kind, a.Digest, a.Subject, err)
 		}
 	}
-	if _, err := eng.Copy(ctx, src, r.Digest, u.Cache, r.Source); err != nil {
+	if _, err := eng.CopySparse(ctx, src, r.Digest, u.Cache, r.Source, r.Selection()); err != nil {
 		return err
 	}
 	// The engine trusts a manifest the cache holds to mean its image is

@@ -14,7 +14,7 @@ import (
 // and are checked like any blob, and the history skips those an earlier set
 // carried. A missing manifest is a *cache.MissingError.
 func RecordBlobs(c *cache.Cache, r *record.Record) ([]Member, error) {
-	blobs, err := c.ImageBlobs(r.Digest, r.MediaType)
+	blobs, err := c.SparseBlobs(r.Digest, r.MediaType, r.Selection())
 	if err != nil {
 		return nil, err
 	}

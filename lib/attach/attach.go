@@ -300,9 +300,10 @@ func TagOf(digest string) (string, error) {
 }
 
 // Subjects are the manifests attachments may point at: the image and, for
-// an index, each platform's manifest. mediaType is the record's: a single
-// manifest needs no request.
-func Subjects(ctx context.Context, src store.Reader, digest, mediaType string) ([]string, error) {
+// an index, each platform's manifest sel keeps (nil: all; a sparse copy
+// lacks the others, so what is attached to them is not copied). mediaType
+// is the record's: a single manifest needs no request.
+func Subjects(ctx context.Context, src store.Reader, digest, mediaType string, sel manifest.Selection) ([]string, error) {
 	if mediaType != "" && !manifest.IsIndex(mediaType) {
 		return []string{digest}, nil
 	}
@@ -316,7 +317,7 @@ func Subjects(ctx context.Context, src store.Reader, digest, mediaType string) (
 	}
 	out := []string{digest}
 	if manifest.IsIndex(mt) {
-		for _, c := range m.Manifests {
+		for _, c := range sel.Kept(m) {
 			out = append(out, c.Digest)
 		}
 	}

@@ -84,7 +84,7 @@ func TestFindAndCopyThroughTheTagSchemes(t *testing.T) {
 		srcRepo, _ := c.Repository(src.Host + "/" + tc.repo)
 		dstRepo, _ := c.Repository(dst.Host + "/m/" + tc.repo)
 		s := &registry.Repo{Client: c, Name: srcRepo}
-		subjects, err := attach.Subjects(ctx, s, tc.digest, "")
+		subjects, err := attach.Subjects(ctx, s, tc.digest, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

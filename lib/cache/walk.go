@@ -29,6 +29,12 @@ func (e *MissingError) Error() string {
 // need not be cached (the caller decides what a missing one means);
 // manifests must be: a missing one is a *MissingError.
 func (c *Cache) ImageBlobs(digest, mediaType string) ([]manifest.Descriptor, error) {
+	return c.SparseBlobs(digest, mediaType, nil)
+}
+
+// SparseBlobs is ImageBlobs of a sparse copy: of the index digest, only the
+// entries sel keeps (nil: all); the others are absent by design.
+func (c *Cache) SparseBlobs(digest, mediaType string, sel manifest.Selection) ([]manifest.Descriptor, error) {
 	var out []manifest.Descriptor
 	seen := map[string]bool{}
 	var walk func(d, mt string, depth int) error
@@ -54,7 +60,11 @@ func (c *Cache) ImageBlobs(digest, mediaType string) ([]manifest.Descriptor, err
 		}
 		out = append(out, manifest.Descriptor{MediaType: mt, Digest: d, Size: size})
 		if manifest.IsIndex(mt) {
-			for _, child := range m.Manifests {
+			children := m.Manifests
+			if depth == 0 {
+				children = sel.Kept(m)
+			}
+			for _, child := range children {
 				if err := walk(child.Digest, child.MediaType, depth+1); err != nil {
 					return err
 				}
@@ -137,7 +147,9 @@ func (c *Cache) Forget(refs []string) (int, int64, error) {
 // and removes a damaged blob for the next fetch. With hashed (ocm-fetch
 // --verify), config and layers are hashed too, and one changed in place
 // (same size) is removed like one cut short.
-func (c *Cache) DropDamaged(digest, mediaType string, size int64, hashed *Hashed) ([]string, error) {
+// sel is the record's selection: the entries of a sparse index it does not
+// keep are absent by design, not damage.
+func (c *Cache) DropDamaged(digest, mediaType string, size int64, sel manifest.Selection, hashed *Hashed) ([]string, error) {
 	var removed []string
 	drop := func(d string) error {
 		if err := c.Remove(d); err != nil {
@@ -148,8 +160,8 @@ func (c *Cache) DropDamaged(digest, mediaType string, size int64, hashed *Hashed
 	}
 	seen := map[string]bool{}
 	// walk tells whether the manifest d had to go.
-	var walk func(d, mt string, size int64) (bool, error)
-	walk = func(d, mt string, size int64) (bool, error) {
+	var walk func(d, mt string, size int64, sel manifest.Selection) (bool, error)
+	walk = func(d, mt string, size int64, sel manifest.Selection) (bool, error) {
 		ok, got := c.Has(d)
 		if !ok {
 			return true, nil // the copy fetches it; what names it must go too
@@ -168,8 +180,8 @@ func (c *Cache) DropDamaged(digest, mediaType string, size int64, hashed *Hashed
 		}
 		bad := false
 		if manifest.IsIndex(mt) {
-			for _, child := range m.Manifests {
-				gone, err := walk(child.Digest, child.MediaType, child.Size)
+			for _, child := range sel.Kept(m) {
+				gone, err := walk(child.Digest, child.MediaType, child.Size, nil)
 				if err != nil {
 					return false, err
 				}
@@ -197,7 +209,7 @@ func (c *Cache) DropDamaged(digest, mediaType string, size int64, hashed *Hashed
 	if ok, _ := c.Has(digest); !ok {
 		return nil, nil // not cached yet: nothing to check
 	}
-	if _, err := walk(digest, mediaType, size); err != nil {
+	if _, err := walk(digest, mediaType, size, sel); err != nil {
 		return removed, fmt.Errorf("removing damaged blobs from the cache: %w", err)
 	}
 	return removed, nil

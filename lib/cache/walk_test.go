@@ -281,7 +281,7 @@ func TestDropDamaged(t *testing.T) {
 			if b.hash {
 				hashed = &Hashed{}
 			}
-			removed, err := c.DropDamaged(b.root.Digest, b.root.MediaType, b.root.Size, hashed)
+			removed, err := c.DropDamaged(b.root.Digest, b.root.MediaType, b.root.Size, nil, hashed)
 			if err != nil {
 				t.Fatal(err)
 			}

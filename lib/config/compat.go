@@ -89,7 +89,6 @@ func (p *parser) additionalTarget(f map[string]*yaml.Node, path string, img *Ima
 		if img.Platforms, err = p.platforms(v, path+".platforms"); err != nil {
 			return err
 		}
-		p.warnf(v, path+".platforms", "ocm copies image indexes whole (every platform), as a registry without sparse-manifest support needs; the filter is not applied")
 	}
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 )
 
 // TestOcMirrorFields: fields oc-mirror 4.18-4.20 accepts are read, and
-// those ocm does not apply as oc-mirror does are warned with file:line.
+// those ocm does not apply as oc-mirror does are warned with file:line
+// (additionalImages', operators' and platform's platforms are applied:
+// sparse copies).
 func TestOcMirrorFields(t *testing.T) {
 	src := head + `mirror:
   platform:
@@ -31,6 +33,8 @@ func TestOcMirrorFields(t *testing.T) {
   - name: quay.io/example/my-image:v1.0
     targetRepo: custom-namespace/my-image
     targetTag: custom-tag
+    platforms:
+    - {os: linux, architecture: arm64}
   - name: quay.io/coreos/etcd:v3.5.4@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   blockedImages:
   - name: ".*blocked-image.*"
@@ -54,7 +58,7 @@ func TestOcMirrorFields(t *testing.T) {
 	if pk := op.Packages[0]; pk.DefaultChannel != "stable-v0" || pk.MinVersion != "5.6.0" || len(pk.Channels) != 1 {
 		t.Errorf("package: %+v", pk)
 	}
-	if a := s.AdditionalImages[0]; a.TargetRepo != "custom-namespace/my-image" || a.TargetTag != "custom-tag" {
+	if a := s.AdditionalImages[0]; a.TargetRepo != "custom-namespace/my-image" || a.TargetTag != "custom-tag" || !reflect.DeepEqual(a.Platforms, []string{"linux/arm64"}) {
 		t.Errorf("additional: %+v", a)
 	}
 	var patterns []bool
@@ -65,9 +69,7 @@ func TestOcMirrorFields(t *testing.T) {
 		t.Errorf("blocked patterns %v, want regexes for the first two, the plain name exact", patterns)
 	}
 	want := []string{
-		"isc.yaml:14: mirror.operators[0].platforms: ocm copies operator images whole",
-		"isc.yaml:6: mirror.platform.platforms: the multi-architecture release payload is mirrored whole",
-		"isc.yaml:31: mirror.samples: ignored",
+		"isc.yaml:33: mirror.samples: ignored",
 	}
 	all := strings.Join(c.Warnings, "\n")
 	for _, w := range want {

@@ -128,7 +128,7 @@ func (p *parser) helmCharts(n *yaml.Node, path string, local bool) ([]HelmChart,
 			if c.Platforms, err = p.platforms(v, cp+".platforms"); err != nil {
 				return nil, err
 			}
-			p.warnf(v, cp+".platforms", "ocm copies image indexes whole (every platform); the filter is not applied")
+			p.warnf(v, cp+".platforms", "ocm copies the charts' images whole (every platform); the filter is not applied (ocm copies sparse only additional, release and operator images with platforms)")
 		}
 		out = append(out, c)
 	}

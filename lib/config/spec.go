@@ -189,9 +189,9 @@ func (p *parser) platform(n *yaml.Node, path string) (*Platform, error) {
 		if pl.Platforms, err = p.platforms(v, path+".platforms"); err != nil {
 			return nil, err
 		}
-		// oc-mirror mirrors the multi-architecture payload for platforms.
+		// oc-mirror mirrors the multi-architecture payload for platforms,
+		// sparse: only these platforms of it and of its components.
 		pl.Architectures = []string{"multi"}
-		p.warnf(v, path+".platforms", "the multi-architecture release payload is mirrored whole (every platform): ocm does not write sparse manifest lists")
 	}
 	if len(pl.Architectures) == 0 {
 		pl.Architectures = []string{"amd64"}
@@ -327,7 +327,6 @@ func (p *parser) operator(n *yaml.Node, path string) (*Operator, error) {
 		if op.Platforms, err = p.platforms(v, path+".platforms"); err != nil {
 			return nil, err
 		}
-		p.warnf(v, path+".platforms", "ocm copies operator images whole (every platform), as a registry without sparse-manifest support needs; the filter is not applied")
 	}
 	if v := f["targetCatalogSourceTemplate"]; v != nil {
 		if err := p.str(v, path+".targetCatalogSourceTemplate", &op.TargetCatalogSourceTemplate); err != nil {

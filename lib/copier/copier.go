@@ -8,12 +8,17 @@ package copier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/ocm-mirror/ocm/lib/manifest"
+	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/store"
 	"github.com/ocm-mirror/ocm/lib/workpool"
 )
@@ -86,6 +91,29 @@ type Result struct {
 // Copy copies the image digest (manifest or index, with every child and blob)
 // from src to dst and then names it tag at dst ("" = by digest only).
 func (e *Engine) Copy(ctx context.Context, src store.Reader, digest string, dst store.Writer, tag string) (*Result, error) {
+	return e.CopySparse(ctx, src, digest, dst, tag, nil)
+}
+
+// SparseRefusedError is a destination refusing a sparse index (one naming
+// manifests it lacks), after the retries a raced write gets.
+type SparseRefusedError struct {
+	Digest string
+	Dest   string
+	Err    error
+}
+
+func (e *SparseRefusedError) Error() string {
+	// Not Err's text: it calls the answer a race to rerun, which it is not.
+	return fmt.Sprintf("%s refused the sparse index %s: it answers MANIFEST_BLOB_UNKNOWN for an index naming manifests it lacks (the platforms not copied); fix: let the registry hold sparse indexes (distribution 3: validation.manifests.indexes.platforms: none; Quay: sparse manifest support), or plan with --no-sparse to copy every platform", e.Dest, e.Digest)
+}
+
+func (e *SparseRefusedError) Unwrap() error { return e.Err }
+
+// CopySparse is Copy keeping, of an index digest, only the entries sel
+// keeps (nil: all): the index is written unchanged, so its digest is the
+// source's, and the other entries' manifests and blobs are not copied.
+// The selection applies to the top index only.
+func (e *Engine) CopySparse(ctx context.Context, src store.Reader, digest string, dst store.Writer, tag string, sel manifest.Selection) (*Result, error) {
 	// A tag naming the digest implies the manifest; one request either way.
 	var has bool
 	var err error
@@ -116,7 +144,16 @@ func (e *Engine) Copy(ctx context.Context, src store.Reader, digest string, dst 
 	if tag != "" {
 		ref = tag
 	}
-	if err := e.placeManifest(ctx, src, dst, digest, ref, body, mt, m, 0); err != nil {
+	if !manifest.IsIndex(mt) {
+		sel = nil
+	}
+	if err := e.placeManifest(ctx, src, dst, digest, ref, body, mt, m, sel, 0); err != nil {
+		// distribution answers MANIFEST_BLOB_UNKNOWN, as when a write
+		// races, for an index naming absent manifests: after the retries
+		// a sparse index refused so says why.
+		if sel != nil && errors.Is(err, registry.ErrConcurrentWrite) {
+			return nil, &SparseRefusedError{Digest: digest, Dest: dst.String(), Err: err}
+		}
 		return nil, err
 	}
 	return &Result{Digest: digest, MediaType: mt, Size: int64(len(body)), Platforms: m.Platforms()}, nil
@@ -128,10 +165,14 @@ func (e *Engine) Copy(ctx context.Context, src store.Reader, digest string, dst 
 // two indexes share) wait for the first, then only write their tag. A
 // registry writing one manifest twice at once answers 400 DIGEST_INVALID
 // or MANIFEST_BLOB_UNKNOWN now and then.
-func (e *Engine) placeManifest(ctx context.Context, src store.Reader, dst store.Writer, digest, ref string, body []byte, mt string, m *manifest.Manifest, depth int) error {
+func (e *Engine) placeManifest(ctx context.Context, src store.Reader, dst store.Writer, digest, ref string, body []byte, mt string, m *manifest.Manifest, sel manifest.Selection, depth int) error {
 	key := "manifest " + dst.Scope() + " " + dst.Repo() + " " + digest
+	if sel != nil {
+		// A sparse copy does not make the whole image present.
+		key += " sparse " + strings.Join(slices.Sorted(maps.Keys(sel)), ",")
+	}
 	return e.once(ctx, key, func() error {
-		return e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, depth)
+		return e.copyManifest(ctx, src, dst, digest, ref, body, mt, m, sel, depth)
 	}, func() error {
 		if ref == digest {
 			return nil
@@ -144,15 +185,19 @@ func (e *Engine) placeManifest(ctx context.Context, src store.Reader, dst store.
 }
 
 // copyManifest copies what m (digest) points to, then m itself under ref.
-func (e *Engine) copyManifest(ctx context.Context, src store.Reader, dst store.Writer, digest, ref string, body []byte, mt string, m *manifest.Manifest, depth int) error {
+func (e *Engine) copyManifest(ctx context.Context, src store.Reader, dst store.Writer, digest, ref string, body []byte, mt string, m *manifest.Manifest, sel manifest.Selection, depth int) error {
 	if manifest.IsIndex(mt) {
 		if err := manifest.Nested(depth+1, digest); err != nil {
 			return err
 		}
+		children := sel.Kept(m)
+		if len(children) == 0 && len(m.Manifests) > 0 {
+			return fmt.Errorf("index %s has none of the platforms %s (it has %s); fix: choose among its platforms", digest, strings.Join(slices.Sorted(maps.Keys(sel)), ", "), strings.Join(m.Platforms(), ", "))
+		}
 		// Unbounded here: blob transfers are bounded by the engine's
 		// semaphore.
-		err := workpool.Run(ctx, len(m.Manifests), 0, func(ctx context.Context, i int) error {
-			child := m.Manifests[i]
+		err := workpool.Run(ctx, len(children), 0, func(ctx context.Context, i int) error {
+			child := children[i]
 			if has, err := dst.HasManifest(ctx, child.Digest); err != nil {
 				return err
 			} else if has {
@@ -169,7 +214,7 @@ func (e *Engine) copyManifest(ctx context.Context, src store.Reader, dst store.W
 			if err != nil {
 				return fmt.Errorf("manifest %s: %w", child.Digest, err)
 			}
-			return e.placeManifest(ctx, src, dst, child.Digest, child.Digest, cb, cmt, cm, depth+1)
+			return e.placeManifest(ctx, src, dst, child.Digest, child.Digest, cb, cmt, cm, nil, depth+1)
 		})
 		if err != nil {
 			return err

@@ -220,7 +220,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			}
 		}
 		// Its manifest cached, the copy would look no further.
-		removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size, s.Verify)
+		removed, err := s.Cache.DropDamaged(r.Digest, r.MediaType, r.Size, r.Selection(), s.Verify)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (s *Stage) process(ctx context.Context, r *record.Record) error {
 			s.Log.Warnf("%s: the cache held %d blobs of it missing or damaged (%v): fetching them again", r.Name(), len(removed), removed)
 		}
 	}
-	res, err := s.Engine.Copy(ctx, src, r.Digest, t.w, t.ref)
+	res, err := s.Engine.CopySparse(ctx, src, r.Digest, t.w, t.ref, r.Selection())
 	if err != nil && !s.push() && !fromRegistry {
 		return fmt.Errorf("%w; fix: run ocm-plan with the same --cache as ocm-fetch (a filtered catalog is rebuilt there)", err)
 	}
@@ -289,7 +289,7 @@ func (s *Stage) findAttachments(ctx context.Context, r *record.Record, src store
 		max = record.DefaultAttachments
 	}
 	if repo != nil {
-		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType)
+		subjects, err := attach.Subjects(ctx, src, r.Digest, r.MediaType, r.Selection())
 		if err != nil {
 			return nil, err
 		}

@@ -278,3 +278,56 @@ func (m *Manifest) Platforms() []string {
 	}
 	return out
 }
+
+// Selection names the platforms ("os/arch" or "os/arch/variant") a sparse
+// copy keeps of an index: the index itself is copied unchanged (same
+// digest), only the entries selected with their blobs. Nil keeps every
+// entry (a whole copy).
+type Selection map[string]bool
+
+// Select returns the selection of platforms, or nil (everything) when there
+// are none.
+func Select(platforms []string) Selection {
+	if len(platforms) == 0 {
+		return nil
+	}
+	s := Selection{}
+	for _, p := range platforms {
+		s[p] = true
+	}
+	return s
+}
+
+// Keeps reports whether the index entry d is copied: every entry for a nil
+// selection; else one whose platform is selected, by os/arch or with its
+// variant. An entry without a platform (an attestation manifest) is not.
+func (s Selection) Keeps(d Descriptor) bool {
+	if s == nil {
+		return true
+	}
+	if d.Platform == nil {
+		return false
+	}
+	return s.KeepsName(d.Platform.String())
+}
+
+// KeepsName is Keeps for a platform named "os/arch[/variant]" (a record's
+// platforms).
+func (s Selection) KeepsName(p string) bool {
+	if s == nil {
+		return true
+	}
+	parts := strings.SplitN(p, "/", 3)
+	return s[p] || (len(parts) == 3 && s[parts[0]+"/"+parts[1]])
+}
+
+// Kept lists the entries of index m that s keeps.
+func (s Selection) Kept(m *Manifest) []Descriptor {
+	var out []Descriptor
+	for _, d := range m.Manifests {
+		if s.Keeps(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}

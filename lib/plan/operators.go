@@ -144,8 +144,14 @@ func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deletin
 					return
 				}
 				seen[image] = true
-				recs = append(recs, &record.Record{V: record.Version, Origin: origin, Source: image, Catalog: op.Catalog,
-					Package: pkg, Bundle: bn, Status: record.StatusPlanned, Stage: "plan"})
+				r := &record.Record{V: record.Version, Origin: origin, Source: image, Catalog: op.Catalog,
+					Package: pkg, Bundle: bn, Status: record.StatusPlanned, Stage: "plan"}
+				// Copied sparse, as oc-mirror 4.23 (resolve narrows the
+				// platforms to those of the image's index).
+				if len(op.Platforms) > 0 && !p.NoSparse && !deleting {
+					r.Sparse, r.Platforms = true, op.Platforms
+				}
+				recs = append(recs, r)
 			}
 			add(record.OriginBundle, b.Image)
 			for _, ri := range b.Related {

@@ -6,6 +6,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -45,6 +46,12 @@ type Planner struct {
 	Signatures *releasesig.Verifier
 	// IgnoreSignatures: the user chose unsigned releases; each is logged.
 	IgnoreSignatures bool
+	// NoSparse plans images with platforms whole (--no-sparse): for a
+	// mirror that refuses sparse indexes.
+	NoSparse bool
+	// payloadPlatforms are mirror.platform.platforms, unless NoSparse: the
+	// multi payload and its components are planned sparse.
+	payloadPlatforms []string
 	// Policy, when set, checks each resolved image before it is emitted
 	// (--secure-policy): one it refuses is emitted failed.
 	Policy *policy.Checker
@@ -118,6 +125,9 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 		r, err := additionalRecord(img)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+		if len(img.Platforms) > 0 && !p.NoSparse {
+			r.Sparse, r.Platforms = true, img.Platforms
 		}
 		add = append(add, r)
 	}
@@ -240,7 +250,31 @@ func (p *Planner) resolve(ctx context.Context, r *record.Record) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Source, err)
 	}
+	chosen := r.Platforms
 	r.Digest, r.MediaType, r.Size, r.Platforms = digest, mt, int64(len(body)), m.Platforms()
+	if r.Sparse {
+		return sparse(r, chosen)
+	}
+	return nil
+}
+
+// sparse narrows r (described: its platforms are all its index's) to the
+// chosen platforms, the ones copied; a single manifest is copied whole.
+func sparse(r *record.Record, chosen []string) error {
+	if !manifest.IsIndex(r.MediaType) {
+		r.Sparse = false
+		return nil
+	}
+	sel, all := manifest.Select(chosen), r.Platforms
+	r.Sparse, r.Platforms = true, nil
+	for _, p := range all {
+		if sel.KeepsName(p) {
+			r.Platforms = append(r.Platforms, p)
+		}
+	}
+	if len(r.Platforms) == 0 {
+		return fmt.Errorf("the index has none of the platforms %s (it has %s); fix: choose among its platforms in the configuration's platforms", strings.Join(chosen, ", "), strings.Join(all, ", "))
+	}
 	return nil
 }
 

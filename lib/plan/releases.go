@@ -31,6 +31,10 @@ const (
 // problem is an error: releases are all-or-nothing.
 func (p *Planner) Releases(ctx context.Context, pl *config.Platform) ([]*record.Record, error) {
 	p.kubeVirt = pl != nil && pl.KubeVirtContainer
+	p.payloadPlatforms = nil
+	if pl != nil && !p.NoSparse {
+		p.payloadPlatforms = pl.Platforms
+	}
 	if pl != nil && pl.Release != "" {
 		return p.namedRelease(ctx, pl.Release)
 	}
@@ -102,6 +106,9 @@ func (p *Planner) releaseRecords(ctx context.Context, sel []cincinnati.Selected,
 	err = workpool.Run(ctx, len(comps), workers, func(ctx context.Context, i int) error {
 		r, c := comps[i].rel, comps[i].i
 		if err := p.describe(ctx, r.comps[c]); err != nil {
+			return fmt.Errorf("release %s: component %s (%s): %w", r.version, r.names[c], r.comps[c].Source, err)
+		}
+		if err := p.sparsePayload(r.comps[c]); err != nil {
 			return fmt.Errorf("release %s: component %s (%s): %w", r.version, r.names[c], r.comps[c].Source, err)
 		}
 		return nil
@@ -210,6 +217,9 @@ func (p *Planner) readRelease(ctx context.Context, s cincinnati.Selected, parch 
 	if err := p.describe(ctx, payRec); err != nil {
 		return nil, fmt.Errorf("release %s: %w", s.Version, err)
 	}
+	if err := p.sparsePayload(payRec); err != nil {
+		return nil, fmt.Errorf("release %s: %w", s.Version, err)
+	}
 	if err := p.sign(ctx, payRec); err != nil {
 		return nil, err
 	}
@@ -292,6 +302,15 @@ func kubeVirtComponents(pay *release.Payload, parch string) ([]release.Component
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// sparsePayload plans a release record sparse when mirror.platform.platforms
+// chose platforms (the multi payload and its components, as oc-mirror 4.23).
+func (p *Planner) sparsePayload(r *record.Record) error {
+	if len(p.payloadPlatforms) == 0 {
+		return nil
+	}
+	return sparse(r, p.payloadPlatforms)
 }
 
 type description struct {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ocm-mirror/ocm/lib/manifest"
+
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/verify"
 )
@@ -71,8 +73,13 @@ type Record struct {
 	MediaType   string `json:"mediaType,omitempty"`
 	// Size is the manifest size in bytes (the descriptor size).
 	Size int64 `json:"size,omitempty"`
-	// Platforms lists "os/arch[/variant]" of an index's children.
+	// Platforms lists "os/arch[/variant]" of an index's children: all of
+	// them, or with Sparse the ones copied.
 	Platforms []string `json:"platforms,omitempty"`
+	// Sparse: only the Platforms entries of the index (and their blobs) are
+	// copied; the index itself is copied unchanged, so its other entries are
+	// absent from the cache, the archives and the mirror.
+	Sparse bool `json:"sparse,omitempty"`
 
 	Catalog string `json:"catalog,omitempty"`
 	Package string `json:"package,omitempty"`
@@ -113,7 +120,7 @@ type Record struct {
 // knownFields are the JSON names above; anything else goes to extra.
 var knownFields = map[string]bool{
 	"v": true, "origin": true, "source": true, "digest": true, "tag": true, "destination": true,
-	"mediaType": true, "size": true, "platforms": true, "catalog": true, "package": true,
+	"mediaType": true, "size": true, "platforms": true, "sparse": true, "catalog": true, "package": true,
 	"bundle": true, "release": true, "status": true, "error": true, "stage": true, "target": true,
 	"pulledFrom": true, "attachments": true, "signatures": true, "builtFrom": true,
 	"shard": true,
@@ -448,4 +455,13 @@ func (r *Record) Name() string {
 		return fmt.Sprintf("%s (%s/%s)", r.Source, r.Package, r.Bundle)
 	}
 	return r.Source
+}
+
+// Selection is what a copy of the record's index keeps: its Platforms when
+// Sparse, else every entry (nil).
+func (r *Record) Selection() manifest.Selection {
+	if !r.Sparse {
+		return nil
+	}
+	return manifest.Select(r.Platforms)
 }

@@ -85,10 +85,17 @@ func TestOcMirrorConfigurations(t *testing.T) {
 		{name: "package and channel ranges stay refused", mirror: operator("    - name: aqua\n      minVersion: 1.3.0\n      channels:\n      - name: stable\n        maxVersion: 1.3.0\n"),
 			code: 2, stderr: "isc.yaml:10: mirror.operators[0].packages[0].channels[0]: package aqua: package-level minVersion/maxVersion cannot be combined with channel"},
 		{name: "operators[].platforms", mirror: operator("    - name: gamma\n") + "    platforms:\n    - os: linux\n      architecture: amd64\n",
-			stderr: "mirror.operators[0].platforms: ocm copies operator images whole",
+			absent: "mirror.operators[0].platforms",
 			check: func(t *testing.T, recs []*record.Record) {
 				if got := bundlesOf(recs); strings.Join(got, " ") != "gamma.v0.2.0" {
 					t.Fatalf("bundles %v", got)
+				}
+				for _, r := range recs {
+					// The fixture's operator images are single manifests:
+					// copied as they are.
+					if r.Origin != record.OriginCatalog && r.Sparse {
+						t.Errorf("%s: a single manifest planned sparse", r.Source)
+					}
 				}
 			}},
 		{name: "additionalImages targetRepo and targetTag", mirror: fmt.Sprintf("  additionalImages:\n  - name: %s/ubi9/ubi:latest\n    targetRepo: custom/ubi\n    targetTag: v9\n", h),
@@ -99,10 +106,10 @@ func TestOcMirrorConfigurations(t *testing.T) {
 				}
 			}},
 		{name: "additionalImages[].platforms", mirror: fmt.Sprintf("  additionalImages:\n  - name: %s/multiarch/tools:1.0\n    platforms:\n    - os: linux\n      architecture: arm64\n", h),
-			stderr: "mirror.additionalImages[0].platforms: ocm copies image indexes whole",
+			absent: "mirror.additionalImages[0].platforms",
 			check: func(t *testing.T, recs []*record.Record) {
 				r := recordOf(recs, record.OriginAdditional, h+"/multiarch/tools:1.0")
-				if r == nil || r.Status != record.StatusPlanned || len(r.Platforms) != 4 {
+				if r == nil || r.Status != record.StatusPlanned || !r.Sparse || strings.Join(r.Platforms, " ") != "linux/arm64" {
 					t.Fatalf("record %+v", r)
 				}
 			}},
@@ -114,7 +121,7 @@ func TestOcMirrorConfigurations(t *testing.T) {
 				}
 			}},
 		{name: "platform.platforms", mirror: "  platform:\n    platforms:\n    - os: linux\n      architecture: arm64\n    channels:\n    - name: stable-4.15\n",
-			stderr: "the multi-architecture release payload is mirrored whole",
+			absent: "mirror.platform.platforms",
 			check: func(t *testing.T, recs []*record.Record) {
 				n := 0
 				for _, r := range recs {
@@ -122,6 +129,9 @@ func TestOcMirrorConfigurations(t *testing.T) {
 						n++
 						if !strings.HasSuffix(r.Destination, "-multi") {
 							t.Errorf("payload %s is not the multi-architecture one", r.Destination)
+						}
+						if !r.Sparse || strings.Join(r.Platforms, " ") != "linux/arm64" {
+							t.Errorf("payload %s: sparse %v platforms %v, want sparse [linux/arm64]", r.Destination, r.Sparse, r.Platforms)
 						}
 					}
 				}
