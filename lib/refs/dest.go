@@ -344,3 +344,11 @@ func CheckRepository(p string) error {
 	}
 	return checkPath(p)
 }
+
+// DigestOf returns the digest of "repo:tag@sha256:..." or "repo@sha256:...".
+func DigestOf(s string) (string, bool) {
+	if d, err := name.NewDigest(s); err == nil {
+		return d.DigestStr(), true
+	}
+	return "", false
+}
