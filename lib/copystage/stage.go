@@ -13,6 +13,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/locate"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
@@ -139,36 +140,13 @@ func (s *Stage) has(ctx context.Context, t *target, r *record.Record) (bool, err
 	return has, nil
 }
 
-// source is where r's image is read from: the cache when a push finds it
-// there, a local OCI layout (it has no registry: a catalog mirrored whole;
-// a rebuilt one is only in the cache), else its source registry (repo).
-//
-// An image ocm-plan built into its cache (Built) has no source to read it
-// from: a push without it in the cache fails with record.ErrNotBuilt.
-func (s *Stage) source(r *record.Record) (src store.Reader, repo *registry.Repo, err error) {
-	if s.push() && s.Cache != nil {
-		if ok, _ := s.Cache.Has(r.Digest); ok {
-			return s.Cache, nil, nil
-		}
-	}
-	if s.push() {
-		if err := r.CheckBuilt(false); err != nil {
-			return nil, nil, err
-		}
-	}
-	if refs.IsOCI(r.Source) {
-		dir, err := refs.OCIDir(r.Source)
-		if err != nil {
-			return nil, nil, err
-		}
-		return &cache.Cache{Dir: dir}, nil, nil
-	}
-	name, err := s.Source.SourceRepo(r.Source)
-	if err != nil {
-		return nil, nil, err
-	}
-	repo = &registry.Repo{Client: s.Source, Name: name}
-	return repo, repo, nil
+// source is where r's image is read from (locate.Locator): on a push, the
+// cache when it holds it; a local OCI layout; else its source registry
+// (repo).
+func (s *Stage) source(r *record.Record) (store.Reader, *registry.Repo, error) {
+	l := locate.Locator{Cache: s.Cache, Source: s.Source, IntoCache: !s.push()}
+	loc, err := l.Locate(r)
+	return loc.Reader, loc.Repo, err
 }
 
 func (s *Stage) process(ctx context.Context, r *record.Record) error {
