@@ -109,17 +109,15 @@ func (s *Stage) target(r *record.Record) (*target, error) {
 	if !s.push() {
 		return &target{w: s.Cache, ref: r.Source, name: "oci:" + s.Cache.Dir + ":" + r.Source}, nil
 	}
-	path, tag, err := refs.SplitDestination(r.Destination)
+	p, err := s.Mirror.Place(r.Destination, s.MaxNested)
 	if err != nil {
 		return nil, err
 	}
-	repoName := s.Mirror.Repo(path, s.MaxNested)
-	repo, err := s.Dest.Repository(s.Mirror.Registry + "/" + repoName)
+	repo, err := s.Dest.Repository(p.Registry + "/" + p.Repo)
 	if err != nil {
-		return nil, fmt.Errorf("destination %s/%s: %w", s.Mirror.Registry, repoName, err)
+		return nil, fmt.Errorf("destination %s/%s: %w", p.Registry, p.Repo, err)
 	}
-	return &target{w: &registry.Repo{Client: s.Dest, Name: repo}, ref: tag, tag: tag, repo: repoName,
-		name: fmt.Sprintf("%s/%s:%s", s.Mirror.Registry, repoName, tag)}, nil
+	return &target{w: &registry.Repo{Client: s.Dest, Name: repo}, ref: p.Tag, tag: p.Tag, repo: p.Repo, name: p.Ref}, nil
 }
 
 // has tells the dry run whether t holds r's image whole (a manifest is
