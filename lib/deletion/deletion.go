@@ -127,7 +127,7 @@ func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List,
 			continue
 		}
 		seen[k] = true
-		dest := g.Mirror.Registry + "/" + repoName + ":" + tag
+		dest := p.Ref
 		typ := TypeOf(r.Origin)
 		l.Items = append(l.Items, Item{Source: r.Source, Destination: dest, Repository: repoName, Digest: desc.Digest, Type: typ})
 		// Platform images of an index go too, after it.
