@@ -11,9 +11,9 @@ import (
 	"github.com/ocm-mirror/ocm/lib/archive"
 	"github.com/ocm-mirror/ocm/lib/cli"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
-	"github.com/ocm-mirror/ocm/lib/plan"
 	"github.com/ocm-mirror/ocm/lib/progress"
 	"github.com/ocm-mirror/ocm/lib/record"
+	"github.com/ocm-mirror/ocm/lib/selection"
 )
 
 const usage = `usage: ocm-unpack ARCHIVE_DIR|mirror_000001.tar... --cache DIR [flags] > records.jsonl
@@ -38,10 +38,10 @@ func run(args []string) int {
 		if c.Flags.NArg() == 0 {
 			return 0, cli.Usagef("archives are required; fix: ocm-unpack ARCHIVE_DIR [--cache DIR]")
 		}
-		var sel *plan.Selector
+		var sel *selection.Selector
 		paths, err := cli.LocalPaths("archive", c.Flags.Args())
 		if err == nil {
-			sel, err = plan.LoadSelector(*cfgPath)
+			sel, err = selection.LoadSelector(*cfgPath)
 		}
 		if err == nil {
 			paths, err = archive.Expand(paths)
@@ -62,7 +62,7 @@ func run(args []string) int {
 		} else if res == nil && err != nil {
 			return 0, err
 		}
-		if res.Records, err = sel.Select(res.Records, c.Log); errors.Is(err, plan.ErrReleaseBlocked) {
+		if res.Records, err = sel.Select(res.Records, c.Log); errors.Is(err, selection.ErrReleaseBlocked) {
 			return 0, err // as ocm-plan: the set is fine, the release cannot go
 		} else if err != nil {
 			return 0, cli.Usage(err)

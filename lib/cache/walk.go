@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -24,17 +25,22 @@ func (e *MissingError) Error() string {
 	return fmt.Sprintf("manifest %s is not in the cache", e.Digest)
 }
 
-// ImageBlobs lists every blob an image needs, manifests included, each once,
-// walking the image's manifests as stored in the cache. Layers and configs
-// need not be cached (the caller decides what a missing one means);
-// manifests must be: a missing one is a *MissingError.
-func (c *Cache) ImageBlobs(digest, mediaType string) ([]manifest.Descriptor, error) {
-	return c.SparseBlobs(digest, mediaType, nil)
+// ManifestReader reads a manifest by digest; every store.Reader fits (the
+// cache, an oci:// layout, a registry repository, an archive set).
+type ManifestReader interface {
+	Manifest(ctx context.Context, digest string) (body []byte, mediaType string, err error)
 }
 
-// SparseBlobs is ImageBlobs of a sparse copy: of the index digest, only the
-// entries sel keeps (nil: all); the others are absent by design.
-func (c *Cache) SparseBlobs(digest, mediaType string, sel manifest.Selection) ([]manifest.Descriptor, error) {
+// Blobs is the one walk of an image's tree: every blob the image digest
+// needs, manifests included, each once, its manifests read from src. Copy
+// planning, shard grouping, packing and garbage collection all list an
+// image through it. An index chain deeper than manifest.MaxNesting stops
+// with manifest.ErrTooDeep, so a hostile source cannot make any of them
+// recurse without bound. mediaType is what the record or index entry
+// claims; "" takes what src says. Of the index digest, only the entries
+// sel keeps are walked (nil: all): the others of a sparse copy are absent
+// by design.
+func Blobs(ctx context.Context, src ManifestReader, digest, mediaType string, sel manifest.Selection) ([]manifest.Descriptor, error) {
 	var out []manifest.Descriptor
 	seen := map[string]bool{}
 	var walk func(d, mt string, depth int) error
@@ -46,19 +52,18 @@ func (c *Cache) SparseBlobs(digest, mediaType string, sel manifest.Selection) ([
 			return err
 		}
 		seen[d] = true
-		ok, size := c.Has(d)
-		if !ok {
-			return &MissingError{Digest: d}
-		}
-		body, err := c.ReadBlob(d)
+		body, got, err := src.Manifest(ctx, d)
 		if err != nil {
 			return err
+		}
+		if mt == "" {
+			mt = got
 		}
 		m, mt, err := manifest.Parse(body, mt)
 		if err != nil {
 			return fmt.Errorf("manifest %s: %w", d, err)
 		}
-		out = append(out, manifest.Descriptor{MediaType: mt, Digest: d, Size: size})
+		out = append(out, manifest.Descriptor{MediaType: mt, Digest: d, Size: int64(len(body))})
 		if manifest.IsIndex(mt) {
 			children := m.Manifests
 			if depth == 0 {
@@ -84,6 +89,30 @@ func (c *Cache) SparseBlobs(digest, mediaType string, sel manifest.Selection) ([
 		return nil, err
 	}
 	return out, nil
+}
+
+// ImageBlobs is Blobs over the images stored in the cache. Layers and
+// configs need not be cached (the caller decides what a missing one
+// means); manifests must be: a missing one is a *MissingError.
+func (c *Cache) ImageBlobs(digest, mediaType string) ([]manifest.Descriptor, error) {
+	return c.SparseBlobs(digest, mediaType, nil)
+}
+
+// SparseBlobs is ImageBlobs of a sparse copy: of the index digest, only the
+// entries sel keeps (nil: all).
+func (c *Cache) SparseBlobs(digest, mediaType string, sel manifest.Selection) ([]manifest.Descriptor, error) {
+	return Blobs(context.Background(), cachedManifests{c}, digest, mediaType, sel)
+}
+
+// cachedManifests reads the cache's manifests, a missing one as a
+// *MissingError.
+type cachedManifests struct{ c *Cache }
+
+func (m cachedManifests) Manifest(ctx context.Context, digest string) ([]byte, string, error) {
+	if ok, _ := m.c.Has(digest); !ok {
+		return nil, "", &MissingError{Digest: digest}
+	}
+	return m.c.Manifest(ctx, digest)
 }
 
 // Forget removes the images named refs from the cache: their index.json

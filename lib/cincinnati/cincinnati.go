@@ -6,6 +6,7 @@ package cincinnati
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -74,7 +75,8 @@ func PayloadArch(arch string) string {
 // Client fetches graphs.
 type Client struct {
 	// HTTP is the client of the commands (registry.Client.HTTPClient:
-	// retries, idle timeout, TLS policy); nil: net/http's default.
+	// retries, idle timeout, TLS policy). Required: there is no fallback
+	// to a client without the transport's budget and TLS policy.
 	HTTP *http.Client
 	// Base is the service base URL; "" means UPDATE_URL_OVERRIDE, else the
 	// default for the platform type.
@@ -114,16 +116,15 @@ func (c *Client) Fetch(ctx context.Context, platformType, channel, arch string) 
 	if err != nil {
 		return nil, err
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
+	if c.HTTP == nil {
+		return nil, errors.New("update graph: no HTTP client; fix: set Client.HTTP to registry.Client.HTTPClient()")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := hc.Do(req)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("update graph for %s/%s (the update service; %s sets it): %w", channel, arch, OverrideEnv, err)
 	}

@@ -108,7 +108,7 @@ func TestFetchWithOverride(t *testing.T) {
 	defer srv.Close()
 	for _, override := range []string{srv.URL, srv.URL + "/", srv.URL + "/api/upgrades_info/v1/graph"} {
 		t.Setenv(OverrideEnv, override)
-		g, err := (&Client{}).Fetch(context.Background(), "ocp", "stable-4.14", "multi")
+		g, err := (&Client{HTTP: &http.Client{}}).Fetch(context.Background(), "ocp", "stable-4.14", "multi")
 		if err != nil {
 			t.Fatalf("override %s: %v", override, err)
 		}
@@ -122,11 +122,11 @@ func TestFetchWithOverride(t *testing.T) {
 		}
 	}
 	t.Setenv(OverrideEnv, srv.URL)
-	if _, err := (&Client{}).Fetch(context.Background(), "ocp", "nope-1", "amd64"); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := (&Client{HTTP: &http.Client{}}).Fetch(context.Background(), "ocp", "nope-1", "amd64"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("err = %v", err)
 	}
 	t.Setenv(OverrideEnv, "not a url")
-	if _, err := (&Client{}).Fetch(context.Background(), "ocp", "stable-4.14", "amd64"); err == nil || !strings.Contains(err.Error(), OverrideEnv) {
+	if _, err := (&Client{HTTP: &http.Client{}}).Fetch(context.Background(), "ocp", "stable-4.14", "amd64"); err == nil || !strings.Contains(err.Error(), OverrideEnv) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ocm-mirror/ocm/lib/cache"
+	"github.com/ocm-mirror/ocm/lib/locate"
 	"github.com/ocm-mirror/ocm/lib/manifest"
 	"github.com/ocm-mirror/ocm/lib/pipeline"
 	"github.com/ocm-mirror/ocm/lib/record"
@@ -59,24 +61,25 @@ func (c *Common) Filter(ctx context.Context, in io.Reader, sp shard.Spec, blobs 
 	return &buf, -1, nil
 }
 
-// ShardBlobs lists an image's blobs from the cache when it holds the image,
-// else from its source registry, as ocm-push and ocm-fetch read it.
+// ShardBlobs lists an image's blobs from where the stage reads it
+// (locate.Locator: the cache when it holds the image, an oci:// layout, or
+// its source registry). A built image the cache lacks is left to the stage,
+// which fails it.
 func ShardBlobs(src *registry.Client, cch *cache.Cache) shard.Blobs {
+	l := &locate.Locator{Cache: cch, Source: src}
 	return func(ctx context.Context, r *record.Record) ([]manifest.Descriptor, error) {
 		if r.Digest == "" {
 			return nil, nil // the stage fails it: nothing to copy
 		}
-		if cch != nil {
-			if ok, _ := cch.Has(r.Digest); ok {
-				return shard.Walk(ctx, cch, r.Digest)
-			}
+		loc, err := l.Locate(r)
+		if errors.Is(err, record.ErrNotBuilt) {
+			return nil, nil
 		}
-		repo, err := src.SourceRepo(r.Source)
 		if err != nil {
 			return nil, err
 		}
-		d, err := shard.Walk(ctx, &registry.Repo{Client: src, Name: repo}, r.Digest)
-		if registry.NotFound(err) {
+		d, err := cache.Blobs(ctx, loc.Reader, r.Digest, "", r.Selection())
+		if loc.Repo != nil && registry.NotFound(err) {
 			return nil, fmt.Errorf("%w: %v", shard.ErrMissing, err)
 		}
 		return d, err

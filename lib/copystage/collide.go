@@ -7,7 +7,6 @@ import (
 
 	"github.com/ocm-mirror/ocm/lib/attach"
 	"github.com/ocm-mirror/ocm/lib/record"
-	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
 // ErrCollision: a record is bound for a mirror target that an earlier record
@@ -91,11 +90,11 @@ func (s *Stage) claim(r *record.Record) {
 	if r.Done() || r.Digest == "" || r.Destination == "" {
 		return
 	}
-	path, tag, err := refs.SplitDestination(r.Destination)
+	p, err := s.Mirror.Place(r.Destination, s.MaxNested)
 	if err != nil {
 		return // process reports it
 	}
-	t := s.Mirror.Repo(path, s.MaxNested) + ":" + tag
+	t := p.RepoTag()
 	prev, clash, _ := s.take(t, holding{r: r, digest: r.Digest})
 	if !clash {
 		return

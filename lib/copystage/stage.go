@@ -13,6 +13,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/cache"
 	"github.com/ocm-mirror/ocm/lib/copier"
 	"github.com/ocm-mirror/ocm/lib/dryrun"
+	"github.com/ocm-mirror/ocm/lib/locate"
 	"github.com/ocm-mirror/ocm/lib/logging"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
@@ -108,17 +109,15 @@ func (s *Stage) target(r *record.Record) (*target, error) {
 	if !s.push() {
 		return &target{w: s.Cache, ref: r.Source, name: "oci:" + s.Cache.Dir + ":" + r.Source}, nil
 	}
-	path, tag, err := refs.SplitDestination(r.Destination)
+	p, err := s.Mirror.Place(r.Destination, s.MaxNested)
 	if err != nil {
 		return nil, err
 	}
-	repoName := s.Mirror.Repo(path, s.MaxNested)
-	repo, err := s.Dest.Repository(s.Mirror.Registry + "/" + repoName)
+	repo, err := s.Dest.Repository(p.Registry + "/" + p.Repo)
 	if err != nil {
-		return nil, fmt.Errorf("destination %s/%s: %w", s.Mirror.Registry, repoName, err)
+		return nil, fmt.Errorf("destination %s/%s: %w", p.Registry, p.Repo, err)
 	}
-	return &target{w: &registry.Repo{Client: s.Dest, Name: repo}, ref: tag, tag: tag, repo: repoName,
-		name: fmt.Sprintf("%s/%s:%s", s.Mirror.Registry, repoName, tag)}, nil
+	return &target{w: &registry.Repo{Client: s.Dest, Name: repo}, ref: p.Tag, tag: p.Tag, repo: p.Repo, name: p.Ref}, nil
 }
 
 // has tells the dry run whether t holds r's image whole (a manifest is
@@ -139,36 +138,13 @@ func (s *Stage) has(ctx context.Context, t *target, r *record.Record) (bool, err
 	return has, nil
 }
 
-// source is where r's image is read from: the cache when a push finds it
-// there, a local OCI layout (it has no registry: a catalog mirrored whole;
-// a rebuilt one is only in the cache), else its source registry (repo).
-//
-// An image ocm-plan built into its cache (Built) has no source to read it
-// from: a push without it in the cache fails with record.ErrNotBuilt.
-func (s *Stage) source(r *record.Record) (src store.Reader, repo *registry.Repo, err error) {
-	if s.push() && s.Cache != nil {
-		if ok, _ := s.Cache.Has(r.Digest); ok {
-			return s.Cache, nil, nil
-		}
-	}
-	if s.push() {
-		if err := r.CheckBuilt(false); err != nil {
-			return nil, nil, err
-		}
-	}
-	if refs.IsOCI(r.Source) {
-		dir, err := refs.OCIDir(r.Source)
-		if err != nil {
-			return nil, nil, err
-		}
-		return &cache.Cache{Dir: dir}, nil, nil
-	}
-	name, err := s.Source.SourceRepo(r.Source)
-	if err != nil {
-		return nil, nil, err
-	}
-	repo = &registry.Repo{Client: s.Source, Name: name}
-	return repo, repo, nil
+// source is where r's image is read from (locate.Locator): on a push, the
+// cache when it holds it; a local OCI layout; else its source registry
+// (repo).
+func (s *Stage) source(r *record.Record) (store.Reader, *registry.Repo, error) {
+	l := locate.Locator{Cache: s.Cache, Source: s.Source, IntoCache: !s.push()}
+	loc, err := l.Locate(r)
+	return loc.Reader, loc.Repo, err
 }
 
 func (s *Stage) process(ctx context.Context, r *record.Record) error {

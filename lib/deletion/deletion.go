@@ -91,12 +91,12 @@ func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List,
 		if r.Done() || r.Destination == "" {
 			continue
 		}
-		path, tag, err := refs.SplitDestination(r.Destination)
+		p, err := g.Mirror.Place(r.Destination, g.MaxNested)
 		if err != nil {
 			return nil, err
 		}
-		repoName := g.Mirror.Repo(path, g.MaxNested)
-		repo, err := g.Client.Repository(g.Mirror.Registry + "/" + repoName)
+		repoName, tag := p.Repo, p.Tag
+		repo, err := g.Client.Repository(p.Registry + "/" + repoName)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +127,7 @@ func (g *Generator) Generate(ctx context.Context, recs []*record.Record) (*List,
 			continue
 		}
 		seen[k] = true
-		dest := g.Mirror.Registry + "/" + repoName + ":" + tag
+		dest := p.Ref
 		typ := TypeOf(r.Origin)
 		l.Items = append(l.Items, Item{Source: r.Source, Destination: dest, Repository: repoName, Digest: desc.Digest, Type: typ})
 		// Platform images of an index go too, after it.
@@ -195,12 +195,12 @@ func (g *Generator) keepSet(ctx context.Context) (map[key]bool, error) {
 		if r.Done() || r.Destination == "" {
 			continue
 		}
-		path, tag, err := refs.SplitDestination(r.Destination)
+		p, err := g.Mirror.Place(r.Destination, g.MaxNested)
 		if err != nil {
 			return nil, err
 		}
-		repoName := g.Mirror.Repo(path, g.MaxNested)
-		repo, err := g.Client.Repository(g.Mirror.Registry + "/" + repoName)
+		repoName, tag := p.Repo, p.Tag
+		repo, err := g.Client.Repository(p.Registry + "/" + repoName)
 		if err != nil {
 			return nil, err
 		}

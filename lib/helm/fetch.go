@@ -69,11 +69,7 @@ func (o origins) check(u, from *url.URL, repo string) error {
 
 // client is c's HTTP client with every redirect checked against o.
 func (c *Collector) client(o origins, repo string) *http.Client {
-	hc := http.DefaultClient
-	if c.HTTP != nil {
-		hc = c.HTTP
-	}
-	cp := *hc
+	cp := *c.HTTP
 	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return fmt.Errorf("stopped after 10 redirects")

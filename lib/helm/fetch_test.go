@@ -174,7 +174,7 @@ func TestN11LargeIndexBoundedMemory(t *testing.T) {
 			}
 		}
 	}()
-	c := &Collector{}
+	c := &Collector{HTTP: srv.Client()}
 	set, err := c.Collect(context.Background(), &config.Helm{Repositories: []config.HelmRepository{{Name: "big", URL: srv.URL, Charts: []config.HelmChart{{Name: "web"}}}}})
 	close(done)
 	if err != nil {
@@ -222,7 +222,7 @@ func TestN11IndexLayouts(t *testing.T) {
 		t.Setenv(IndexMaxEnv, "1")
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { bigIndex(w, 2<<20, "web.tgz") }))
 		defer srv.Close()
-		_, err := (&Collector{}).Collect(context.Background(), &config.Helm{Repositories: []config.HelmRepository{{Name: "big", URL: srv.URL, Charts: []config.HelmChart{{Name: "web"}}}}})
+		_, err := (&Collector{HTTP: srv.Client()}).Collect(context.Background(), &config.Helm{Repositories: []config.HelmRepository{{Name: "big", URL: srv.URL, Charts: []config.HelmChart{{Name: "web"}}}}})
 		if !errors.Is(err, capread.ErrTooLarge) || !strings.Contains(err.Error(), "1 MiB") || !strings.Contains(err.Error(), IndexMaxEnv) {
 			t.Errorf("err = %v, want the cap and %s", err, IndexMaxEnv)
 		}

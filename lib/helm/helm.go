@@ -41,7 +41,8 @@ type Image struct {
 // Collector reads charts.
 type Collector struct {
 	// HTTP is the client of the commands (registry.Client.HTTPClient:
-	// retries, idle timeout, TLS policy); nil: net/http's default.
+	// retries, idle timeout, TLS policy). Required: there is no fallback
+	// to a client without the transport's budget and TLS policy.
 	HTTP *http.Client
 	Warn func(format string, args ...any)
 	// Limits bound each chart's rendering (zero fields: DefaultLimits).
@@ -136,6 +137,9 @@ func (c *Collector) open(ctx context.Context, u, repo string, o origins) (io.Rea
 	}
 	if err := o.check(req.URL, nil, repo); err != nil {
 		return nil, err
+	}
+	if c.HTTP == nil {
+		return nil, errors.New("helm: no HTTP client; fix: set Collector.HTTP to registry.Client.HTTPClient()")
 	}
 	resp, err := c.client(o, repo).Do(req)
 	if err != nil {

@@ -45,7 +45,7 @@ func TestImages(t *testing.T) {
 	if err := chartutil.SaveDir(fixture.HelmChart("loc", "0.1.0", "r.io/loc:0.1", "r.io/init:2", "r.io/side:loc"), local); err != nil {
 		t.Fatal(err)
 	}
-	c := &Collector{}
+	c := &Collector{HTTP: srv.Client()}
 	cases := []struct {
 		name string
 		h    config.Helm

@@ -8,6 +8,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/helm"
 	"github.com/ocm-mirror/ocm/lib/record"
 	"github.com/ocm-mirror/ocm/lib/refs"
+	"github.com/ocm-mirror/ocm/lib/selection"
 )
 
 // additionalRecord is the planned record of an additionalImages entry; with
@@ -34,11 +35,11 @@ func additionalRecord(img config.Image) (*record.Record, error) {
 
 // operatorBlocklist is the blocklist of the configuration being planned
 // (empty when Operators is called on its own).
-func (p *Planner) operatorBlocklist() *blocklist {
+func (p *Planner) operatorBlocklist() *selection.Blocklist {
 	if p.blocked != nil {
 		return p.blocked
 	}
-	b, _ := newBlocklist(nil)
+	b, _ := selection.NewBlocklist(nil)
 	return b
 }
 

@@ -68,7 +68,7 @@ func (p *Planner) operator(ctx context.Context, op config.Operator, deleting boo
 		return nil, err
 	}
 	want := ref.Identifier()
-	if d, ok := digestOf(op.Catalog); ok {
+	if d, ok := refs.DigestOf(op.Catalog); ok {
 		want = d
 	}
 	_, mt, digest, err := p.Client.Manifest(ctx, repo, want)

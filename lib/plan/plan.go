@@ -23,6 +23,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/refs"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/releasesig"
+	"github.com/ocm-mirror/ocm/lib/selection"
 	"github.com/ocm-mirror/ocm/lib/workpool"
 )
 
@@ -59,7 +60,7 @@ type Planner struct {
 	described sync.Map // digest -> description
 	kubeVirt  bool     // mirror.platform.kubeVirtContainer of the plan
 
-	blocked *blocklist // of the configuration being planned
+	blocked *selection.Blocklist // of the configuration being planned
 
 	// HelmCharts reads mirror.helm (nil: plain HTTP client, HelmLimits).
 	HelmCharts *helm.Collector
@@ -94,7 +95,7 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 			return next(r)
 		}
 	}
-	blocked, err := newBlocklist(cfg.Spec.BlockedImages)
+	blocked, err := selection.NewBlocklist(cfg.Spec.BlockedImages)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
@@ -103,7 +104,7 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 	if err != nil {
 		return err
 	}
-	if err := blocked.checkReleases(recs); err != nil {
+	if err := blocked.CheckReleases(recs); err != nil {
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	if pl := cfg.Spec.Platform; pl != nil && pl.Graph && cfg.Kind == config.KindImageSet {
@@ -170,7 +171,7 @@ func (p *Planner) Stream(ctx context.Context, cfg *config.Config, emit func(*rec
 
 // resolveAll fills digest, destination and manifest facts, concurrently,
 // and hands the records to emit in their order as they are done.
-func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked *blocklist, emit func(*record.Record) error) error {
+func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked *selection.Blocklist, emit func(*record.Record) error) error {
 	workers := p.Workers
 	if workers <= 0 {
 		workers = 8
@@ -199,7 +200,7 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 		if r.Done() || r.Digest != "" || r.Built() {
 			return nil
 		}
-		if why := blocked.matchRecord(r); why != "" {
+		if why := blocked.MatchRecord(r); why != "" {
 			r.Status, r.Error = record.StatusSkipped, why
 			return nil
 		}
@@ -209,7 +210,7 @@ func (p *Planner) resolveAll(ctx context.Context, recs []*record.Record, blocked
 			return nil
 		}
 		// A block by digest can only match once the digest is known.
-		if why := blocked.matchRecord(r); why != "" {
+		if why := blocked.MatchRecord(r); why != "" {
 			r.Status, r.Error = record.StatusSkipped, why
 		}
 		return nil
@@ -236,7 +237,7 @@ func (p *Planner) resolve(ctx context.Context, r *record.Record) error {
 	}
 	want := ref.Identifier()
 	r.Tag = refs.TagOf(r.Source)
-	if dg, ok := digestOf(r.Source); ok {
+	if dg, ok := refs.DigestOf(r.Source); ok {
 		want = dg
 	}
 	body, mt, digest, err := p.Client.Manifest(ctx, repo, want)
@@ -276,12 +277,4 @@ func sparse(r *record.Record, chosen []string) error {
 		return fmt.Errorf("the index has none of the platforms %s (it has %s); fix: choose among its platforms in the configuration's platforms", strings.Join(chosen, ", "), strings.Join(all, ", "))
 	}
 	return nil
-}
-
-// digestOf returns the digest of "repo:tag@sha256:..." or "repo@sha256:...".
-func digestOf(s string) (string, bool) {
-	if d, err := name.NewDigest(s); err == nil {
-		return d.DigestStr(), true
-	}
-	return "", false
 }

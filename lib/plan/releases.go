@@ -147,7 +147,7 @@ func (p *Planner) namedRelease(ctx context.Context, ref string) ([]*record.Recor
 		return nil, err
 	}
 	want := r.Identifier()
-	if d, ok := digestOf(ref); ok {
+	if d, ok := refs.DigestOf(ref); ok {
 		want = d
 	}
 	body, mt, digest, err := p.Client.Manifest(ctx, repo, want)

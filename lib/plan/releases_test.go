@@ -83,6 +83,7 @@ func TestN10GraphCannotRelabelARelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sigs.HTTP = store.Client()
 	pub, _ := rs.Signer.PublicKey()
 	keys, err := releasesig.ParseKeyring(pub, "test key")
 	if err != nil {

@@ -103,6 +103,7 @@ func lookaside(t *testing.T, sigs map[string][][]byte) *releasesig.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.HTTP = srv.Client()
 	return st
 }
 

@@ -313,6 +313,31 @@ func (m Mirror) Reference(path, tag string, maxNested int) string {
 	return m.Registry + "/" + m.Repo(path, maxNested) + ":" + tag
 }
 
+// Place is where one image lands in the mirror.
+type Place struct {
+	Registry string // host[:port]
+	Repo     string // repository under the host: prefix and path, folded (Repo)
+	Tag      string
+	// Ref is "host[:port]/repo:tag" (Reference): what ocm-push writes as
+	// a record's target.
+	Ref string
+}
+
+// RepoTag is "repo:tag" under the mirror host.
+func (p Place) RepoTag() string { return p.Repo + ":" + p.Tag }
+
+// Place is the one translation of a record's destination ("path:tag", as
+// ocm-plan names it) into the mirror's repository and tag, with the prefix
+// and --max-nested-paths folding: what ocm-push writes, its collision
+// check claims and ocm-delete deletes.
+func (m Mirror) Place(destination string, maxNested int) (Place, error) {
+	path, tag, err := SplitDestination(destination)
+	if err != nil {
+		return Place{}, err
+	}
+	return Place{Registry: m.Registry, Repo: m.Repo(path, maxNested), Tag: tag, Ref: m.Reference(path, tag, maxNested)}, nil
+}
+
 // CheckTarget checks a record's target, "host[:port]/path:tag" as ocm-push
 // writes it: a registry host, a path of valid components and a tag. Clusters
 // get it verbatim in ImageTagMirrorSets, so nothing else may pass.
@@ -343,4 +368,12 @@ func CheckRepository(p string) error {
 		return fmt.Errorf("empty repository path")
 	}
 	return checkPath(p)
+}
+
+// DigestOf returns the digest of "repo:tag@sha256:..." or "repo@sha256:...".
+func DigestOf(s string) (string, bool) {
+	if d, err := name.NewDigest(s); err == nil {
+		return d.DigestStr(), true
+	}
+	return "", false
 }

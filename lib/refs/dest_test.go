@@ -362,3 +362,29 @@ func TestMirrorHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestPlace: a record's destination becomes the mirror's repository and tag
+// in one place, with the prefix and --max-nested-paths folding; a bad
+// destination is refused.
+func TestPlace(t *testing.T) {
+	m := Mirror{Registry: "mirror.example:5000", Prefix: "pre"}
+	for _, tc := range []struct {
+		dest      string
+		maxNested int
+		want      Place
+		bad       bool
+	}{
+		{"a/b/c:1", 0, Place{Registry: "mirror.example:5000", Repo: "pre/a/b/c", Tag: "1", Ref: "mirror.example:5000/pre/a/b/c:1"}, false},
+		{"a/b/c:1", 2, Place{Registry: "mirror.example:5000", Repo: "pre/a-b-c", Tag: "1", Ref: "mirror.example:5000/pre/a-b-c:1"}, false},
+		{"a/b/c", 0, Place{}, true},
+		{"A/b:1", 0, Place{}, true},
+	} {
+		got, err := m.Place(tc.dest, tc.maxNested)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("Place(%q, %d) = %+v, %v; want %+v, bad %v", tc.dest, tc.maxNested, got, err, tc.want, tc.bad)
+		}
+		if err == nil && got.RepoTag() != tc.want.Repo+":"+tc.want.Tag {
+			t.Errorf("RepoTag %q", got.RepoTag())
+		}
+	}
+}

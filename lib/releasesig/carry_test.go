@@ -36,6 +36,7 @@ func TestLoad(t *testing.T) {
 	}))
 	defer srv.Close()
 	store, _ := releasesig.NewStore(srv.URL)
+	store.HTTP = srv.Client()
 	c, err := cache.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

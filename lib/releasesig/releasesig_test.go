@@ -94,6 +94,7 @@ func TestVerifier(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			store.HTTP = srv.Client()
 			got, err := (&releasesig.Verifier{Store: store, Keys: keys}).Signatures(context.Background(), payload)
 			if c.isErr == nil {
 				if err != nil || len(got) != c.want {

@@ -20,7 +20,8 @@ type Store struct {
 	Base string // no trailing slash
 	Repo string // lookaside layout when set
 	// HTTP is the client of the commands (registry.Client.HTTPClient:
-	// retries, idle timeout, TLS policy); nil: net/http's default.
+	// retries, idle timeout, TLS policy). Required: there is no fallback
+	// to a client without the transport's budget and TLS policy.
 	HTTP *http.Client
 	// Setting names what sets Base, for the fix of errors (default
 	// OCP_SIGNATURE_URL).
@@ -78,11 +79,10 @@ func (s *Store) get(ctx context.Context, u string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := s.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
+	if s.HTTP == nil {
+		return nil, errors.New("signature store: no HTTP client; fix: set Store.HTTP to registry.Client.HTTPClient()")
 	}
-	resp, err := hc.Do(req)
+	resp, err := s.HTTP.Do(req)
 	if err != nil {
 		setting := s.Setting
 		if setting == "" {

@@ -82,36 +82,6 @@ func spec(i, n, what string) (Spec, error) {
 // their cache or the source registry.
 type Blobs func(ctx context.Context, r *record.Record) ([]manifest.Descriptor, error)
 
-// ManifestSource reads a manifest by digest (store.Reader fits).
-type ManifestSource interface {
-	Manifest(ctx context.Context, digest string) ([]byte, string, error)
-}
-
-// Walk lists the descriptors of the image digest in src: the manifest, for an
-// index its children, and their configs and layers.
-func Walk(ctx context.Context, src ManifestSource, digest string) ([]manifest.Descriptor, error) {
-	body, mt, err := src.Manifest(ctx, digest)
-	if err != nil {
-		return nil, err
-	}
-	m, mt, err := manifest.Parse(body, mt)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", digest, err)
-	}
-	out := []manifest.Descriptor{{MediaType: mt, Digest: digest, Size: int64(len(body))}}
-	if !manifest.IsIndex(mt) {
-		return append(out, m.Blobs()...), nil
-	}
-	for _, child := range m.Manifests {
-		sub, err := Walk(ctx, src, child.Digest)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub...)
-	}
-	return out, nil
-}
-
 // Assign returns, for every record, the part (0..n-1) it belongs to. The
 // partition depends only on the records (in order) and on what blobs returns
 // for them: images sharing a blob, an operator catalog with its bundles and

@@ -192,3 +192,49 @@ func TestOCICatalog(t *testing.T) {
 		})
 	}
 }
+
+// TestI27ShardedOCICatalogFromLayout: a sharded push reads an oci://
+// catalog mirrored whole from its layout, as a single push does: the
+// sharder asks the same locate.Locator as the copy, instead of looking the
+// layout up as a registry host ("lookup oci") and stopping the run.
+func TestI27ShardedOCICatalogFromLayout(t *testing.T) {
+	src := testenv.Start(t, testenv.RegistryOptions{})
+	dst := testenv.Start(t, testenv.RegistryOptions{})
+	cat, err := fixture.OperatorCatalog(context.Background(), fixture.Options{Host: src.Host, LayerSize: 4096, Opm: tool(t, "opm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lay := filepath.Join(dir, "layouts", "ocm-index")
+	writeLayout(t, cat.Ref, lay)
+	writeFile(t, filepath.Join(dir, "isc.yaml"), head+fmt.Sprintf("mirror:\n  operators:\n  - catalog: oci://%s\n    full: true\n    targetTag: v9\n", lay))
+	if r := sh(t, dir, nil, "ocm-plan -c isc.yaml --cache cache --output plan.jsonl"); r.code != 0 {
+		t.Fatalf("plan exit %d:\n%s", r.code, r.stderr)
+	}
+	planned := records(t, sh(t, dir, nil, "cat plan.jsonl").stdout)
+	for i := 0; i < 2; i++ {
+		if r := sh(t, dir, nil, fmt.Sprintf("ocm-push --shard %d/2 --input plan.jsonl --output p%d.jsonl docker://%s/full", i, i, dst.Host)); r.code != 0 {
+			t.Fatalf("shard %d exit %d:\n%s", i, r.code, r.stderr)
+		}
+	}
+	pushed := records(t, sh(t, dir, nil, "cat p0.jsonl p1.jsonl").stdout)
+	if len(pushed) != len(planned) {
+		t.Fatalf("shards pushed %d records, the plan has %d", len(pushed), len(planned))
+	}
+	var catRec *record.Record
+	for _, rec := range pushed {
+		if rec.Status != record.StatusPushed {
+			t.Fatalf("%s: %s %s", rec.Source, rec.Status, rec.Error)
+		}
+		if rec.Origin == record.OriginCatalog {
+			catRec = rec
+		}
+	}
+	if catRec == nil || catRec.Source != "oci://"+lay {
+		t.Fatalf("catalog record %+v, want one read from oci://%s", catRec, lay)
+	}
+	byTag := dst.Host + "/full/ocm-index:v9"
+	if got := skopeoDigest(t, "docker://"+byTag, "--tls-verify=false"); got != catRec.Digest {
+		t.Errorf("%s is %s, want the layout's catalog %s", byTag, got, catRec.Digest)
+	}
+}

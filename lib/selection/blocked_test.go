@@ -1,4 +1,4 @@
-package plan
+package selection
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ const dgA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 // digest); other entries are unanchored regexes matched against the source
 // (transport stripped) and the destination, as oc-mirror 4.19+ does.
 func TestBlocklist(t *testing.T) {
-	b, err := newBlocklist([]config.Image{
+	b, err := NewBlocklist([]config.Image{
 		{Name: "quay.io/ns/whole", Line: 5},
 		{Name: "quay.io/ns/tagged:bad", Line: 6},
 		{Name: "quay.io/ns/pinned@" + dgA, Line: 7},
@@ -40,7 +40,7 @@ func TestBlocklist(t *testing.T) {
 		{record.Record{Source: "quay.io/custom/b:1", Destination: "custom2/b:1"}, ""}, // ^ anchors at the start only when written
 	}
 	for _, tc := range cases {
-		got := b.matchRecord(&tc.r)
+		got := b.MatchRecord(&tc.r)
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s -> %s: %q, want %q", tc.r.Source, tc.r.Destination, got, tc.want)
 		}
@@ -50,15 +50,15 @@ func TestBlocklist(t *testing.T) {
 // TestBlockedReleaseComponent: blocking any image of a release fails the
 // whole release, naming it and the rule.
 func TestBlockedReleaseComponent(t *testing.T) {
-	b, _ := newBlocklist([]config.Image{{Name: "art-dev@" + dgA, Pattern: true, Line: 3}})
+	b, _ := NewBlocklist([]config.Image{{Name: "art-dev@" + dgA, Pattern: true, Line: 3}})
 	recs := []*record.Record{
 		{Origin: record.OriginRelease, Source: "quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64", Release: "4.15.3"},
 		{Origin: record.OriginReleaseComponent, Source: "quay.io/openshift-release-dev/ocp-v4.0-art-dev@" + dgA, Release: "4.15.3"},
 	}
-	if err := b.checkReleases(recs[:1]); err != nil {
+	if err := b.CheckReleases(recs[:1]); err != nil {
 		t.Fatalf("unblocked release refused: %v", err)
 	}
-	err := b.checkReleases(recs)
+	err := b.CheckReleases(recs)
 	if !errors.Is(err, ErrReleaseBlocked) || !strings.Contains(err.Error(), "release 4.15.3") || !strings.Contains(err.Error(), "whole or not at all") {
 		t.Fatalf("err = %v", err)
 	}

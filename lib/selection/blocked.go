@@ -1,4 +1,4 @@
-package plan
+package selection
 
 import (
 	"errors"
@@ -13,10 +13,10 @@ import (
 	"github.com/ocm-mirror/ocm/lib/refs"
 )
 
-// blocklist holds mirror.blockedImages. An entry without tag or digest
+// Blocklist holds mirror.blockedImages. An entry without tag or digest
 // blocks the whole repository; with a tag, that tag; with a digest, that
 // content in that repository whatever tag names it.
-type blocklist struct {
+type Blocklist struct {
 	repos   map[string]bool
 	tags    map[string]bool // repo:tag
 	digests map[string]bool // repo@digest
@@ -31,8 +31,8 @@ type pattern struct {
 	line int
 }
 
-func newBlocklist(imgs []config.Image) (*blocklist, error) {
-	b := &blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}}
+func NewBlocklist(imgs []config.Image) (*Blocklist, error) {
+	b := &Blocklist{repos: map[string]bool{}, tags: map[string]bool{}, digests: map[string]bool{}}
 	for _, img := range imgs {
 		if img.Pattern {
 			re, err := regexp.Compile(img.Name)
@@ -60,7 +60,7 @@ func newBlocklist(imgs []config.Image) (*blocklist, error) {
 }
 
 // match returns why source (with its resolved digest, if known) is blocked, or "".
-func (b *blocklist) match(source, digest string) string {
+func (b *Blocklist) match(source, digest string) string {
 	ref, err := name.ParseReference(source)
 	if err != nil {
 		return ""
@@ -73,7 +73,7 @@ func (b *blocklist) match(source, digest string) string {
 	if t, ok := ref.(name.Tag); ok && b.tags[repo+":"+t.TagStr()] {
 		return fmt.Sprintf("blocked: %s:%s is in mirror.blockedImages", repo, t.TagStr())
 	}
-	if d, ok := digestOf(source); ok && b.digests[repo+"@"+d] {
+	if d, ok := refs.DigestOf(source); ok && b.digests[repo+"@"+d] {
 		return fmt.Sprintf("blocked: %s@%s is in mirror.blockedImages", repo, d)
 	}
 	if digest != "" && b.digests[repo+"@"+digest] {
@@ -82,10 +82,10 @@ func (b *blocklist) match(source, digest string) string {
 	return ""
 }
 
-// matchRecord returns why r is blocked, or "": exact entries against its
+// MatchRecord returns why r is blocked, or "": exact entries against its
 // source (and digest once known), patterns against its source and its
 // destination in the mirror.
-func (b *blocklist) matchRecord(r *record.Record) string {
+func (b *Blocklist) MatchRecord(r *record.Record) string {
 	if b == nil {
 		return ""
 	}
@@ -111,13 +111,13 @@ func (b *blocklist) matchRecord(r *record.Record) string {
 // its components. A release is mirrored whole or not at all.
 var ErrReleaseBlocked = errors.New("release blocked")
 
-// checkReleases fails when blockedImages block any release record.
-func (b *blocklist) checkReleases(recs []*record.Record) error {
+// CheckReleases fails when blockedImages block any release record.
+func (b *Blocklist) CheckReleases(recs []*record.Record) error {
 	for _, r := range recs {
 		if r.Origin != record.OriginRelease && r.Origin != record.OriginReleaseComponent {
 			continue
 		}
-		if why := b.matchRecord(r); why != "" {
+		if why := b.MatchRecord(r); why != "" {
 			return fmt.Errorf("%w: release %s: %s %s is %s; a release is mirrored whole or not at all; fix: narrow the blockedImages entry, or drop the release's channel from mirror.platform",
 				ErrReleaseBlocked, r.Release, r.Origin, r.Name(), strings.TrimPrefix(why, "blocked: "))
 		}

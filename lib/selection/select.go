@@ -1,4 +1,8 @@
-package plan
+// Package selection applies a configuration to planned records without any
+// network: mirror.blockedImages (Blocklist), and the offline selection of
+// ocm-unpack --config (Select). It links no Kubernetes or catalog code, so
+// the enclave side stays small.
+package selection
 
 import (
 	"fmt"
@@ -27,7 +31,7 @@ import (
 // (the catalog still lists them), and a blocked image of a selected release
 // is an ErrReleaseBlocked error (a release is whole or not at all).
 func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error) {
-	blocked, err := newBlocklist(cfg.Spec.BlockedImages)
+	blocked, err := NewBlocklist(cfg.Spec.BlockedImages)
 	if err != nil {
 		return nil, err
 	}
@@ -41,16 +45,16 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 		keep := false
 		switch r.Origin {
 		case record.OriginAdditional:
-			keep = wantAdd[canonical(r.Source)] && blocked.matchRecord(r) == ""
+			keep = wantAdd[canonical(r.Source)] && blocked.MatchRecord(r) == ""
 		case record.OriginCatalog, record.OriginBundle, record.OriginRelated:
 			keep = operatorSelected(cfg.Spec.Operators, r)
-			if why := blocked.matchRecord(r); keep && why != "" && r.Origin != record.OriginCatalog && !r.Done() {
+			if why := blocked.MatchRecord(r); keep && why != "" && r.Origin != record.OriginCatalog && !r.Done() {
 				r.Status, r.Stage, r.Error = record.StatusSkipped, "unpack", why
 			}
 		case record.OriginRelease, record.OriginReleaseComponent:
 			keep = releaseSelected(cfg.Spec.Platform, r.Release) || named[r.Release]
 		case record.OriginHelm:
-			keep = cfg.Spec.Helm != nil && blocked.matchRecord(r) == ""
+			keep = cfg.Spec.Helm != nil && blocked.MatchRecord(r) == ""
 		case record.OriginHelmChart:
 			keep = cfg.Spec.Helm != nil
 		case record.OriginGraph:
@@ -60,7 +64,7 @@ func Select(cfg *config.Config, recs []*record.Record) ([]*record.Record, error)
 			out = append(out, r)
 		}
 	}
-	if err := blocked.checkReleases(out); err != nil {
+	if err := blocked.CheckReleases(out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -73,7 +77,7 @@ func canonical(s string) string {
 		return s
 	}
 	if tag := refs.TagOf(s); tag != "" {
-		if d, ok := digestOf(s); ok {
+		if d, ok := refs.DigestOf(s); ok {
 			return ref.Context().Name() + ":" + tag + "@" + d
 		}
 	}
@@ -128,7 +132,7 @@ func namedReleaseVersions(pl *config.Platform, recs []*record.Record) map[string
 	if err != nil {
 		return out
 	}
-	d, byDigest := digestOf(pl.Release)
+	d, byDigest := refs.DigestOf(pl.Release)
 	tag := refs.TagOf(pl.Release)
 	for _, r := range recs {
 		if r.Origin != record.OriginRelease {
