@@ -167,7 +167,7 @@ func channelSets(s *Selection) []string {
 
 // With EveryChannel a package range applies to each channel: channels with
 // nothing in the range are dropped, and only a range no channel meets fails.
-func TestEveryChannelRanges(t *testing.T) {
+func TestI25EveryChannelRanges(t *testing.T) {
 	cases := []struct {
 		name string
 		pf   PackageFilter
