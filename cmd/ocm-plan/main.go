@@ -26,10 +26,13 @@ planned; the update graph comes from UPDATE_URL_OVERRIDE when set. Each
 payload's signatures are fetched from OCP_SIGNATURE_URL (default Red Hat's
 store) and verified with OCP_SIGNATURE_VERIFICATION_PK (default the built-in
 Red Hat release keys); a release without a valid one is a release error,
-unless --ignore-release-signature. An additional or operator image with platforms,
-and the multi payload with mirror.platform.platforms and its components, are
-planned sparse: each index is copied unchanged (same digest) with only those
-platforms' manifests and blobs (--no-sparse: whole). With --secure-policy, images the policy
+unless --ignore-release-signature. An additional or operator image with
+platforms, and the multi payload with mirror.platform.platforms and its
+components, are planned sparse: each index is copied unchanged (same digest)
+with only those platforms' manifests and blobs (--no-sparse: whole). An
+operator package that names no channels gets its default channel only (one
+warning per package names the channels left out), or every channel with
+--every-channel (oc-mirror 4.18+). With --secure-policy, images the policy
 (--policy) refuses fail alone: catalogs as published, not what ocm builds;
 signedBy reads simple signatures from --signature-lookaside. Exit 0: every
 image planned; 1: some image could not be resolved or was refused by the
@@ -50,6 +53,7 @@ func run(args []string) int {
 	helmLimits := helm.FlagsVar(c.Flags)
 	unsigned := c.Flags.Bool("ignore-release-signature", false, "plan release payloads without fetching or verifying their signatures (custom or nightly payloads); the mirror then has no signature ConfigMap for them")
 	noSparse := c.Flags.Bool("no-sparse", false, "copy images planned with platforms whole (every platform), for a mirror registry that refuses sparse indexes (an index naming manifests it lacks)")
+	everyChannel := c.Flags.Bool("every-channel", false, "where an operator package names no channels (a catalog alone, packages: [name], or a package minVersion/maxVersion), select every channel of it (its head, or the range within each channel) as oc-mirror 4.18+ does, instead of the default channel alone; the rebuilt catalog keeps each of them")
 	files := cli.RecordFilesVar(c.Flags, false, true)
 	c.Register(c.Flags, cli.FlagSource)
 	return c.Run(args, func(ctx context.Context) (int, error) {
@@ -58,7 +62,7 @@ func run(args []string) int {
 		} else if *workers < 1 {
 			return 0, cli.Usagef("--workers must be at least 1")
 		}
-		p := &plan.Planner{Log: c.Log, Workers: *workers, HelmLimits: *helmLimits, NoSparse: *noSparse}
+		p := &plan.Planner{Log: c.Log, Workers: *workers, HelmLimits: *helmLimits, NoSparse: *noSparse, EveryChannel: *everyChannel}
 		cfg, err := p.LoadConfig(*cfgPath)
 		if err == nil {
 			p.Client, err = c.SourceClient()

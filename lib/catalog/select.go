@@ -14,6 +14,10 @@ import (
 type Filter struct {
 	Full     bool
 	Packages []PackageFilter
+	// EveryChannel applies oc-mirror 4.18+'s rule where no channels are
+	// named: every channel of the package (its head, or the package range
+	// within it) instead of the default channel alone.
+	EveryChannel bool
 }
 
 // PackageFilter is one packages[] entry.
@@ -38,6 +42,9 @@ type ChannelFilter struct {
 // Selection is what a filter keeps: per package, per channel, bundle names.
 type Selection struct {
 	Packages map[string]*PackageSelection
+	// LeftOut names, per package, the channels the default-channel rule
+	// left out (none with EveryChannel): callers tell the user.
+	LeftOut map[string][]string
 }
 
 // PackageSelection of one package.
@@ -53,8 +60,10 @@ type PackageSelection struct {
 // a catalog alone keeps each package's default-channel head; full keeps
 // everything; package-level versions act on the default channel; channel
 // filters act on their channel; bundles keep exactly those bundles.
+// With f.EveryChannel, what the table applies to the default channel is
+// applied to each channel instead.
 func (cat *FBC) Select(f Filter) (*Selection, error) {
-	s := &Selection{Packages: map[string]*PackageSelection{}}
+	s := &Selection{Packages: map[string]*PackageSelection{}, LeftOut: map[string][]string{}}
 	if len(f.Packages) == 0 {
 		for _, name := range cat.SortedPackages() {
 			p := cat.Packages[name]
@@ -66,7 +75,7 @@ func (cat *FBC) Select(f Filter) (*Selection, error) {
 				}
 				continue
 			}
-			if err := s.keepHead(p, p.DefaultChannel); err != nil {
+			if err := s.defaultRule(p, nil, nil, f.EveryChannel); err != nil {
 				return nil, err
 			}
 		}
@@ -77,7 +86,7 @@ func (cat *FBC) Select(f Filter) (*Selection, error) {
 		if p == nil {
 			return nil, fmt.Errorf("package %s is not in the catalog; %s", pf.Name, suggestNames(pf.Name, append(cat.SortedPackages(), keys(cat.skipped)...)))
 		}
-		if err := s.selectPackage(p, pf, f.Full); err != nil {
+		if err := s.selectPackage(p, pf, f.Full, f.EveryChannel); err != nil {
 			return nil, fmt.Errorf("package %s: %w", pf.Name, err)
 		}
 		if ps := s.Packages[pf.Name]; ps != nil && pf.DefaultChannel != "" {
@@ -89,7 +98,7 @@ func (cat *FBC) Select(f Filter) (*Selection, error) {
 	return s, nil
 }
 
-func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error {
+func (s *Selection) selectPackage(p *Package, pf PackageFilter, full, every bool) error {
 	hasPkgRange := pf.MinVersion != "" || pf.MaxVersion != ""
 	switch {
 	case len(pf.Channels) > 0 && len(pf.Bundles) > 0:
@@ -159,7 +168,7 @@ func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error
 		if p.Channels[pf.DefaultChannel] == nil {
 			return fmt.Errorf("defaultChannel %s is not in the package; %s", pf.DefaultChannel, suggestNames(pf.DefaultChannel, keys(p.Channels)))
 		}
-		if len(pf.Bundles) == 0 && !full {
+		if len(pf.Bundles) == 0 && !full && !every {
 			// Without channels the default channel is the one filtered.
 			p = withDefault(p, pf.DefaultChannel)
 		}
@@ -172,17 +181,50 @@ func (s *Selection) selectPackage(p *Package, pf PackageFilter, full bool) error
 		}
 		return nil
 	}
-	if p.Channels[p.DefaultChannel] == nil {
-		return fmt.Errorf("default channel %q is not in the package", p.DefaultChannel)
-	}
 	min, max, err := versions(pf.MinVersion, pf.MaxVersion)
 	if err != nil {
 		return err
 	}
-	if min == nil && max == nil {
-		return s.keepHead(p, p.DefaultChannel)
+	return s.defaultRule(p, min, max, every)
+}
+
+// defaultRule selects from a package no channel is named for: the head of
+// the default channel, or the range within it (the reference's table); with
+// every, the same of each channel (oc-mirror 4.18+), dropping channels with
+// no bundle in the range, so long as one channel keeps some.
+func (s *Selection) defaultRule(p *Package, min, max *semver.Version, every bool) error {
+	if !every {
+		if p.Channels[p.DefaultChannel] == nil {
+			return fmt.Errorf("default channel %q is not in the package", p.DefaultChannel)
+		}
+		for _, cn := range sortedChannels(p) {
+			if cn != p.DefaultChannel {
+				s.LeftOut[p.Name] = append(s.LeftOut[p.Name], cn)
+			}
+		}
+		if min == nil && max == nil {
+			return s.keepHead(p, p.DefaultChannel)
+		}
+		return s.keepRange(p, p.DefaultChannel, min, max)
 	}
-	return s.keepRange(p, p.DefaultChannel, min, max)
+	if min == nil && max == nil {
+		for _, cn := range sortedChannels(p) {
+			if err := s.keepHead(p, cn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var spans []string
+	for _, cn := range sortedChannels(p) {
+		if s.keepRange(p, cn, min, max) != nil {
+			spans = append(spans, cn+" has "+versionSpan(p, p.Channels[cn]))
+		}
+	}
+	if len(spans) == len(p.Channels) {
+		return fmt.Errorf("no channel has a bundle between %v and %v (%s)", orAny(min), orAny(max), strings.Join(spans, "; "))
+	}
+	return nil
 }
 
 func versions(minS, maxS string) (min, max *semver.Version, err error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -40,8 +41,8 @@ func (p *Planner) Operators(ctx context.Context, ops []config.Operator, deleting
 	return out
 }
 
-func filterOf(op config.Operator) catalog.Filter {
-	f := catalog.Filter{Full: op.Full}
+func filterOf(op config.Operator, everyChannel bool) catalog.Filter {
+	f := catalog.Filter{Full: op.Full, EveryChannel: everyChannel}
 	for _, pk := range op.Packages {
 		pf := catalog.PackageFilter{Name: pk.Name, MinVersion: pk.MinVersion, MaxVersion: pk.MaxVersion, DefaultChannel: pk.DefaultChannel}
 		for _, c := range pk.Channels {
@@ -104,13 +105,19 @@ func (p *Planner) catalogImages(ctx context.Context, op config.Operator, deletin
 		return nil, err
 	}
 	fbc := ci.FBC
-	f := filterOf(op)
+	f := filterOf(op, p.EveryChannel)
 	if deleting && len(op.Packages) == 0 {
 		f.Full = true // every operator of the catalog goes
 	}
 	sel, err := fbc.Select(f)
 	if err != nil {
 		return nil, err
+	}
+	// oc-mirror 4.18+ takes these channels too: a Subscription to one of
+	// them would find nothing on the mirror, so none is left out silently.
+	for _, pkg := range sortedKeys(sel.LeftOut) {
+		p.Log.Warnf("catalog %s: package %s: channels %s left out (only the default channel %s is selected); fix: name them under the package's channels, or pass --every-channel to select every channel as oc-mirror 4.18+ does",
+			op.Catalog, pkg, strings.Join(sel.LeftOut[pkg], ", "), fbc.Packages[pkg].DefaultChannel)
 	}
 
 	// The catalog record: the original when mirrored whole, else rebuilt.

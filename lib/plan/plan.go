@@ -56,6 +56,10 @@ type Planner struct {
 	// Policy, when set, checks each resolved image before it is emitted
 	// (--secure-policy): one it refuses is emitted failed.
 	Policy *policy.Checker
+	// EveryChannel selects every channel of a package no channel is named
+	// for, as oc-mirror 4.18+ does (--every-channel); else the default
+	// channel only, as the reference's table says.
+	EveryChannel bool
 
 	described sync.Map // digest -> description
 	kubeVirt  bool     // mirror.platform.kubeVirtContainer of the plan

@@ -43,6 +43,12 @@ type served struct {
 	Bundles  []struct {
 		Package, Channel, Name string
 	} `json:"bundles"`
+	// Channels: each channel's head and what GetBundleForChannel (a
+	// Subscription to it) resolves to.
+	Channels []struct {
+		Package, Name, Head, Bundle string
+		Default                     bool
+	} `json:"channels"`
 	startup time.Duration // from opm's start to its first full answer
 	command []string      // as started, re-rooted
 }

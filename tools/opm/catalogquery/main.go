@@ -32,9 +32,20 @@ type bundle struct {
 	BundlePath string `json:"bundlePath,omitempty"`
 }
 
+// channel is what a Subscription to it resolves to: the head GetPackage
+// names and the bundle GetBundleForChannel returns.
+type channel struct {
+	Package string `json:"package"`
+	Name    string `json:"name"`
+	Default bool   `json:"default,omitempty"`
+	Head    string `json:"head"`
+	Bundle  string `json:"bundle"`
+}
+
 type answer struct {
-	Packages []string `json:"packages"`
-	Bundles  []bundle `json:"bundles"`
+	Packages []string  `json:"packages"`
+	Bundles  []bundle  `json:"bundles"`
+	Channels []channel `json:"channels"`
 }
 
 func main() {
@@ -70,7 +81,7 @@ func query(addr string) (*answer, error) {
 	}
 	defer conn.Close()
 	c := api.NewRegistryClient(conn)
-	a := &answer{Packages: []string{}, Bundles: []bundle{}}
+	a := &answer{Packages: []string{}, Bundles: []bundle{}, Channels: []channel{}}
 	ps, err := c.ListPackages(ctx, &api.ListPackageRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("ListPackages: %w", err)
@@ -85,6 +96,23 @@ func query(addr string) (*answer, error) {
 		}
 		a.Packages = append(a.Packages, p.GetName())
 	}
+	for _, pn := range a.Packages {
+		p, err := c.GetPackage(ctx, &api.GetPackageRequest{Name: pn})
+		if err != nil {
+			return nil, fmt.Errorf("GetPackage %s: %w", pn, err)
+		}
+		for _, ch := range p.GetChannels() {
+			b, err := c.GetBundleForChannel(ctx, &api.GetBundleInChannelRequest{PkgName: pn, ChannelName: ch.GetName()})
+			if err != nil {
+				return nil, fmt.Errorf("GetBundleForChannel %s/%s: %w", pn, ch.GetName(), err)
+			}
+			a.Channels = append(a.Channels, channel{Package: pn, Name: ch.GetName(), Default: ch.GetName() == p.GetDefaultChannelName(), Head: ch.GetCsvName(), Bundle: b.GetCsvName()})
+		}
+	}
+	sort.Slice(a.Channels, func(i, j int) bool {
+		x, y := a.Channels[i], a.Channels[j]
+		return x.Package < y.Package || x.Package == y.Package && x.Name < y.Name
+	})
 	bs, err := c.ListBundles(ctx, &api.ListBundlesRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("ListBundles: %w", err)
