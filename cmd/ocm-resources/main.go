@@ -48,7 +48,7 @@ func run(args []string) int {
 	cacheDir := c.Flags.String("cache", "", "cache holding the release signatures and Helm charts (the one ocm-push read); signatures it lacks are read from the default cache, else fetched from OCP_SIGNATURE_URL; charts are read from the default cache without it")
 	verifySigs := c.Flags.Bool("verify-release-signatures", false, "verify every release signature with the keyring of "+releasesig.KeysEnv+" (else the built-in Red Hat keys) before it is written; on whenever "+releasesig.KeysEnv+" is set. A payload whose signature does not verify fails and is left out of the signature ConfigMap")
 	c.Flags.StringVar(&out.ChartsDir, "charts", out.ChartsDir, "directory for the Helm chart archives")
-	c.RegisterLocal(c.Flags, 0)
+	c.Register(c.Flags, cli.FlagSource) // the signature store is reached like a source registry
 	return c.Run(args, func(ctx context.Context) (int, error) {
 		if c.Flags.NArg() > 0 {
 			return 0, cli.Usagef("no arguments are taken; fix: ocm-resources --out DIR < records")
@@ -73,7 +73,7 @@ func run(args []string) int {
 		// Where the records' stage left the signatures: the --cache given,
 		// else the default cache (none found: skipped), else the store.
 		defCache, _ := (&cli.Cache{}).Dir()
-		if o.Signatures, err = releasesig.Pushed(ctx, recs, []string{*cacheDir, defCache}, keys); err != nil {
+		if o.Signatures, err = releasesig.Pushed(ctx, recs, []string{*cacheDir, defCache}, keys, c.SourceHTTP); err != nil {
 			return 0, fmt.Errorf("signature ConfigMap: %w", err)
 		}
 		files, err := resources.Generate(recs, o)

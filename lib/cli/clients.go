@@ -7,6 +7,7 @@ import (
 	"github.com/ocm-mirror/ocm/lib/registriesconf"
 	"github.com/ocm-mirror/ocm/lib/registry"
 	"github.com/ocm-mirror/ocm/lib/retry"
+	"net/http"
 )
 
 func (c *Common) retry() retry.Policy {
@@ -59,6 +60,16 @@ func (c *Common) ClientRetries() int64 { return c.clientRetries.Load() }
 // SourceClient reaches source registries (--src-tls-verify).
 func (c *Common) SourceClient() (*registry.Client, error) {
 	return c.client(c.SrcTLSVerify, c.SrcCertDir, true)
+}
+
+// SourceHTTP is the HTTP client of SourceClient, for downloads that are
+// not registry requests (a signature store, an update graph).
+func (c *Common) SourceHTTP() (*http.Client, error) {
+	src, err := c.SourceClient()
+	if err != nil {
+		return nil, err
+	}
+	return src.HTTPClient(), nil
 }
 
 // DestClient reaches the mirror registry (--dest-tls-verify).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -95,7 +96,10 @@ func ResourcesKeyring(asked bool) (*Keyring, error) {
 // does not verify fails its payload's records (stage resources, naming the
 // release, the signature and the fix), and none of that payload's
 // signatures is returned.
-func Pushed(ctx context.Context, recs []*record.Record, cacheDirs []string, keys *Keyring) (map[string][][]byte, error) {
+//
+// The store is reached only for signatures no cache holds, with the client
+// hc makes then (the commands' registry.Client.HTTPClient).
+func Pushed(ctx context.Context, recs []*record.Record, cacheDirs []string, keys *Keyring, hc func() (*http.Client, error)) (map[string][][]byte, error) {
 	caches, err := openExisting(cacheDirs)
 	if err != nil {
 		return nil, err
@@ -125,6 +129,9 @@ func Pushed(ctx context.Context, recs []*record.Record, cacheDirs []string, keys
 		if b == nil {
 			if store == nil {
 				if store, err = StoreFromEnv(); err != nil {
+					return nil, err
+				}
+				if store.HTTP, err = hc(); err != nil {
 					return nil, err
 				}
 			}

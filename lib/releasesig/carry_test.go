@@ -120,7 +120,7 @@ func TestPushedVerifiesCarriedSignatures(t *testing.T) {
 	second := add("4.15.5", digest(5), sign(trusted, digest(5)), sign(other, digest(5)))
 	again := add("4.15.2", digest(2), otherSig) // the same payload twice (two records)
 
-	got, err := releasesig.Pushed(ctx, recs, []string{dir}, keys)
+	got, err := releasesig.Pushed(ctx, recs, []string{dir}, keys, func() (*http.Client, error) { return nil, errors.New("no store in this test") })
 	if err != nil {
 		t.Fatal(err)
 	}
