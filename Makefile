@@ -5,7 +5,7 @@ CMDS    := ocm-plan ocm-fetch ocm-push ocm-pack ocm-unpack ocm-resources ocm-del
 PKGS    := ./...
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build tools image test unit lint demo bench deps clean
+.PHONY: all build tools image test unit lint demo bench bench-scale deps clean
 
 all: build
 
@@ -92,6 +92,12 @@ demo: deps build
 bench: deps build
 	$(GO) test -run '^$$' -bench 'MirrorToMirror|PackUnpack|CatalogPlan|PlanReleases' -benchtime 3x -timeout 60m ./bench/
 	$(GO) test -run '^$$' -bench 'Suite|Defaults' -benchtime 1x -timeout 60m ./bench/
+
+# The scale measurements, one iteration each (tens of minutes): catalogs of
+# Red Hat's size (planned alone and three in one configuration, served by
+# opm), and 20,000 additional images through every stage.
+bench-scale: deps build tools
+	$(GO) test -run '^$$' -bench 'CatalogScale|CatalogParallel|CatalogServe|AdditionalScale' -benchtime 1x -timeout 180m ./bench/
 
 clean:
 	rm -rf $(BIN)
